@@ -1,0 +1,72 @@
+//! TCP health-check ports for UDP services.
+//!
+//! Load balancers such as AWS NLB health-check UDP targets over TCP. Instead of an invented
+//! TCP service, each UDP source may name a `health_check` address: while the source can
+//! receive, nocwatch accepts and at once closes connections there; when the source fails or
+//! nocwatch starts draining, the port stops listening, so the check fails at once and the
+//! load balancer moves traffic elsewhere.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Runs one health port. `listener` is bound at start-up, so a busy port fails start-up.
+pub async fn serve(
+    listener: TcpListener,
+    address: SocketAddr,
+    mut healthy: watch::Receiver<bool>,
+    mut draining: watch::Receiver<bool>,
+) {
+    let mut listener = Some(listener);
+    loop {
+        if *draining.borrow() {
+            return;
+        }
+        let is_healthy = *healthy.borrow_and_update();
+        match (is_healthy, listener.as_ref()) {
+            (true, None) => match bind(address).await {
+                Ok(bound) => listener = Some(bound),
+                Err(e) => {
+                    tracing::warn!(%address, error = %e, "cannot re-open health-check port; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            (false, Some(_)) => listener = None,
+            _ => {}
+        }
+        tokio::select! {
+            changed = healthy.changed() => {
+                if changed.is_err() {
+                    // The source is gone for good.
+                    return;
+                }
+            }
+            _ = draining.changed() => {}
+            accepted = accept(listener.as_ref()) => {
+                // Accept-and-close is the whole check; nothing is read or written.
+                drop(accepted);
+            }
+        }
+    }
+}
+
+async fn accept(listener: Option<&TcpListener>) -> std::io::Result<tokio::net::TcpStream> {
+    match listener {
+        Some(listener) => listener.accept().await.map(|(stream, _)| stream),
+        None => std::future::pending().await,
+    }
+}
+
+pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(128)
+}

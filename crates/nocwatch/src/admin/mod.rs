@@ -1,0 +1,171 @@
+//! The operations surface: the admin HTTP server (`/health/live`, `/health/ready`,
+//! `/metrics`, `/status`) and the TCP health-check ports of UDP services.
+
+pub mod health_port;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::telemetry::{ComponentStatus, Telemetry};
+
+/// What readiness depends on: start-up done, not draining, every source able to receive.
+pub struct Lifecycle {
+    started: watch::Sender<bool>,
+    draining: watch::Sender<bool>,
+    sources: std::sync::Mutex<Vec<(String, watch::Receiver<bool>)>>,
+    since: Instant,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Lifecycle {
+    pub fn new() -> Self {
+        Lifecycle {
+            started: watch::Sender::new(false),
+            draining: watch::Sender::new(false),
+            sources: std::sync::Mutex::new(Vec::new()),
+            since: Instant::now(),
+        }
+    }
+
+    pub fn watch_source(&self, id: &str, healthy: watch::Receiver<bool>) {
+        if let Ok(mut sources) = self.sources.lock() {
+            sources.push((id.to_owned(), healthy));
+        }
+    }
+
+    pub fn set_started(&self) {
+        self.started.send_replace(true);
+    }
+
+    pub fn set_draining(&self) {
+        self.draining.send_replace(true);
+    }
+
+    pub fn draining(&self) -> watch::Receiver<bool> {
+        self.draining.subscribe()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    fn unhealthy_sources(&self) -> Vec<String> {
+        let Ok(sources) = self.sources.lock() else {
+            return vec!["<lock poisoned>".to_owned()];
+        };
+        sources
+            .iter()
+            .filter(|(_, healthy)| !*healthy.borrow())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        if self.is_draining() {
+            Readiness::Draining
+        } else if !*self.started.borrow() {
+            Readiness::Starting
+        } else {
+            let unhealthy = self.unhealthy_sources();
+            if unhealthy.is_empty() {
+                Readiness::Ready
+            } else {
+                Readiness::Unhealthy { sources: unhealthy }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Readiness {
+    Ready,
+    Starting,
+    Draining,
+    Unhealthy { sources: Vec<String> },
+}
+
+pub struct AdminState {
+    pub telemetry: Arc<Telemetry>,
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+pub fn router(state: Arc<AdminState>) -> Router {
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .with_state(state)
+}
+
+/// Serves the admin API until `stop` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AdminState>,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+}
+
+async fn live() -> &'static str {
+    "ok\n"
+}
+
+async fn ready(State(state): State<Arc<AdminState>>) -> Response {
+    let readiness = state.lifecycle.readiness();
+    let code = if readiness == Readiness::Ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(readiness)).into_response()
+}
+
+async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.telemetry.encode(),
+    )
+        .into_response()
+}
+
+#[derive(Serialize)]
+struct StatusBody {
+    version: &'static str,
+    uptime_seconds: u64,
+    readiness: Readiness,
+    components: Vec<ComponentStatus>,
+}
+
+async fn status(State(state): State<Arc<AdminState>>) -> axum::Json<StatusBody> {
+    axum::Json(StatusBody {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.lifecycle.since.elapsed().as_secs(),
+        readiness: state.lifecycle.readiness(),
+        components: state
+            .telemetry
+            .components()
+            .iter()
+            .map(|c| c.status())
+            .collect(),
+    })
+}

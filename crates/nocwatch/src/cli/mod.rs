@@ -1,0 +1,103 @@
+//! The command line: `nocwatch run`, `nocwatch check-config`, `nocwatch version`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigError, EMBEDDED_DEFAULT, ProcessEnv};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nocwatch",
+    version,
+    about = "Network-device monitoring agent: SNMP, traps, syslog, ping and NTP in one binary"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent until SIGTERM/SIGINT (then drain and exit 0)
+    Run(ConfigArgs),
+    /// Validate a config and print it as nocwatch reads it, secrets redacted (exit 0 if valid, 1 if not)
+    CheckConfig(ConfigArgs),
+    /// Print the version
+    Version,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// Config file (YAML). Without it, the embedded default: syslog on UDP 5514 to stdout
+    #[arg(short, long, env = "NOCWATCH_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<Config, ConfigError> {
+        match &self.config {
+            Some(path) => config::load_file(path, &ProcessEnv),
+            None => config::load_str(
+                EMBEDDED_DEFAULT,
+                "<embedded default>",
+                std::path::Path::new("."),
+                &ProcessEnv,
+            ),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("nocwatch {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig(args) => match args.load() {
+            Ok(config) => {
+                print!("{}", config.to_redacted_yaml());
+                eprintln!("config is valid");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run(args) => run(&args),
+    }
+}
+
+fn run(args: &ConfigArgs) -> ExitCode {
+    let config = match args.load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = crate::telemetry::logging::init(&config.global.log) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::runtime::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

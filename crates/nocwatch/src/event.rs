@@ -1,0 +1,201 @@
+//! The event model: the two kinds of data that flow from sources to sinks.
+//!
+//! A [`Metric`] is one measurement (SNMP counters, ping RTT, self-metrics); a [`LogEvent`] is
+//! one line or notification (syslog, SNMP trap, agent event). Every sink maps from these
+//! types; their JSON shape (serde) is the documented one in `docs/events.md`.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Tags in Datadog's sense, as key/value pairs. A bare tag has an empty value. Ordered so
+/// output is deterministic and series identity is stable.
+pub type Tags = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    Metric(Metric),
+    Log(LogEvent),
+}
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Metric(_) => EventKind::Metric,
+            Event::Log(_) => EventKind::Log,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Metric,
+    Log,
+}
+
+/// Which kinds a sink accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepts {
+    pub metrics: bool,
+    pub logs: bool,
+}
+
+impl Accepts {
+    pub const ALL: Accepts = Accepts {
+        metrics: true,
+        logs: true,
+    };
+    pub const LOGS: Accepts = Accepts {
+        metrics: false,
+        logs: true,
+    };
+    pub const METRICS: Accepts = Accepts {
+        metrics: true,
+        logs: false,
+    };
+
+    pub fn accepts(self, kind: EventKind) -> bool {
+        match kind {
+            EventKind::Metric => self.metrics,
+            EventKind::Log => self.logs,
+        }
+    }
+}
+
+/// How a metric's value is to be read, as in Datadog's metric types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricType {
+    /// The value at `timestamp` (interface status, CPU %).
+    Gauge,
+    /// How many happened during `interval` (a counter's delta).
+    Count,
+    /// Per second, averaged over `interval` (`snmp.ifHCInOctets` as the SNMP check sends it).
+    Rate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub metric_type: MetricType,
+    pub value: f64,
+    pub timestamp: Timestamp,
+    /// Seconds the value covers: the poll interval for count and rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_secs: Option<u32>,
+    /// The device (or agent) the metric is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+/// A log event's status, named as Datadog Logs names them (and ordered from the worst).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Emergency,
+    Alert,
+    Critical,
+    Error,
+    Warn,
+    Notice,
+    Info,
+    Debug,
+}
+
+impl Status {
+    /// The syslog severity (RFC 5424 §6.2.1) with the same meaning.
+    pub fn from_syslog_severity(severity: u8) -> Status {
+        match severity {
+            0 => Status::Emergency,
+            1 => Status::Alert,
+            2 => Status::Critical,
+            3 => Status::Error,
+            4 => Status::Warn,
+            5 => Status::Notice,
+            6 => Status::Info,
+            _ => Status::Debug,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Emergency => "emergency",
+            Status::Alert => "alert",
+            Status::Critical => "critical",
+            Status::Error => "error",
+            Status::Warn => "warn",
+            Status::Notice => "notice",
+            Status::Info => "info",
+            Status::Debug => "debug",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEvent {
+    pub timestamp: Timestamp,
+    /// The device that sent it (parsed hostname, mapped name, or sender address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// What produced it: `syslog`, `snmp-traps`, `nocwatch` (Datadog's `ddsource`).
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub status: Status,
+    pub message: String,
+    #[serde(default)]
+    pub tags: Tags,
+    /// Structured fields: parsed syslog header and vendor fields, trap varbinds.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_is_the_documented_one() {
+        let ts: Timestamp = "2026-11-25T08:00:00Z".parse().unwrap();
+        let metric = Event::Metric(Metric {
+            name: "snmp.ifHCInOctets".into(),
+            metric_type: MetricType::Rate,
+            value: 1250.5,
+            timestamp: ts,
+            interval_secs: Some(60),
+            host: Some("core-sw1".into()),
+            tags: [("interface".to_owned(), "Gi1/0/1".to_owned())].into(),
+        });
+        let json = serde_json::to_value(&metric).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "metric", "name": "snmp.ifHCInOctets", "type": "rate", "value": 1250.5,
+                "timestamp": "2026-11-25T08:00:00Z", "interval_secs": 60, "host": "core-sw1",
+                "tags": {"interface": "Gi1/0/1"}})
+        );
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, metric);
+
+        let log = Event::Log(LogEvent {
+            timestamp: ts,
+            host: None,
+            source: "syslog".into(),
+            service: None,
+            status: Status::from_syslog_severity(3),
+            message: "link down".into(),
+            tags: Tags::new(),
+            attributes: serde_json::Map::new(),
+        });
+        let json = serde_json::to_value(&log).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "log", "timestamp": "2026-11-25T08:00:00Z", "source": "syslog",
+                "status": "error", "message": "link down", "tags": {}})
+        );
+    }
+}

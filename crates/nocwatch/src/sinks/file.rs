@@ -1,0 +1,118 @@
+//! The file sink: events as JSON lines appended to a file, rotated by size
+//! (`events.jsonl` → `events.jsonl.1` → … → `events.jsonl.<max_files>`, oldest removed).
+//! A batch is never split across two files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use tokio::fs::{File, OpenOptions};
+use tokio::io::AsyncWriteExt;
+
+use super::SinkContext;
+use super::stream::{self, ByteSink};
+use crate::component::Running;
+use crate::config::ByteSize;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSinkConfig {
+    pub path: PathBuf,
+    /// Rotate when the file would grow past this.
+    #[serde(default = "default_max_size")]
+    pub max_size: ByteSize,
+    /// How many rotated files to keep.
+    #[serde(default = "default_max_files")]
+    pub max_files: u32,
+}
+
+fn default_max_size() -> ByteSize {
+    ByteSize::mib(100)
+}
+
+fn default_max_files() -> u32 {
+    5
+}
+
+impl FileSinkConfig {
+    pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file = open(&self.path)
+            .await
+            .with_context(|| format!("cannot open {}", self.path.display()))?;
+        let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+        let sink = RotatingFile {
+            path: self.path.clone(),
+            max_size: self.max_size.get(),
+            max_files: self.max_files,
+            file,
+            size,
+        };
+        Ok(Box::pin(stream::run(ctx, sink)))
+    }
+}
+
+async fn open(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+}
+
+struct RotatingFile {
+    path: PathBuf,
+    max_size: u64,
+    max_files: u32,
+    file: File,
+    size: u64,
+}
+
+impl RotatingFile {
+    fn rotated(&self, n: u32) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        name.into()
+    }
+
+    async fn rotate(&mut self) -> std::io::Result<()> {
+        self.file.flush().await?;
+        self.file.sync_data().await?;
+        if self.max_files == 0 {
+            tokio::fs::remove_file(&self.path).await?;
+        } else {
+            let _ = tokio::fs::remove_file(self.rotated(self.max_files)).await;
+            for n in (1..self.max_files).rev() {
+                let from = self.rotated(n);
+                if tokio::fs::try_exists(&from).await.unwrap_or(false) {
+                    tokio::fs::rename(&from, self.rotated(n + 1)).await?;
+                }
+            }
+            tokio::fs::rename(&self.path, self.rotated(1)).await?;
+        }
+        self.file = open(&self.path).await?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+impl ByteSink for RotatingFile {
+    async fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.size > 0 && self.size + bytes.len() as u64 > self.max_size {
+            self.rotate().await?;
+        }
+        self.file.write_all(bytes).await?;
+        self.file.flush().await?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    async fn close(&mut self) -> std::io::Result<()> {
+        self.file.flush().await?;
+        self.file.sync_all().await
+    }
+}

@@ -1,0 +1,44 @@
+//! Sinks: where events go. Each sink module has the same shape: a `Config` (its
+//! `sinks.<id>` entry, minus the `inputs` and `buffer` every sink has), an encoder from the
+//! event model to the destination's format, and a service that delivers encoded batches.
+//! Queueing (the `buffer`) is the pipeline's; writing byte streams is [`stream`]'s.
+
+pub mod console;
+pub mod encoding;
+pub mod file;
+pub mod stream;
+
+use crate::component::{Running, component_enum};
+use crate::event::Accepts;
+use crate::pipeline::QueueReceiver;
+use crate::telemetry::ComponentMetrics;
+
+component_enum! {
+    /// Every sink type, chosen by `type:` in `sinks.<id>`.
+    pub enum SinkConfig {
+        Console(console::ConsoleSinkConfig) = "console",
+        File(file::FileSinkConfig) = "file",
+    }
+}
+
+/// What a sink runs with.
+pub struct SinkContext {
+    pub id: String,
+    pub input: QueueReceiver,
+    pub metrics: ComponentMetrics,
+}
+
+impl SinkConfig {
+    pub fn accepts(&self) -> Accepts {
+        match self {
+            SinkConfig::Console(_) | SinkConfig::File(_) => Accepts::ALL,
+        }
+    }
+
+    pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
+        match self {
+            SinkConfig::Console(config) => config.build(ctx).await,
+            SinkConfig::File(config) => config.build(ctx).await,
+        }
+    }
+}

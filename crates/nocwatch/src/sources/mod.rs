@@ -1,0 +1,64 @@
+//! Sources: where events come from. Each source module has the same shape: a `Config`
+//! (deserialized from its `sources.<id>` entry), a `build` that binds what it listens on
+//! (so a busy port fails start-up, not later), and the running loop that decodes input
+//! with a protocol crate and hands events to its [`SourceOutput`].
+
+pub mod net;
+pub mod syslog;
+
+use std::net::SocketAddr;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::component::{Running, component_enum};
+use crate::pipeline::SourceOutput;
+use crate::telemetry::ComponentMetrics;
+
+component_enum! {
+    /// Every source type, chosen by `type:` in `sources.<id>`.
+    pub enum SourceConfig {
+        Syslog(syslog::SyslogSourceConfig) = "syslog",
+    }
+}
+
+/// What a source runs with.
+pub struct SourceContext {
+    pub id: String,
+    pub output: SourceOutput,
+    /// Cancelled when the drain period is over: stop receiving and return.
+    pub shutdown: CancellationToken,
+    /// Set to `true` once listening, `false` when the source can no longer receive. Drives
+    /// readiness and the source's TCP health-check port.
+    pub healthy: watch::Sender<bool>,
+    pub metrics: ComponentMetrics,
+}
+
+/// One socket a source listens on, for conflict checks.
+pub struct Listen {
+    pub address: SocketAddr,
+    pub udp: bool,
+    /// The config key that sets it.
+    pub key: &'static str,
+}
+
+impl SourceConfig {
+    pub fn listens(&self) -> Vec<Listen> {
+        match self {
+            SourceConfig::Syslog(config) => config.listens(),
+        }
+    }
+
+    /// The TCP port that answers for this (UDP) source's health, if configured.
+    pub fn health_check(&self) -> Option<SocketAddr> {
+        match self {
+            SourceConfig::Syslog(config) => config.health_check,
+        }
+    }
+
+    pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
+        match self {
+            SourceConfig::Syslog(config) => config.build(ctx).await,
+        }
+    }
+}
