@@ -43,18 +43,9 @@ pub struct Accepts {
 }
 
 impl Accepts {
-    pub const ALL: Accepts = Accepts {
-        metrics: true,
-        logs: true,
-    };
-    pub const LOGS: Accepts = Accepts {
-        metrics: false,
-        logs: true,
-    };
-    pub const METRICS: Accepts = Accepts {
-        metrics: true,
-        logs: false,
-    };
+    pub const ALL: Accepts = Accepts { metrics: true, logs: true };
+    pub const LOGS: Accepts = Accepts { metrics: false, logs: true };
+    pub const METRICS: Accepts = Accepts { metrics: true, logs: false };
 
     pub fn accepts(self, kind: EventKind) -> bool {
         match kind {

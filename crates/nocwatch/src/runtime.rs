@@ -41,19 +41,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let stop_admin = CancellationToken::new();
     let admin_task = if config.global.admin.enabled {
         let address = config.global.admin.address;
-        let listener = health_port::bind(address)
-            .await
-            .with_context(|| format!("cannot serve the admin API on {address}"))?;
+        let listener =
+            health_port::bind(address).await.with_context(|| format!("cannot serve the admin API on {address}"))?;
         tracing::info!(%address, "admin API listening");
         let state = Arc::new(AdminState {
             telemetry: telemetry.clone(),
             lifecycle: lifecycle.clone(),
+            auth_token: config.global.admin.auth_token.clone(),
         });
-        Some(tokio::spawn(admin::serve(
-            listener,
-            state,
-            stop_admin.clone(),
-        )))
+        Some(tokio::spawn(admin::serve(listener, state, stop_admin.clone())))
     } else {
         None
     };
@@ -63,27 +59,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for (id, sink) in &config.sinks {
         let metrics = telemetry.component(ComponentKind::Sink, id, sink.config.type_name());
         let (sender, input) = queue::bounded(&sink.buffer, metrics.clone());
-        let ctx = SinkContext {
-            id: id.clone(),
-            input,
-            metrics: metrics.clone(),
-        };
-        let running = sink
-            .config
-            .build(ctx)
-            .await
-            .with_context(|| format!("sink `{id}`"))?;
-        sink_inputs.insert(
-            id.clone(),
-            (sender, sink.config.accepts(), sink.inputs.clone()),
-        );
-        sinks.push(Task {
-            id: id.clone(),
-            metrics,
-            handle: tokio::spawn(running),
-        });
+        let ctx = SinkContext { id: id.clone(), input, metrics: metrics.clone() };
+        let running = sink.config.build(ctx).await.with_context(|| format!("sink `{id}`"))?;
+        sink_inputs.insert(id.clone(), (sender, sink.config.accepts(), sink.inputs.clone()));
+        sinks.push(Task { id: id.clone(), metrics, handle: tokio::spawn(running) });
     }
 
+    let hostname = config.global.agent.hostname.clone().unwrap_or_else(system_hostname);
     let stop_sources = CancellationToken::new();
     let mut sources = Vec::new();
     for (id, source) in &config.sources {
@@ -100,16 +82,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let (healthy_tx, healthy_rx) = watch::channel(false);
         lifecycle.watch_source(id, healthy_rx.clone());
         if let Some(address) = source.health_check() {
-            let listener = health_port::bind(address).await.with_context(|| {
-                format!("source `{id}`: cannot open health-check port {address}")
-            })?;
+            let listener = health_port::bind(address)
+                .await
+                .with_context(|| format!("source `{id}`: cannot open health-check port {address}"))?;
             tracing::info!(source = %id, %address, "TCP health-check port open");
-            tokio::spawn(health_port::serve(
-                listener,
-                address,
-                healthy_rx,
-                lifecycle.draining(),
-            ));
+            tokio::spawn(health_port::serve(listener, address, healthy_rx, lifecycle.draining()));
         }
         let ctx = SourceContext {
             id: id.clone(),
@@ -117,26 +94,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             shutdown: stop_sources.clone(),
             healthy: healthy_tx,
             metrics: metrics.clone(),
+            telemetry: telemetry.clone(),
+            hostname: hostname.clone(),
         };
-        let running = source
-            .build(ctx)
-            .await
-            .with_context(|| format!("source `{id}`"))?;
+        let running = source.build(ctx).await.with_context(|| format!("source `{id}`"))?;
         metrics.set_state(ComponentState::Running);
-        sources.push(Task {
-            id: id.clone(),
-            metrics,
-            handle: tokio::spawn(running),
-        });
+        sources.push(Task { id: id.clone(), metrics, handle: tokio::spawn(running) });
     }
     // Only sources may hold queue senders now: a queue closes when its sources are done.
     drop(sink_inputs);
     lifecycle.set_started();
-    tracing::info!(
-        sources = sources.len(),
-        sinks = sinks.len(),
-        "nocwatch started"
-    );
+    tracing::info!(sources = sources.len(), sinks = sinks.len(), "nocwatch started");
 
     let signal = signals.next().await;
     let drain = config.global.shutdown.drain_period.get();
@@ -194,6 +162,15 @@ async fn join_all(tasks: Vec<Task>, deadline: Duration, kind: &str) {
             }
         }
     }
+}
+
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 fn exit_now(signal: &'static str) -> ! {

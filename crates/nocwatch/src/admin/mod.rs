@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
@@ -16,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Secret;
 use crate::telemetry::{ComponentStatus, Telemetry};
 
 /// What readiness depends on: start-up done, not draining, every source able to receive.
@@ -68,11 +70,7 @@ impl Lifecycle {
         let Ok(sources) = self.sources.lock() else {
             return vec!["<lock poisoned>".to_owned()];
         };
-        sources
-            .iter()
-            .filter(|(_, healthy)| !*healthy.borrow())
-            .map(|(id, _)| id.clone())
-            .collect()
+        sources.iter().filter(|(_, healthy)| !*healthy.borrow()).map(|(id, _)| id.clone()).collect()
     }
 
     pub fn readiness(&self) -> Readiness {
@@ -82,11 +80,7 @@ impl Lifecycle {
             Readiness::Starting
         } else {
             let unhealthy = self.unhealthy_sources();
-            if unhealthy.is_empty() {
-                Readiness::Ready
-            } else {
-                Readiness::Unhealthy { sources: unhealthy }
-            }
+            if unhealthy.is_empty() { Readiness::Ready } else { Readiness::Unhealthy { sources: unhealthy } }
         }
     }
 }
@@ -103,26 +97,39 @@ pub enum Readiness {
 pub struct AdminState {
     pub telemetry: Arc<Telemetry>,
     pub lifecycle: Arc<Lifecycle>,
+    pub auth_token: Option<Secret>,
 }
 
 pub fn router(state: Arc<AdminState>) -> Router {
-    Router::new()
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
+    let protected = Router::new()
         .route("/metrics", get(metrics))
         .route("/status", get(status))
-        .with_state(state)
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new().route("/health/live", get(live)).route("/health/ready", get(ready)).merge(protected).with_state(state)
+}
+
+async fn require_token(State(state): State<Arc<AdminState>>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.auth_token else { return next.run(request).await };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|given| constant_time_eq(given.as_bytes(), token.expose().as_bytes())) {
+        next.run(request).await
+    } else {
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "unauthorized\n").into_response()
+    }
+}
+
+/// Compares without an early exit, so response time does not reveal the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Serves the admin API until `stop` is cancelled.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AdminState>,
-    stop: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
+pub async fn serve(listener: TcpListener, state: Arc<AdminState>, stop: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(stop.cancelled_owned()).await
 }
 
 async fn live() -> &'static str {
@@ -131,21 +138,13 @@ async fn live() -> &'static str {
 
 async fn ready(State(state): State<Arc<AdminState>>) -> Response {
     let readiness = state.lifecycle.readiness();
-    let code = if readiness == Readiness::Ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if readiness == Readiness::Ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, axum::Json(readiness)).into_response()
 }
 
 async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-    (
-        [(header::CONTENT_TYPE, content_type)],
-        state.telemetry.encode(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, content_type)], state.telemetry.encode()).into_response()
 }
 
 #[derive(Serialize)]
@@ -161,11 +160,6 @@ async fn status(State(state): State<Arc<AdminState>>) -> axum::Json<StatusBody> 
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.lifecycle.since.elapsed().as_secs(),
         readiness: state.lifecycle.readiness(),
-        components: state
-            .telemetry
-            .components()
-            .iter()
-            .map(|c| c.status())
-            .collect(),
+        components: state.telemetry.components().iter().map(|c| c.status()).collect(),
     })
 }

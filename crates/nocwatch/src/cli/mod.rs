@@ -39,12 +39,7 @@ impl ConfigArgs {
     fn load(&self) -> Result<Config, ConfigError> {
         match &self.config {
             Some(path) => config::load_file(path, &ProcessEnv),
-            None => config::load_str(
-                EMBEDDED_DEFAULT,
-                "<embedded default>",
-                std::path::Path::new("."),
-                &ProcessEnv,
-            ),
+            None => config::load_str(EMBEDDED_DEFAULT, "<embedded default>", std::path::Path::new("."), &ProcessEnv),
         }
     }
 }
@@ -83,20 +78,21 @@ fn run(args: &ConfigArgs) -> ExitCode {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(crate::runtime::run(config)) {
+    let result = runtime.block_on(crate::runtime::run(config));
+    // A sink stuck in a blocking write (a full stdout pipe, a hung disk) must not hold the
+    // exit: its events were already counted as lost when the flush deadline passed.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -38,9 +38,7 @@ pub fn interpolate<'a>(text: &'a str, env: &dyn Env) -> Result<Cow<'a, str>, Str
             out.push('$');
             rest = after;
         } else if let Some(after) = rest.strip_prefix("${") {
-            let end = after
-                .find('}')
-                .ok_or_else(|| format!("unterminated `${{` in `{}`", shorten(rest)))?;
+            let end = after.find('}').ok_or_else(|| format!("unterminated `${{` in `{}`", shorten(rest)))?;
             out.push_str(&expand(&after[..end], env)?);
             rest = &after[end + 1..];
         } else {
@@ -53,9 +51,7 @@ pub fn interpolate<'a>(text: &'a str, env: &dyn Env) -> Result<Cow<'a, str>, Str
 }
 
 fn expand(expr: &str, env: &dyn Env) -> Result<String, String> {
-    let name_end = expr
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(expr.len());
+    let name_end = expr.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(expr.len());
     let (name, op) = expr.split_at(name_end);
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(format!("`${{{expr}}}` is not a valid variable reference"));
@@ -73,21 +69,15 @@ fn expand(expr: &str, env: &dyn Env) -> Result<String, String> {
     } else if op.is_empty() {
         (value.is_none(), Fallback::Fail(""))
     } else {
-        return Err(format!(
-            "`${{{expr}}}`: unknown operator `{op}` (use :-, -, :? or ?)"
-        ));
+        return Err(format!("`${{{expr}}}`: unknown operator `{op}` (use :-, -, :? or ?)"));
     };
     if !use_fallback {
         return Ok(value.unwrap_or_default());
     }
     match fallback {
         Fallback::Default(default) => Ok(default.to_owned()),
-        Fallback::Fail("") => Err(format!(
-            "environment variable `{name}` is not set (and has no default)"
-        )),
-        Fallback::Fail(message) => Err(format!(
-            "environment variable `{name}` is required: {message}"
-        )),
+        Fallback::Fail("") => Err(format!("environment variable `{name}` is not set (and has no default)")),
+        Fallback::Fail(message) => Err(format!("environment variable `{name}` is required: {message}")),
     }
 }
 
@@ -141,27 +131,12 @@ mod tests {
         let err = interpolate("${API_KEY}", &env).unwrap_err();
         assert!(err.contains("`API_KEY` is not set"), "{err}");
         let err = interpolate("${API_KEY:?set it from the secrets store}", &env).unwrap_err();
-        assert!(
-            err.contains("`API_KEY` is required: set it from the secrets store"),
-            "{err}"
-        );
+        assert!(err.contains("`API_KEY` is required: set it from the secrets store"), "{err}");
         let err = interpolate("${EMPTY:?must not be empty}", &env).unwrap_err();
         assert!(err.contains("EMPTY"), "{err}");
         assert!(interpolate("${EMPTY?x}", &env).unwrap().is_empty());
-        assert!(
-            interpolate("${HOST", &env)
-                .unwrap_err()
-                .contains("unterminated")
-        );
-        assert!(
-            interpolate("${HOST:+x}", &env)
-                .unwrap_err()
-                .contains("unknown operator")
-        );
-        assert!(
-            interpolate("${1X}", &env)
-                .unwrap_err()
-                .contains("not a valid")
-        );
+        assert!(interpolate("${HOST", &env).unwrap_err().contains("unterminated"));
+        assert!(interpolate("${HOST:+x}", &env).unwrap_err().contains("unknown operator"));
+        assert!(interpolate("${1X}", &env).unwrap_err().contains("not a valid"));
     }
 }

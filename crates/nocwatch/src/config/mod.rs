@@ -67,10 +67,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            level: "info".to_owned(),
-            format: LogFormat::Text,
-        }
+        LogConfig { level: "info".to_owned(), format: LogFormat::Text }
     }
 }
 
@@ -87,14 +84,14 @@ pub struct AdminConfig {
     /// Where `/health/live`, `/health/ready`, `/metrics` and `/status` are served.
     pub address: SocketAddr,
     pub enabled: bool,
+    /// When set, `/metrics` and `/status` need `Authorization: Bearer <token>`; the health
+    /// endpoints stay open for load balancers and orchestrators.
+    pub auth_token: Option<Secret>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig {
-            address: SocketAddr::from(([127, 0, 0, 1], 8686)),
-            enabled: true,
-        }
+        AdminConfig { address: SocketAddr::from(([127, 0, 0, 1], 8686)), enabled: true, auth_token: None }
     }
 }
 
@@ -110,10 +107,7 @@ pub struct ShutdownConfig {
 
 impl Default for ShutdownConfig {
     fn default() -> Self {
-        ShutdownConfig {
-            drain_period: Duration::from_secs(10),
-            flush_timeout: Duration::from_secs(10),
-        }
+        ShutdownConfig { drain_period: Duration::from_secs(10), flush_timeout: Duration::from_secs(10) }
     }
 }
 
@@ -167,31 +161,16 @@ pub fn load_file(path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
         file: name.clone(),
         error: yaml::Error::new(format!("cannot read the config file: {e}")),
     })?;
-    let base_dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     load_str(&source, &name, &base_dir, env)
 }
 
 /// Loads and validates a config given as text; `name` is used in errors.
-pub fn load_str(
-    source: &str,
-    name: &str,
-    base_dir: &Path,
-    env: &dyn Env,
-) -> Result<Config, ConfigError> {
-    let located = |error| ConfigError {
-        file: name.to_owned(),
-        error,
-    };
+pub fn load_str(source: &str, name: &str, base_dir: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
+    let located = |error| ConfigError { file: name.to_owned(), error };
     let mut root = yaml::parse(source).map_err(located)?;
     if !matches!(root.kind, NodeKind::Mapping(_)) && !root.is_null() {
-        return Err(located(yaml::Error::at(
-            "the config must be a mapping of sections",
-            root.location,
-            "",
-        )));
+        return Err(located(yaml::Error::at("the config must be a mapping of sections", root.location, "")));
     }
     // `x-` sections hold YAML anchors for reuse (as in compose files); they are not config.
     if let NodeKind::Mapping(entries) = &mut root.kind {
@@ -202,49 +181,27 @@ pub fn load_str(
 
     let mut sources = BTreeMap::new();
     for (id, node) in components(root.take_key("sources"), "sources").map_err(located)? {
-        let config: SourceConfig =
-            from_node(&node, &join_path("sources", &id), &ctx).map_err(located)?;
+        let config: SourceConfig = from_node(&node, &join_path("sources", &id), &ctx).map_err(located)?;
         sources.insert(id, config);
     }
 
     let mut sinks = BTreeMap::new();
     for (id, mut node) in components(root.take_key("sinks"), "sinks").map_err(located)? {
         let path = join_path("sinks", &id);
-        let mut common = Node {
-            location: node.location,
-            kind: NodeKind::Mapping(Vec::new()),
-        };
+        let mut common = Node { location: node.location, kind: NodeKind::Mapping(Vec::new()) };
         for key in SINK_COMMON_KEYS {
-            if let (Some(value), NodeKind::Mapping(entries)) =
-                (node.take_key(key), &mut common.kind)
-            {
-                let key_node = Node {
-                    location: value.location,
-                    kind: NodeKind::Scalar {
-                        text: key.to_owned(),
-                        quoted: true,
-                    },
-                };
+            if let (Some(value), NodeKind::Mapping(entries)) = (node.take_key(key), &mut common.kind) {
+                let key_node =
+                    Node { location: value.location, kind: NodeKind::Scalar { text: key.to_owned(), quoted: true } };
                 entries.push((key_node, value));
             }
         }
         let common: SinkCommon = from_node(&common, &path, &ctx).map_err(located)?;
         let config: SinkConfig = from_node(&node, &path, &ctx).map_err(located)?;
-        sinks.insert(
-            id,
-            SinkComponent {
-                inputs: common.inputs,
-                buffer: common.buffer,
-                config,
-            },
-        );
+        sinks.insert(id, SinkComponent { inputs: common.inputs, buffer: common.buffer, config });
     }
 
-    let config = Config {
-        global,
-        sources,
-        sinks,
-    };
+    let config = Config { global, sources, sinks };
     validate(&config, &root).map_err(located)?;
     Ok(config)
 }
@@ -267,10 +224,7 @@ fn components(section: Option<Node>, name: &str) -> Result<Vec<(String, Node)>, 
     let mut out = Vec::with_capacity(entries.len());
     for (key, value) in entries {
         let id = key.key_text().unwrap_or_default().to_owned();
-        let valid = !id.is_empty()
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let valid = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid {
             return Err(yaml::Error::at(
                 format!("`{id}` is not a valid id: use letters, digits, `_` and `-`"),
@@ -309,29 +263,18 @@ fn validate(config: &Config, root: &Node) -> Result<(), yaml::Error> {
 
     let mut bound: Vec<(SocketAddr, bool, String)> = Vec::new();
     if config.global.admin.enabled {
-        bound.push((
-            config.global.admin.address,
-            false,
-            "admin.address".to_owned(),
-        ));
+        bound.push((config.global.admin.address, false, "admin.address".to_owned()));
     }
     for (id, source) in &config.sources {
         for listen in source.listens() {
-            bound.push((
-                listen.address,
-                listen.udp,
-                format!("sources.{id}.{}", listen.key),
-            ));
+            bound.push((listen.address, listen.udp, format!("sources.{id}.{}", listen.key)));
         }
     }
     for (i, (addr, udp, path)) in bound.iter().enumerate() {
         if let Some((_, _, other)) = bound[..i].iter().find(|(a, u, _)| a == addr && u == udp) {
             let segments: Vec<&str> = path.split('.').collect();
             return Err(yaml::Error::at(
-                format!(
-                    "{} address {addr} is already used by `{other}`",
-                    if *udp { "UDP" } else { "TCP" }
-                ),
+                format!("{} address {addr} is already used by `{other}`", if *udp { "UDP" } else { "TCP" }),
                 locate(root, &segments),
                 path,
             ));

@@ -6,9 +6,7 @@ use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 
 fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
-    vars.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn load(source: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -16,9 +14,7 @@ fn load(source: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
 }
 
 fn error(source: &str, vars: &[(&str, &str)]) -> String {
-    load(source, vars)
-        .expect_err("config should be rejected")
-        .to_string()
+    load(source, vars).expect_err("config should be rejected").to_string()
 }
 
 const SYSLOG: &str = "
@@ -42,28 +38,18 @@ fn empty_file_is_the_defaults() {
 #[test]
 fn embedded_default_is_valid() {
     let config = load(EMBEDDED_DEFAULT, &[]).unwrap();
-    assert!(matches!(
-        config.sources.get("syslog_udp"),
-        Some(SourceConfig::Syslog(_))
-    ));
-    assert!(matches!(
-        config.sinks.get("console").map(|s| &s.config),
-        Some(SinkConfig::Console(_))
-    ));
+    assert!(matches!(config.sources.get("syslog_udp"), Some(SourceConfig::Syslog(_))));
+    assert!(matches!(config.sinks.get("console").map(|s| &s.config), Some(SinkConfig::Console(_))));
 }
 
 #[test]
 fn env_interpolation_with_defaults() {
     let config = load(SYSLOG, &[]).unwrap();
-    let Some(SourceConfig::Syslog(syslog)) = config.sources.get("syslog") else {
-        panic!()
-    };
+    let Some(SourceConfig::Syslog(syslog)) = config.sources.get("syslog") else { panic!() };
     assert_eq!(syslog.address.to_string(), "127.0.0.1:5514");
 
     let config = load(SYSLOG, &[("SYSLOG_ADDRESS", "0.0.0.0:514")]).unwrap();
-    let Some(SourceConfig::Syslog(syslog)) = config.sources.get("syslog") else {
-        panic!()
-    };
+    let Some(SourceConfig::Syslog(syslog)) = config.sources.get("syslog") else { panic!() };
     assert_eq!(syslog.address.to_string(), "0.0.0.0:514");
 }
 
@@ -92,21 +78,12 @@ sinks:
 fn missing_variable_names_it_and_where() {
     let source = "sources:\n  s:\n    type: syslog\n    address: ${SYSLOG_ADDRESS}\n";
     let message = error(source, &[]);
-    assert!(
-        message.starts_with("test.yaml:4:14: sources.s.address: "),
-        "{message}"
-    );
-    assert!(
-        message.contains("environment variable `SYSLOG_ADDRESS` is not set"),
-        "{message}"
-    );
+    assert!(message.starts_with("test.yaml:4:14: sources.s.address: "), "{message}");
+    assert!(message.contains("environment variable `SYSLOG_ADDRESS` is not set"), "{message}");
 
     let source = "sources:\n  s:\n    type: syslog\n    address: ${SYSLOG_ADDRESS:?set the listen address}\n";
     let message = error(source, &[]);
-    assert!(
-        message.contains("`SYSLOG_ADDRESS` is required: set the listen address"),
-        "{message}"
-    );
+    assert!(message.contains("`SYSLOG_ADDRESS` is required: set the listen address"), "{message}");
 }
 
 #[test]
@@ -122,36 +99,21 @@ sinks:
     inputs: ${INPUTS}
 ";
     let config = load(source, &[("INPUTS", "a, b,c,")]).unwrap();
-    assert_eq!(
-        config.sinks["out"].inputs.as_deref(),
-        Some(&["a".to_owned(), "b".to_owned(), "c".to_owned()][..])
-    );
+    assert_eq!(config.sinks["out"].inputs.as_deref(), Some(&["a".to_owned(), "b".to_owned(), "c".to_owned()][..]));
     let config = load(&source.replace("${INPUTS}", "[a]"), &[]).unwrap();
-    assert_eq!(
-        config.sinks["out"].inputs.as_deref(),
-        Some(&["a".to_owned()][..])
-    );
+    assert_eq!(config.sinks["out"].inputs.as_deref(), Some(&["a".to_owned()][..]));
 }
 
 #[test]
 fn unknown_key_gets_location_and_suggestion() {
     let source = "sources:\n  syslog:\n    type: syslog\n    adress: 127.0.0.1:514\n";
     let message = error(source, &[]);
-    assert!(
-        message.starts_with("test.yaml:4:5: sources.syslog.adress: unknown key `adress`"),
-        "{message}"
-    );
+    assert!(message.starts_with("test.yaml:4:5: sources.syslog.adress: unknown key `adress`"), "{message}");
     assert!(message.contains("did you mean `address`?"), "{message}");
 
     let message = error("shutdown:\n  drain_priod: 5s\n", &[]);
-    assert!(
-        message.starts_with("test.yaml:2:3: shutdown.drain_priod:"),
-        "{message}"
-    );
-    assert!(
-        message.contains("did you mean `drain_period`?"),
-        "{message}"
-    );
+    assert!(message.starts_with("test.yaml:2:3: shutdown.drain_priod:"), "{message}");
+    assert!(message.contains("did you mean `drain_period`?"), "{message}");
 
     let message = error("source:\n  x: {}\n", &[]);
     assert!(message.contains("did you mean `sources`?"), "{message}");
@@ -161,46 +123,25 @@ fn unknown_key_gets_location_and_suggestion() {
 fn unknown_type_lists_the_types() {
     let source = "sinks:\n  out:\n    type: consol\n";
     let message = error(source, &[]);
-    assert!(
-        message.starts_with("test.yaml:3:11: sinks.out.type: unknown value `consol`"),
-        "{message}"
-    );
+    assert!(message.starts_with("test.yaml:3:11: sinks.out.type: unknown value `consol`"), "{message}");
     assert!(message.contains("did you mean `console`?"), "{message}");
 }
 
 #[test]
 fn wrong_types_and_missing_keys_are_located() {
-    let message = error(
-        "sinks:\n  out:\n    type: console\n    buffer:\n      max_events: lots\n",
-        &[],
-    );
-    assert!(
-        message.starts_with("test.yaml:5:19: sinks.out.buffer.max_events: expected"),
-        "{message}"
-    );
+    let message = error("sinks:\n  out:\n    type: console\n    buffer:\n      max_events: lots\n", &[]);
+    assert!(message.starts_with("test.yaml:5:19: sinks.out.buffer.max_events: expected"), "{message}");
 
     let message = error("sources:\n  s:\n    type: syslog\n", &[]);
-    assert!(
-        message.starts_with("test.yaml:3:5: sources.s: missing required key `address`"),
-        "{message}"
-    );
+    assert!(message.starts_with("test.yaml:3:5: sources.s: missing required key `address`"), "{message}");
 
     let message = error("shutdown:\n  drain_period: 10\n", &[]);
-    assert!(
-        message.contains("shutdown.drain_period: duration `10` needs a unit"),
-        "{message}"
-    );
+    assert!(message.contains("shutdown.drain_period: duration `10` needs a unit"), "{message}");
 
     let message = error("admin: [1, 2]\n", &[]);
-    assert!(
-        message.starts_with("test.yaml:1:8: admin: expected a mapping"),
-        "{message}"
-    );
+    assert!(message.starts_with("test.yaml:1:8: admin: expected a mapping"), "{message}");
 
-    let message = error(
-        "admin:\n  address: 127.0.0.1:8686\n  address: 127.0.0.1:8687\n",
-        &[],
-    );
+    let message = error("admin:\n  address: 127.0.0.1:8686\n  address: 127.0.0.1:8687\n", &[]);
     assert!(message.contains("`address` is given twice"), "{message}");
 
     let message = error("admin: {address: [}\n", &[]);
@@ -216,10 +157,7 @@ sinks:
   out: {type: console, inputs: [sylog]}
 ";
     let message = error(source, &[]);
-    assert!(
-        message.contains("sinks.out.inputs: `sylog` is not a source id; did you mean `syslog`?"),
-        "{message}"
-    );
+    assert!(message.contains("sinks.out.inputs: `sylog` is not a source id; did you mean `syslog`?"), "{message}");
 
     let source = "
 admin: {address: '127.0.0.1:9000'}
@@ -227,10 +165,7 @@ sources:
   syslog: {type: syslog, address: '127.0.0.1:5514', health_check: '127.0.0.1:9000'}
 ";
     let message = error(source, &[]);
-    assert!(
-        message.contains("TCP address 127.0.0.1:9000 is already used by `admin.address`"),
-        "{message}"
-    );
+    assert!(message.contains("TCP address 127.0.0.1:9000 is already used by `admin.address`"), "{message}");
 }
 
 #[test]
@@ -245,10 +180,7 @@ fn secrets_from_env_and_files_are_redacted_when_printed() {
     std::fs::write(dir.path().join("community"), "c0mmun1ty\n").unwrap();
     let node = yaml::parse("api_key: ${DD_API_KEY}\ncommunity_file: community\n").unwrap();
     let env = env(&[("DD_API_KEY", "abc$123")]);
-    let ctx = Context {
-        env: &env,
-        base_dir: dir.path(),
-    };
+    let ctx = Context { env: &env, base_dir: dir.path() };
     let parsed: WithSecret = from_node(&node, "", &ctx).unwrap();
     assert_eq!(parsed.api_key.expose(), "abc$123");
     assert_eq!(parsed.community.expose(), "c0mmun1ty");
@@ -256,38 +188,23 @@ fn secrets_from_env_and_files_are_redacted_when_printed() {
 
     let node = yaml::parse("api_key: x\napi_key_file: community\ncommunity: y\n").unwrap();
     let err = from_node::<WithSecret>(&node, "", &ctx).unwrap_err();
-    assert!(
-        err.message.contains("either `api_key` or `api_key_file`"),
-        "{err}"
-    );
+    assert!(err.message.contains("either `api_key` or `api_key_file`"), "{err}");
 
     let node = yaml::parse("api_key_file: missing\ncommunity: y\n").unwrap();
     let err = from_node::<WithSecret>(&node, "", &ctx).unwrap_err();
     assert!(err.message.contains("cannot read"), "{err}");
-    assert_eq!(
-        err.location,
-        Some(Location {
-            line: 1,
-            column: 15
-        })
-    );
+    assert_eq!(err.location, Some(Location { line: 1, column: 15 }));
 }
 
 #[test]
 fn type_errors_never_echo_the_value() {
     let message = error("admin:\n  enabled: ${FLAG}\n", &[("FLAG", "s3cr3t-value")]);
-    assert!(
-        message.contains("expected true or false, found the value from the environment"),
-        "{message}"
-    );
+    assert!(message.contains("expected true or false, found the value from the environment"), "{message}");
     assert!(!message.contains("s3cr3t"), "{message}");
     // Literal text is the operator's own and helps find a typo.
     let message = error("admin:\n  enabled: ture\n", &[]);
     assert!(message.contains("found `ture`"), "{message}");
-    let message = error(
-        "sinks:\n  out:\n    type: console\n    buffer: {max_events: [s3cr3t]}\n",
-        &[],
-    );
+    let message = error("sinks:\n  out:\n    type: console\n    buffer: {max_events: [s3cr3t]}\n", &[]);
     assert!(!message.contains("s3cr3t"), "{message}");
 }
 
@@ -309,6 +226,7 @@ sources:
     let config = load(source, &[]).unwrap();
     let size = |id: &str| match &config.sources[id] {
         SourceConfig::Syslog(s) => s.max_message_size,
+        other => panic!("{other:?}"),
     };
     assert_eq!(size("a"), ByteSize::kib(8));
     assert_eq!(size("b"), ByteSize::kib(1));

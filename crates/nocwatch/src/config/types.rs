@@ -30,13 +30,11 @@ impl FromStr for Duration {
     fn from_str(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "duration `{text}` needs a unit, e.g. `{text}s` or `{text}ms`"
-            ));
+            return Err(format!("duration `{text}` needs a unit, e.g. `{text}s` or `{text}ms`"));
         }
-        humantime::parse_duration(text).map(Duration).map_err(|e| {
-            format!("invalid duration `{text}` ({e}); use e.g. `500ms`, `15s`, `1m`, `1h30m`")
-        })
+        humantime::parse_duration(text)
+            .map(Duration)
+            .map_err(|e| format!("invalid duration `{text}` ({e}); use e.g. `500ms`, `15s`, `1m`, `1h30m`"))
     }
 }
 
@@ -90,18 +88,11 @@ impl FromStr for ByteSize {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
+        let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
         let unit = unit.trim().to_ascii_lowercase();
-        let invalid =
-            || format!("invalid size `{text}`; use e.g. `65536`, `64KiB`, `512MiB`, `1GB`");
-        let multiplier = SIZE_UNITS
-            .iter()
-            .find(|(name, _)| *name == unit)
-            .map(|(_, m)| *m)
-            .ok_or_else(invalid)?;
+        let invalid = || format!("invalid size `{text}`; use e.g. `65536`, `64KiB`, `512MiB`, `1GB`");
+        let multiplier = SIZE_UNITS.iter().find(|(name, _)| *name == unit).map(|(_, m)| *m).ok_or_else(invalid)?;
         let number: f64 = number.parse().map_err(|_| invalid())?;
         let bytes = number * multiplier as f64;
         if !(0.0..=u64::MAX as f64).contains(&bytes) {
@@ -114,7 +105,7 @@ impl FromStr for ByteSize {
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if self.0 >= size && self.0 % size == 0 {
+            if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{unit}", self.0 / size);
             }
         }
@@ -190,19 +181,9 @@ mod tests {
     fn durations_need_units() {
         assert_eq!("15s".parse::<Duration>().unwrap(), Duration::from_secs(15));
         assert_eq!("1m".parse::<Duration>().unwrap(), Duration::from_secs(60));
-        assert_eq!(
-            "1h30m".parse::<Duration>().unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            "250ms".parse::<Duration>().unwrap(),
-            Duration::from_millis(250)
-        );
-        assert!(
-            "15".parse::<Duration>()
-                .unwrap_err()
-                .contains("needs a unit")
-        );
+        assert_eq!("1h30m".parse::<Duration>().unwrap(), Duration::from_secs(5400));
+        assert_eq!("250ms".parse::<Duration>().unwrap(), Duration::from_millis(250));
+        assert!("15".parse::<Duration>().unwrap_err().contains("needs a unit"));
         assert!("fast".parse::<Duration>().is_err());
         assert_eq!(Duration::from_secs(90).to_string(), "1m 30s");
     }
@@ -223,10 +204,7 @@ mod tests {
     fn secrets_never_print() {
         let secret = Secret::new("s3cr3t");
         assert_eq!(format!("{secret:?}"), REDACTED);
-        assert_eq!(
-            serde_json::to_string(&secret).unwrap(),
-            format!("\"{REDACTED}\"")
-        );
+        assert_eq!(serde_json::to_string(&secret).unwrap(), format!("\"{REDACTED}\""));
         assert_eq!(secret.expose(), "s3cr3t");
     }
 }

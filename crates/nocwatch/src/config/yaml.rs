@@ -44,10 +44,7 @@ pub enum NodeKind {
 
 impl Node {
     fn empty_mapping(location: Location) -> Node {
-        Node {
-            location,
-            kind: NodeKind::Mapping(Vec::new()),
-        }
+        Node { location, kind: NodeKind::Mapping(Vec::new()) }
     }
 
     pub fn is_null(&self) -> bool {
@@ -67,9 +64,7 @@ impl Node {
         let NodeKind::Mapping(entries) = &mut self.kind else {
             return None;
         };
-        let at = entries
-            .iter()
-            .position(|(k, _)| k.key_text() == Some(key))?;
+        let at = entries.iter().position(|(k, _)| k.key_text() == Some(key))?;
         Some(entries.remove(at).1)
     }
 }
@@ -88,19 +83,11 @@ pub struct Error {
 
 impl Error {
     pub fn new(message: impl Into<String>) -> Self {
-        Error {
-            message: message.into(),
-            location: None,
-            path: None,
-        }
+        Error { message: message.into(), location: None, path: None }
     }
 
     pub fn at(message: impl Into<String>, location: Location, path: &str) -> Self {
-        Error {
-            message: message.into(),
-            location: Some(location),
-            path: Some(path.to_owned()),
-        }
+        Error { message: message.into(), location: Some(location), path: Some(path.to_owned()) }
     }
 
     /// Errors are located by the innermost node that saw them; outer nodes don't overwrite.
@@ -130,31 +117,19 @@ impl de::Error for Error {
 
     // Values are described by kind only: the offending text may be a secret.
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Error::new(format!(
-            "expected {exp}, found {}",
-            describe_unexpected(&unexp)
-        ))
+        Error::new(format!("expected {exp}, found {}", describe_unexpected(&unexp)))
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Error::new(format!(
-            "invalid value {}: expected {exp}",
-            describe_unexpected(&unexp)
-        ))
+        Error::new(format!("invalid value {}: expected {exp}", describe_unexpected(&unexp)))
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        Error::new(format!(
-            "unknown key `{field}`{}",
-            suggestion(field, expected)
-        ))
+        Error::new(format!("unknown key `{field}`{}", suggestion(field, expected)))
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        Error::new(format!(
-            "unknown value `{variant}`{}",
-            suggestion(variant, expected)
-        ))
+        Error::new(format!("unknown value `{variant}`{}", suggestion(variant, expected)))
     }
 
     fn missing_field(field: &'static str) -> Self {
@@ -201,24 +176,16 @@ pub fn parse(source: &str) -> Result<Node, Error> {
             let marker = e.marker();
             Error {
                 message: format!("invalid YAML: {}", e.info()),
-                location: Some(Location {
-                    line: marker.line(),
-                    column: marker.col() + 1,
-                }),
+                location: Some(Location { line: marker.line(), column: marker.col() + 1 }),
                 path: None,
             }
         })?;
-        let location = Location {
-            line: span.start.line(),
-            column: span.start.col() + 1,
-        };
+        let location = Location { line: span.start.line(), column: span.start.col() + 1 };
         if builder.push(event, location)? {
             break;
         }
     }
-    Ok(builder
-        .root
-        .unwrap_or_else(|| Node::empty_mapping(Location { line: 1, column: 1 })))
+    Ok(builder.root.unwrap_or_else(|| Node::empty_mapping(Location { line: 1, column: 1 })))
 }
 
 enum Open {
@@ -240,40 +207,20 @@ impl TreeBuilder {
     fn push(&mut self, event: Event<'_>, location: Location) -> Result<bool, Error> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let verbatim = tag
-                    .as_ref()
-                    .is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
+                let verbatim = tag.as_ref().is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
                 let quoted = verbatim || !matches!(style, ScalarStyle::Plain);
-                let node = Node {
-                    location,
-                    kind: NodeKind::Scalar {
-                        text: text.into_owned(),
-                        quoted,
-                    },
-                };
+                let node = Node { location, kind: NodeKind::Scalar { text: text.into_owned(), quoted } };
                 self.complete(node, anchor, location)?;
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Open::Sequence(
-                    Node {
-                        location,
-                        kind: NodeKind::Sequence(Vec::new()),
-                    },
-                    anchor,
-                ));
+                self.stack.push(Open::Sequence(Node { location, kind: NodeKind::Sequence(Vec::new()) }, anchor));
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Open::Mapping(
-                    Node::empty_mapping(location),
-                    anchor,
-                    None,
-                    Vec::new(),
-                ));
+                self.stack.push(Open::Mapping(Node::empty_mapping(location), anchor, None, Vec::new()));
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
-                    Some(Open::Sequence(node, anchor))
-                    | Some(Open::Mapping(node, anchor, None, _)) => (node, anchor),
+                    Some(Open::Sequence(node, anchor)) | Some(Open::Mapping(node, anchor, None, _)) => (node, anchor),
                     _ => return Err(Error::at("unbalanced YAML structure", location, "")),
                 };
                 self.complete(node, anchor, location)?;
@@ -308,29 +255,18 @@ impl TreeBuilder {
             }
             Some(Open::Mapping(_, _, pending @ None, _)) => *pending = Some(node),
             Some(Open::Mapping(map, _, pending @ Some(_), merged)) => {
-                let key = pending
-                    .take()
-                    .ok_or_else(|| Error::at("internal: missing key", location, ""))?;
+                let key = pending.take().ok_or_else(|| Error::at("internal: missing key", location, ""))?;
                 let NodeKind::Mapping(entries) = &mut map.kind else {
                     return Ok(());
                 };
-                if key.key_text() == Some("<<")
-                    && matches!(key.kind, NodeKind::Scalar { quoted: false, .. })
-                {
+                if key.key_text() == Some("<<") && matches!(key.kind, NodeKind::Scalar { quoted: false, .. }) {
                     merged.extend(merge_into(entries, node));
                     return Ok(());
                 }
                 let text = key.key_text().unwrap_or_default().to_owned();
-                if let Some(at) = entries
-                    .iter()
-                    .position(|(k, _)| k.key_text() == Some(&text))
-                {
+                if let Some(at) = entries.iter().position(|(k, _)| k.key_text() == Some(&text)) {
                     let Some(from_merge) = merged.iter().position(|m| *m == text) else {
-                        return Err(Error::at(
-                            format!("key `{text}` is given twice"),
-                            key.location,
-                            "",
-                        ));
+                        return Err(Error::at(format!("key `{text}` is given twice"), key.location, ""));
                     };
                     merged.remove(from_merge);
                     entries[at] = (key, node);
@@ -371,16 +307,8 @@ pub struct Context<'a> {
 }
 
 /// Deserializes `T` from `node`, whose key path is `path`.
-pub fn from_node<T: de::DeserializeOwned>(
-    node: &Node,
-    path: &str,
-    ctx: &Context<'_>,
-) -> Result<T, Error> {
-    T::deserialize(NodeDeserializer {
-        node,
-        path: Cow::Borrowed(path),
-        ctx,
-    })
+pub fn from_node<T: de::DeserializeOwned>(node: &Node, path: &str, ctx: &Context<'_>) -> Result<T, Error> {
+    T::deserialize(NodeDeserializer { node, path: Cow::Borrowed(path), ctx })
 }
 
 pub struct NodeDeserializer<'n, 'c> {
@@ -401,9 +329,7 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
                 if !quoted && is_null_text(text) {
                     return Ok(None);
                 }
-                interpolate(text, self.ctx.env)
-                    .map(Some)
-                    .map_err(|msg| self.fail(msg))
+                interpolate(text, self.ctx.env).map(Some).map_err(|msg| self.fail(msg))
             }
             NodeKind::Sequence(_) => Err(self.fail("expected a single value, found a list")),
             NodeKind::Mapping(_) => Err(self.fail("expected a single value, found a mapping")),
@@ -420,17 +346,14 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
     }
 
     fn required_text(&self, what: &str) -> Result<Cow<'n, str>, Error> {
-        self.text()?
-            .ok_or_else(|| self.fail(format!("expected {what}, found nothing (null)")))
+        self.text()?.ok_or_else(|| self.fail(format!("expected {what}, found nothing (null)")))
     }
 
     fn parse_number<T: std::str::FromStr>(&self, what: &str) -> Result<T, Error> {
         let text = self.required_text(what)?;
         let trimmed = text.trim();
         let parsed = if let Some(hex) = trimmed.strip_prefix("0x") {
-            u64::from_str_radix(hex, 16)
-                .ok()
-                .and_then(|v| v.to_string().parse().ok())
+            u64::from_str_radix(hex, 16).ok().and_then(|v| v.to_string().parse().ok())
         } else {
             trimmed.parse().ok()
         };
@@ -438,22 +361,14 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
     }
 
     fn child(&self, node: &'n Node, path: String) -> NodeDeserializer<'n, 'c> {
-        NodeDeserializer {
-            node,
-            path: Cow::Owned(path),
-            ctx: self.ctx,
-        }
+        NodeDeserializer { node, path: Cow::Owned(path), ctx: self.ctx }
     }
 
     fn relocate<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
         result.map_err(|e| e.located(self.node.location, &self.path))
     }
 
-    fn visit_comma_list<'de, V: Visitor<'de>>(
-        &self,
-        text: &str,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
+    fn visit_comma_list<'de, V: Visitor<'de>>(&self, text: &str, visitor: V) -> Result<V::Value, Error> {
         let items: Vec<Node> = text
             .split(',')
             .map(str::trim)
@@ -461,17 +376,10 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
             .map(|item| Node {
                 location: self.node.location,
                 // Already expanded: escape `$` so the item is not expanded twice.
-                kind: NodeKind::Scalar {
-                    text: item.replace('$', "$$"),
-                    quoted: true,
-                },
+                kind: NodeKind::Scalar { text: item.replace('$', "$$"), quoted: true },
             })
             .collect();
-        let access = SeqAccess {
-            items: items.iter(),
-            index: 0,
-            parent: self,
-        };
+        let access = SeqAccess { items: items.iter(), index: 0, parent: self };
         self.relocate(visitor.visit_seq(access))
     }
 }
@@ -521,10 +429,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_, '_> {
             "true" | "True" | "TRUE" | "yes" | "on" => true,
             "false" | "False" | "FALSE" | "no" | "off" => false,
             other => {
-                return Err(self.fail(format!(
-                    "expected true or false, found {}",
-                    self.shown(other)
-                )));
+                return Err(self.fail(format!("expected true or false, found {}", self.shown(other))));
             }
         };
         self.relocate(visitor.visit_bool(value))
@@ -574,11 +479,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_, '_> {
             NodeKind::Scalar { .. } => self.text()?.is_none_or(|t| t.is_empty()),
             _ => false,
         };
-        if absent {
-            self.relocate(visitor.visit_none())
-        } else {
-            visitor.visit_some(self)
-        }
+        if absent { self.relocate(visitor.visit_none()) } else { visitor.visit_some(self) }
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -589,34 +490,20 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_, '_> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
         let location = self.node.location;
         let path = self.path.to_string();
-        visitor
-            .visit_newtype_struct(self)
-            .map_err(|e| e.located(location, &path))
+        visitor.visit_newtype_struct(self).map_err(|e| e.located(location, &path))
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match &self.node.kind {
             NodeKind::Sequence(items) => {
-                let access = SeqAccess {
-                    items: items.iter(),
-                    index: 0,
-                    parent: &self,
-                };
+                let access = SeqAccess { items: items.iter(), index: 0, parent: &self };
                 self.relocate(visitor.visit_seq(access))
             }
             NodeKind::Scalar { .. } => {
@@ -627,11 +514,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_, '_> {
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -663,11 +546,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_, '_> {
             }
         };
         let entries = resolve_file_keys(entries, fields, &self)?;
-        let access = MapAccess {
-            entries: entries.iter(),
-            value: None,
-            parent: &self,
-        };
+        let access = MapAccess { entries: entries.iter(), value: None, parent: &self };
         self.relocate(visitor.visit_map(access))
     }
 
@@ -684,19 +563,11 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_, '_> {
             }
             // `{type: syslog, address: ...}`: the variant is named by `type`, the rest of the
             // mapping is its content (serde's own internally tagged enums lose locations).
-            NodeKind::Mapping(entries)
-                if entries.iter().any(|(k, _)| k.key_text() == Some("type")) =>
-            {
+            NodeKind::Mapping(entries) if entries.iter().any(|(k, _)| k.key_text() == Some("type")) => {
                 let mut content = self.node.clone();
-                let type_node = content
-                    .take_key("type")
-                    .ok_or_else(|| self.fail("missing `type`"))?;
+                let type_node = content.take_key("type").ok_or_else(|| self.fail("missing `type`"))?;
                 let type_path = join_path(&self.path, "type");
-                let name = self
-                    .child(&type_node, type_path.clone())
-                    .required_text("a type name")?
-                    .trim()
-                    .to_owned();
+                let name = self.child(&type_node, type_path.clone()).required_text("a type name")?.trim().to_owned();
                 let access = EnumAccess {
                     name,
                     name_location: type_node.location,
@@ -741,23 +612,14 @@ fn resolve_file_keys<'n>(
     fields: &'static [&'static str],
     parent: &NodeDeserializer<'n, '_>,
 ) -> Result<Cow<'n, [(Node, Node)]>, Error> {
-    let is_file_key = |key: &str| {
-        key.strip_suffix("_file")
-            .is_some_and(|field| fields.contains(&field) && !fields.contains(&key))
-    };
-    if !entries
-        .iter()
-        .any(|(k, _)| k.key_text().is_some_and(is_file_key))
-    {
+    let is_file_key =
+        |key: &str| key.strip_suffix("_file").is_some_and(|field| fields.contains(&field) && !fields.contains(&key));
+    if !entries.iter().any(|(k, _)| k.key_text().is_some_and(is_file_key)) {
         return Ok(Cow::Borrowed(entries));
     }
     let mut resolved = Vec::with_capacity(entries.len());
     for (key, value) in entries {
-        let Some(field) = key
-            .key_text()
-            .filter(|k| is_file_key(k))
-            .and_then(|k| k.strip_suffix("_file"))
-        else {
+        let Some(field) = key.key_text().filter(|k| is_file_key(k)).and_then(|k| k.strip_suffix("_file")) else {
             resolved.push((key.clone(), value.clone()));
             continue;
         };
@@ -769,45 +631,23 @@ fn resolve_file_keys<'n>(
                 &key_path,
             ));
         }
-        let file = parent
-            .child(value, key_path.clone())
-            .required_text("a file path")?;
+        let file = parent.child(value, key_path.clone()).required_text("a file path")?;
         let file_path = parent.ctx.base_dir.join(file.as_ref());
-        let contents = std::fs::read_to_string(&file_path).map_err(|e| {
-            Error::at(
-                format!("cannot read `{}`: {e}", file_path.display()),
-                value.location,
-                &key_path,
-            )
-        })?;
+        let contents = std::fs::read_to_string(&file_path)
+            .map_err(|e| Error::at(format!("cannot read `{}`: {e}", file_path.display()), value.location, &key_path))?;
         let contents = contents.strip_suffix('\n').unwrap_or(&contents);
         let contents = contents.strip_suffix('\r').unwrap_or(contents);
-        let field_key = Node {
-            location: key.location,
-            kind: NodeKind::Scalar {
-                text: field.to_owned(),
-                quoted: true,
-            },
-        };
+        let field_key =
+            Node { location: key.location, kind: NodeKind::Scalar { text: field.to_owned(), quoted: true } };
         // File contents are literal: `$` must not be expanded.
         let text = contents.replace('$', "$$");
-        resolved.push((
-            field_key,
-            Node {
-                location: value.location,
-                kind: NodeKind::Scalar { text, quoted: true },
-            },
-        ));
+        resolved.push((field_key, Node { location: value.location, kind: NodeKind::Scalar { text, quoted: true } }));
     }
     Ok(Cow::Owned(resolved))
 }
 
 pub fn join_path(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
 }
 
 struct SeqAccess<'a, 'n, 'c> {
@@ -819,20 +659,13 @@ struct SeqAccess<'a, 'n, 'c> {
 impl<'de> de::SeqAccess<'de> for SeqAccess<'_, '_, '_> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
         let Some(item) = self.items.next() else {
             return Ok(None);
         };
         let path = format!("{}[{}]", self.parent.path, self.index);
         self.index += 1;
-        let de = NodeDeserializer {
-            node: item,
-            path: Cow::Owned(path),
-            ctx: self.parent.ctx,
-        };
+        let de = NodeDeserializer { node: item, path: Cow::Owned(path), ctx: self.parent.ctx };
         seed.deserialize(de).map(Some)
     }
 
@@ -850,10 +683,7 @@ struct MapAccess<'a, 'n, 'c> {
 impl<'de> de::MapAccess<'de> for MapAccess<'_, '_, '_> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };
@@ -861,24 +691,13 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_, '_, '_> {
         let path = join_path(&self.parent.path, key_text);
         self.value = Some((value, path.clone()));
         // Keys are literal: a `$` in a key is not an expansion.
-        let key_de = KeyDeserializer {
-            text: key_text,
-            location: key.location,
-            path,
-        };
+        let key_de = KeyDeserializer { text: key_text, location: key.location, path };
         seed.deserialize(key_de).map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
-        let (node, path) = self
-            .value
-            .take()
-            .ok_or_else(|| Error::new("internal: value before key"))?;
-        seed.deserialize(NodeDeserializer {
-            node,
-            path: Cow::Owned(path),
-            ctx: self.parent.ctx,
-        })
+        let (node, path) = self.value.take().ok_or_else(|| Error::new("internal: value before key"))?;
+        seed.deserialize(NodeDeserializer { node, path: Cow::Owned(path), ctx: self.parent.ctx })
     }
 }
 
@@ -892,9 +711,7 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer<'_> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor
-            .visit_str(self.text)
-            .map_err(|e: Error| e.located(self.location, &self.path))
+        visitor.visit_str(self.text).map_err(|e: Error| e.located(self.location, &self.path))
     }
 
     serde::forward_to_deserialize_any! {
@@ -917,22 +734,10 @@ impl<'de, 'a, 'c> de::EnumAccess<'de> for EnumAccess<'a, 'c> {
     type Error = Error;
     type Variant = NodeDeserializer<'a, 'c>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, Self::Variant), Error> {
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), Error> {
         let name: de::value::StringDeserializer<Error> = self.name.into_deserializer();
-        let variant = seed
-            .deserialize(name)
-            .map_err(|e| e.located(self.name_location, &self.name_path))?;
-        Ok((
-            variant,
-            NodeDeserializer {
-                node: self.value,
-                path: Cow::Owned(self.value_path),
-                ctx: self.ctx,
-            },
-        ))
+        let variant = seed.deserialize(name).map_err(|e| e.located(self.name_location, &self.name_path))?;
+        Ok((variant, NodeDeserializer { node: self.value, path: Cow::Owned(self.value_path), ctx: self.ctx }))
     }
 }
 
@@ -951,11 +756,7 @@ impl<'de> de::VariantAccess<'de> for NodeDeserializer<'_, '_> {
         de::Deserializer::deserialize_seq(self, visitor)
     }
 
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
+    fn struct_variant<V: Visitor<'de>>(self, fields: &'static [&'static str], visitor: V) -> Result<V::Value, Error> {
         de::Deserializer::deserialize_struct(self, "", fields, visitor)
     }
 }

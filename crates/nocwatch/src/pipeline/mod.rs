@@ -30,11 +30,7 @@ pub struct SourceOutput {
 impl SourceOutput {
     pub fn new(metrics: ComponentMetrics) -> Self {
         let dropped = metrics.drop_counter(DropReason::QueueFull);
-        SourceOutput {
-            targets: Vec::new(),
-            metrics,
-            dropped,
-        }
+        SourceOutput { targets: Vec::new(), metrics, dropped }
     }
 
     pub fn add_target(&mut self, queue: QueueSender, accepts: Accepts) {
@@ -64,11 +60,7 @@ impl SourceOutput {
             } else if wants_all {
                 events.clone()
             } else {
-                events
-                    .iter()
-                    .filter(|e| target.accepts.accepts(e.kind()))
-                    .cloned()
-                    .collect()
+                events.iter().filter(|e| target.accepts.accepts(e.kind())).cloned().collect()
             };
             let dropped = target.queue.send(batch).await;
             if dropped > 0 {
@@ -116,10 +108,7 @@ mod tests {
         let logs_sink = telemetry.component(ComponentKind::Sink, "logs", "test");
         let small_sink = telemetry.component(ComponentKind::Sink, "small", "test");
         let (logs_tx, mut logs_rx) = queue::bounded(&BufferConfig::default(), logs_sink);
-        let small = BufferConfig {
-            max_events: 2,
-            when_full: WhenFull::DropNewest,
-        };
+        let small = BufferConfig { max_events: 2, when_full: WhenFull::DropNewest };
         let (small_tx, mut small_rx) = queue::bounded(&small, small_sink.clone());
         let mut output = SourceOutput::new(source.clone());
         output.add_target(logs_tx, Accepts::LOGS);

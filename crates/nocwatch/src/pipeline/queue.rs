@@ -34,10 +34,7 @@ pub struct BufferConfig {
 
 impl Default for BufferConfig {
     fn default() -> Self {
-        BufferConfig {
-            max_events: 10_000,
-            when_full: WhenFull::DropNewest,
-        }
+        BufferConfig { max_events: 10_000, when_full: WhenFull::DropNewest }
     }
 }
 
@@ -49,9 +46,7 @@ struct Shared {
 
 impl Shared {
     fn publish_depth(&self) {
-        let depth = self
-            .capacity
-            .saturating_sub(self.permits.available_permits());
+        let depth = self.capacity.saturating_sub(self.permits.available_permits());
         self.metrics.set_queue(depth, self.capacity);
     }
 }
@@ -60,11 +55,7 @@ impl Shared {
 pub fn bounded(config: &BufferConfig, metrics: ComponentMetrics) -> (QueueSender, QueueReceiver) {
     let capacity = config.max_events.max(1);
     let (tx, rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
-        permits: Semaphore::new(capacity),
-        capacity,
-        metrics: metrics.clone(),
-    });
+    let shared = Arc::new(Shared { permits: Semaphore::new(capacity), capacity, metrics: metrics.clone() });
     shared.publish_depth();
     let sender = QueueSender {
         tx,
@@ -176,9 +167,7 @@ impl QueueReceiver {
 
     /// Events still waiting (counted as dropped if the sink is stopped before taking them).
     pub fn depth(&self) -> usize {
-        self.shared
-            .capacity
-            .saturating_sub(self.shared.permits.available_permits())
+        self.shared.capacity.saturating_sub(self.shared.permits.available_permits())
     }
 
     fn release(&self, n: usize) {
@@ -218,10 +207,7 @@ mod tests {
     async fn drop_newest_keeps_the_bound_and_counts() {
         let telemetry = Telemetry::new();
         let metrics = telemetry.component(ComponentKind::Sink, "s", "test");
-        let config = BufferConfig {
-            max_events: 10,
-            when_full: WhenFull::DropNewest,
-        };
+        let config = BufferConfig { max_events: 10, when_full: WhenFull::DropNewest };
         let (tx, mut rx) = bounded(&config, metrics.clone());
         assert_eq!(tx.send(events(7)).await, 0);
         assert_eq!(tx.send(events(7)).await, 4);
@@ -238,10 +224,7 @@ mod tests {
     async fn block_waits_for_room_and_splits_big_batches() {
         let telemetry = Telemetry::new();
         let metrics = telemetry.component(ComponentKind::Sink, "s", "test");
-        let config = BufferConfig {
-            max_events: 4,
-            when_full: WhenFull::Block,
-        };
+        let config = BufferConfig { max_events: 4, when_full: WhenFull::Block };
         let (tx, mut rx) = bounded(&config, metrics.clone());
         let sender = tokio::spawn(async move { tx.send(events(10)).await });
         let mut received = 0;
@@ -260,10 +243,7 @@ mod tests {
     async fn a_stopped_sink_releases_blocked_senders() {
         let telemetry = Telemetry::new();
         let metrics = telemetry.component(ComponentKind::Sink, "s", "test");
-        let config = BufferConfig {
-            max_events: 2,
-            when_full: WhenFull::Block,
-        };
+        let config = BufferConfig { max_events: 2, when_full: WhenFull::Block };
         let (tx, rx) = bounded(&config, metrics.clone());
         assert_eq!(tx.send(events(2)).await, 0);
         let sender = tokio::spawn(async move { tx.send(events(3)).await });

@@ -37,13 +37,9 @@ fn default_max_files() -> u32 {
 impl FileSinkConfig {
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            tokio::fs::create_dir_all(dir).await.with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let file = open(&self.path)
-            .await
-            .with_context(|| format!("cannot open {}", self.path.display()))?;
+        let file = open(&self.path).await.with_context(|| format!("cannot open {}", self.path.display()))?;
         let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
         let sink = RotatingFile {
             path: self.path.clone(),
@@ -57,11 +53,7 @@ impl FileSinkConfig {
 }
 
 async fn open(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .await
+    OpenOptions::new().create(true).append(true).open(path).await
 }
 
 struct RotatingFile {

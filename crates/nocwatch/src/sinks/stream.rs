@@ -20,8 +20,7 @@ pub async fn run<S: ByteSink>(mut ctx: SinkContext, mut sink: S) -> anyhow::Resu
     static ENCODE_ERRORS: RateLimit = RateLimit::new(std::time::Duration::from_secs(10));
     let encoder = JsonLines;
     let mut buf = Vec::with_capacity(64 * 1024);
-    ctx.metrics
-        .set_state(crate::telemetry::ComponentState::Running);
+    ctx.metrics.set_state(crate::telemetry::ComponentState::Running);
     while let Some(first) = ctx.input.recv().await {
         buf.clear();
         let mut count = 0u64;

@@ -3,22 +3,25 @@
 //! (so a busy port fails start-up, not later), and the running loop that decodes input
 //! with a protocol crate and hands events to its [`SourceOutput`].
 
+pub mod internal_metrics;
 pub mod net;
 pub mod syslog;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::component::{Running, component_enum};
 use crate::pipeline::SourceOutput;
-use crate::telemetry::ComponentMetrics;
+use crate::telemetry::{ComponentMetrics, Telemetry};
 
 component_enum! {
     /// Every source type, chosen by `type:` in `sources.<id>`.
     pub enum SourceConfig {
         Syslog(syslog::SyslogSourceConfig) = "syslog",
+        InternalMetrics(internal_metrics::InternalMetricsConfig) = "internal_metrics",
     }
 }
 
@@ -32,6 +35,9 @@ pub struct SourceContext {
     /// readiness and the source's TCP health-check port.
     pub healthy: watch::Sender<bool>,
     pub metrics: ComponentMetrics,
+    pub telemetry: Arc<Telemetry>,
+    /// The agent's host name, for events about nocwatch itself.
+    pub hostname: String,
 }
 
 /// One socket a source listens on, for conflict checks.
@@ -46,6 +52,7 @@ impl SourceConfig {
     pub fn listens(&self) -> Vec<Listen> {
         match self {
             SourceConfig::Syslog(config) => config.listens(),
+            SourceConfig::InternalMetrics(_) => Vec::new(),
         }
     }
 
@@ -53,12 +60,14 @@ impl SourceConfig {
     pub fn health_check(&self) -> Option<SocketAddr> {
         match self {
             SourceConfig::Syslog(config) => config.health_check,
+            SourceConfig::InternalMetrics(_) => None,
         }
     }
 
     pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
         match self {
             SourceConfig::Syslog(config) => config.build(ctx).await,
+            SourceConfig::InternalMetrics(config) => config.build(ctx).await,
         }
     }
 }

@@ -10,9 +10,8 @@ use crate::config::{LogConfig, LogFormat};
 pub fn init(config: &LogConfig) -> anyhow::Result<()> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives)?,
-        _ => EnvFilter::try_new(&config.level).map_err(|e| {
-            anyhow::anyhow!("log.level `{}` is not a valid filter: {e}", config.level)
-        })?,
+        _ => EnvFilter::try_new(&config.level)
+            .map_err(|e| anyhow::anyhow!("log.level `{}` is not a valid filter: {e}", config.level))?,
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -60,12 +60,8 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 4] = [
-        DropReason::QueueFull,
-        DropReason::EncodeError,
-        DropReason::WriteError,
-        DropReason::Shutdown,
-    ];
+    pub const ALL: [DropReason; 4] =
+        [DropReason::QueueFull, DropReason::EncodeError, DropReason::WriteError, DropReason::Shutdown];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -124,47 +120,23 @@ impl Telemetry {
             "Events a source produced, or a sink accepted into its queue",
             received.clone(),
         );
-        registry.register(
-            "component_sent_events",
-            "Events a sink delivered to its destination",
-            sent.clone(),
-        );
+        registry.register("component_sent_events", "Events a sink delivered to its destination", sent.clone());
         registry.register(
             "component_dropped_events",
             "Events lost, by reason; a source counts each of its events a sink dropped",
             dropped.clone(),
         );
-        registry.register(
-            "component_errors",
-            "Errors by kind (bad input, I/O, destination)",
-            errors.clone(),
-        );
-        registry.register(
-            "queue_events",
-            "Events waiting in a sink's queue",
-            queue_events.clone(),
-        );
-        registry.register(
-            "queue_capacity_events",
-            "Capacity of a sink's queue",
-            queue_capacity.clone(),
-        );
+        registry.register("component_errors", "Errors by kind (bad input, I/O, destination)", errors.clone());
+        registry.register("queue_events", "Events waiting in a sink's queue", queue_events.clone());
+        registry.register("queue_capacity_events", "Capacity of a sink's queue", queue_capacity.clone());
         registry.register(
             "component_last_event_timestamp_seconds",
             "Unix time of the last event a component handled",
             last_event.clone(),
         );
-        registry.register(
-            "draining",
-            "1 while shutting down (readiness is 503)",
-            draining.clone(),
-        );
+        registry.register("draining", "1 while shutting down (readiness is 503)", draining.clone());
         let build = Family::<BuildLabels, Gauge>::default();
-        build
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-            })
-            .set(1);
+        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").to_owned() }).set(1);
         registry.register("build_info", "Version of this nocwatch binary", build);
         Telemetry {
             registry,
@@ -181,12 +153,7 @@ impl Telemetry {
     }
 
     /// Creates the counters of one component. Call once per component at start-up.
-    pub fn component(
-        &self,
-        kind: ComponentKind,
-        id: &str,
-        component_type: &str,
-    ) -> ComponentMetrics {
+    pub fn component(&self, kind: ComponentKind, id: &str, component_type: &str) -> ComponentMetrics {
         let labels = ComponentLabels {
             component_kind: kind,
             component_id: id.to_owned(),
@@ -224,10 +191,7 @@ impl Telemetry {
     }
 
     pub fn components(&self) -> Vec<ComponentMetrics> {
-        self.components
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default()
+        self.components.lock().map(|c| c.clone()).unwrap_or_default()
     }
 }
 
@@ -256,9 +220,7 @@ impl ComponentMetrics {
 
     pub fn received(&self, n: u64) {
         self.inner.received.inc_by(n);
-        self.inner
-            .last_event
-            .set(jiff::Timestamp::now().as_second());
+        self.inner.last_event.set(jiff::Timestamp::now().as_second());
     }
 
     pub fn sent(&self, n: u64) {
@@ -267,10 +229,7 @@ impl ComponentMetrics {
 
     /// A counter for one drop reason, to keep in the hot path.
     pub fn drop_counter(&self, reason: DropReason) -> Counter {
-        self.inner
-            .dropped
-            .get_or_create(&self.reason_labels(reason.as_str()))
-            .clone()
+        self.inner.dropped.get_or_create(&self.reason_labels(reason.as_str())).clone()
     }
 
     pub fn dropped(&self, reason: DropReason, n: u64) {
@@ -279,22 +238,15 @@ impl ComponentMetrics {
 
     /// Counts an error of `kind` (a short snake_case label) and remembers it for `/status`.
     pub fn error(&self, kind: &str, message: &str) {
-        self.inner
-            .errors
-            .get_or_create(&self.reason_labels(kind))
-            .inc();
+        self.inner.errors.get_or_create(&self.reason_labels(kind)).inc();
         if let Ok(mut state) = self.inner.state.lock() {
             state.1 = Some(message.to_owned());
         }
     }
 
     pub fn set_queue(&self, depth: usize, capacity: usize) {
-        self.inner
-            .queue_events
-            .set(i64::try_from(depth).unwrap_or(i64::MAX));
-        self.inner
-            .queue_capacity
-            .set(i64::try_from(capacity).unwrap_or(i64::MAX));
+        self.inner.queue_events.set(i64::try_from(depth).unwrap_or(i64::MAX));
+        self.inner.queue_capacity.set(i64::try_from(capacity).unwrap_or(i64::MAX));
     }
 
     pub fn set_state(&self, new_state: ComponentState) {
@@ -304,16 +256,8 @@ impl ComponentMetrics {
     }
 
     pub fn status(&self) -> ComponentStatus {
-        let (state, last_error) = self
-            .inner
-            .state
-            .lock()
-            .map(|s| s.clone())
-            .unwrap_or((ComponentState::Failed, None));
-        let dropped = DropReason::ALL
-            .iter()
-            .map(|reason| self.drop_counter(*reason).get())
-            .sum();
+        let (state, last_error) = self.inner.state.lock().map(|s| s.clone()).unwrap_or((ComponentState::Failed, None));
+        let dropped = DropReason::ALL.iter().map(|reason| self.drop_counter(*reason).get()).sum();
         ComponentStatus {
             kind: self.inner.labels.component_kind,
             id: self.inner.labels.component_id.clone(),

@@ -12,10 +12,7 @@ pub struct RateLimit {
 
 impl RateLimit {
     pub const fn new(period: Duration) -> Self {
-        RateLimit {
-            period,
-            state: Mutex::new((None, 0)),
-        }
+        RateLimit { period, state: Mutex::new((None, 0)) }
     }
 
     /// `Some(suppressed)` when a line may be logged now (with how many were held back since

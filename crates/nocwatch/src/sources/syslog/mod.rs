@@ -52,17 +52,9 @@ fn default_receive_buffer() -> ByteSize {
 
 impl SyslogSourceConfig {
     pub fn listens(&self) -> Vec<Listen> {
-        let mut listens = vec![Listen {
-            address: self.address,
-            udp: self.mode == Mode::Udp,
-            key: "address",
-        }];
+        let mut listens = vec![Listen { address: self.address, udp: self.mode == Mode::Udp, key: "address" }];
         if let Some(address) = self.health_check {
-            listens.push(Listen {
-                address,
-                udp: false,
-                key: "health_check",
-            });
+            listens.push(Listen { address, udp: false, key: "health_check" });
         }
         listens
     }

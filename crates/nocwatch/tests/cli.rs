@@ -1,0 +1,82 @@
+//! The command line as operators use it: `check-config`, `version`, `--help`, errors.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::{Command, Output};
+
+use support::BIN;
+
+fn nocwatch(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command.args(args).env_remove("NOCWATCH_CONFIG");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_config_prints_the_effective_config_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "file-secret-123\n").unwrap();
+    let config = dir.path().join("nocwatch.yaml");
+    std::fs::write(
+        &config,
+        "admin:\n  auth_token: ${ADMIN_TOKEN}\nsources:\n  syslog:\n    type: syslog\n    address: ${LISTEN:-0.0.0.0:5514}\nsinks:\n  out: {type: console}\n",
+    )
+    .unwrap();
+    let output =
+        nocwatch(&["check-config", "--config", config.to_str().unwrap()], &[("ADMIN_TOKEN", "env-secret-456")]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(stdout.contains("auth_token: \"<redacted>\""), "{stdout}");
+    assert!(stdout.contains("address: \"0.0.0.0:5514\""), "{stdout}");
+    assert!(!stdout.contains("env-secret-456") && !text(&output.stderr).contains("env-secret-456"));
+
+    std::fs::write(&config, "admin:\n  auth_token_file: token\n").unwrap();
+    let output = nocwatch(&["check-config", "-c", config.to_str().unwrap()], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(!text(&output.stdout).contains("file-secret-123"));
+    assert!(text(&output.stdout).contains("<redacted>"));
+}
+
+#[test]
+fn check_config_fails_with_file_line_column_and_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.yaml");
+    std::fs::write(&config, "sources:\n  syslog:\n    type: syslog\n    adress: 0.0.0.0:514\n").unwrap();
+    let output = nocwatch(&["check-config", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("bad.yaml:4:5: sources.syslog.adress: unknown key `adress`"), "{stderr}");
+    assert!(stderr.contains("did you mean `address`?"), "{stderr}");
+
+    // `run` refuses the same config the same way, before binding anything.
+    let output = nocwatch(&["run", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("did you mean `address`?"));
+}
+
+#[test]
+fn embedded_default_is_valid_and_env_driven() {
+    let output = nocwatch(&["check-config"], &[("NOCWATCH_SYSLOG_ADDRESS", "127.0.0.1:6514")]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("address: \"127.0.0.1:6514\""));
+}
+
+#[test]
+fn version_and_help_on_every_command() {
+    let output = nocwatch(&["version"], &[]);
+    assert!(output.status.success());
+    assert_eq!(text(&output.stdout).trim(), format!("nocwatch {}", env!("CARGO_PKG_VERSION")));
+    for command in [&["--help"][..], &["run", "--help"], &["check-config", "--help"], &["version", "--help"]] {
+        let output = nocwatch(command, &[]);
+        assert!(output.status.success(), "{command:?}");
+        assert!(text(&output.stdout).contains("Usage: nocwatch"), "{command:?}");
+    }
+}
