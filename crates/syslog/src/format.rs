@@ -24,14 +24,11 @@ fn write_pri(msg: &Message<'_>, out: &mut Vec<u8>) {
     let _ = write!(out, "<{}>", u16::from(facility) * 8 + u16::from(severity));
 }
 
-/// A header field: NILVALUE when absent or empty; spaces and control bytes,
-/// which would break the header, become `_`.
+/// A header field: NILVALUE when absent or empty; a space, which would
+/// split the field, becomes `_`. (Parsed fields never contain one.)
 fn write_field(field: Option<&str>, out: &mut Vec<u8>) {
     match field {
-        Some(text) if !text.is_empty() => out.extend(
-            text.bytes()
-                .map(|b| if b <= b' ' || b == 0x7F { b'_' } else { b }),
-        ),
+        Some(text) if !text.is_empty() => out.extend(text.bytes().map(|b| if b == b' ' { b'_' } else { b })),
         _ => out.push(b'-'),
     }
 }
@@ -41,13 +38,7 @@ fn write_sd_name(name: &str, out: &mut Vec<u8>) {
         out.push(b'_');
         return;
     }
-    out.extend(name.bytes().map(|b| {
-        if b <= b' ' || b == 0x7F || matches!(b, b'=' | b']' | b'"') {
-            b'_'
-        } else {
-            b
-        }
-    }));
+    out.extend(name.bytes().map(|b| if b <= b' ' || b == 0x7F || matches!(b, b'=' | b']' | b'"') { b'_' } else { b }));
 }
 
 fn write_sd(elements: &[SdElement<'_>], out: &mut Vec<u8>) {
@@ -106,12 +97,7 @@ pub fn format_rfc5424(msg: &Message<'_>, out: &mut Vec<u8>) {
         Some(ts) => write_rfc3339(ts, out),
         None => out.push(b'-'),
     }
-    for field in [
-        msg.hostname.as_deref(),
-        msg.app_name.as_deref(),
-        msg.proc_id.as_deref(),
-        msg.msg_id.as_deref(),
-    ] {
+    for field in [msg.hostname.as_deref(), msg.app_name.as_deref(), msg.proc_id.as_deref(), msg.msg_id.as_deref()] {
         out.push(b' ');
         write_field(field, out);
     }
@@ -136,21 +122,12 @@ pub fn format_rfc5424(msg: &Message<'_>, out: &mut Vec<u8>) {
 /// structured data, if any, is written as text before the message.
 /// A message without a timestamp gets none (set one, e.g. the receive time).
 pub fn format_rfc3164(msg: &Message<'_>, offset: Offset, out: &mut Vec<u8>) {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     write_pri(msg, out);
     if let Some(ts) = msg.timestamp {
         let dt = offset.to_datetime(ts);
         let month = MONTHS[usize::try_from(dt.month() - 1).unwrap_or(0) % 12];
-        let _ = write!(
-            out,
-            "{month} {:>2} {:02}:{:02}:{:02} ",
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second()
-        );
+        let _ = write!(out, "{month} {:>2} {:02}:{:02}:{:02} ", dt.day(), dt.hour(), dt.minute(), dt.second());
     }
     write_field(msg.hostname.as_deref(), out);
     out.push(b' ');

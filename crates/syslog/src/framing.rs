@@ -85,20 +85,14 @@ fn octet_header(avail: &[u8]) -> OctetHeader {
     if !matches!(avail.first(), Some(b'1'..=b'9')) {
         return OctetHeader::NotCounted;
     }
-    let digits = avail
-        .iter()
-        .take(MAX_COUNT_DIGITS + 1)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
+    let digits = avail.iter().take(MAX_COUNT_DIGITS + 1).take_while(|b| b.is_ascii_digit()).count();
     if digits > MAX_COUNT_DIGITS {
         return OctetHeader::NotCounted;
     }
     match (avail.get(digits), avail.get(digits + 1)) {
         (None, _) | (Some(b' '), None) => OctetHeader::NeedMore,
         (Some(b' '), Some(b'<')) => {
-            let len = avail[..digits]
-                .iter()
-                .fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
+            let len = avail[..digits].iter().fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
             OctetHeader::Count(len, digits + 1)
         }
         _ => OctetHeader::NotCounted,
@@ -216,11 +210,7 @@ impl FrameDecoder {
         };
         self.start = body + take;
         self.scanned = 0;
-        Some(Frame {
-            data: &self.buf[body..body + take],
-            framing: Framing::OctetCounting,
-            truncated,
-        })
+        Some(Frame { data: &self.buf[body..body + take], framing: Framing::OctetCounting, truncated })
     }
 
     /// Finds the end of a non-transparent frame. Returns (from, to, truncated)
@@ -231,8 +221,7 @@ impl FrameDecoder {
         let avail = &self.buf[from..];
         // A terminator can be at most at index max + 1 (max bytes, CR, LF).
         let limit = avail.len().min(max.saturating_add(2));
-        let found = memchr2(b'\n', b'\0', &avail[self.scanned.min(limit)..limit])
-            .map(|i| i + self.scanned.min(limit));
+        let found = memchr2(b'\n', b'\0', &avail[self.scanned.min(limit)..limit]).map(|i| i + self.scanned.min(limit));
         let (mut end, consumed, cut) = match found {
             Some(i) => (i, i + 1, false),
             None if avail.len() >= max.saturating_add(2) => {

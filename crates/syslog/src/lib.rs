@@ -27,9 +27,7 @@ mod parse;
 
 pub use format::{format_rfc3164, format_rfc5424, frame_octet_counted};
 pub use framing::{Frame, FrameDecoder, Framing};
-pub use message::{
-    Attribute, Facility, Message, ParseError, Protocol, SdElement, SdParam, Severity,
-};
+pub use message::{Attribute, Facility, Message, ParseError, Protocol, SdElement, SdParam, Severity};
 pub use parse::{ParseContext, parse};
 
 /// Keys of [`Message::attributes`]. Values are text as found in the line.

@@ -314,19 +314,12 @@ impl<'a> Message<'a> {
 
     /// The first attribute with this key.
     pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|a| a.key == key)
-            .map(|a| a.value.as_ref())
+        self.attributes.iter().find(|a| a.key == key).map(|a| a.value.as_ref())
     }
 
     /// The first structured-data parameter with this name, in any element.
     pub fn sd_param(&self, name: &str) -> Option<&str> {
-        self.structured_data
-            .iter()
-            .flat_map(|e| e.params.iter())
-            .find(|p| p.name == name)
-            .map(|p| p.value.as_ref())
+        self.structured_data.iter().flat_map(|e| e.params.iter()).find(|p| p.name == name).map(|p| p.value.as_ref())
     }
 
     /// The Datadog status for this message's severity (`None` without one).
@@ -353,25 +346,11 @@ impl<'a> Message<'a> {
                 .into_iter()
                 .map(|e| SdElement {
                     id: own(e.id),
-                    params: e
-                        .params
-                        .into_iter()
-                        .map(|p| SdParam {
-                            name: own(p.name),
-                            value: own(p.value),
-                        })
-                        .collect(),
+                    params: e.params.into_iter().map(|p| SdParam { name: own(p.name), value: own(p.value) }).collect(),
                 })
                 .collect(),
             message: own(self.message),
-            attributes: self
-                .attributes
-                .into_iter()
-                .map(|a| Attribute {
-                    key: a.key,
-                    value: own(a.value),
-                })
-                .collect(),
+            attributes: self.attributes.into_iter().map(|a| Attribute { key: a.key, value: own(a.value) }).collect(),
             parse_error: self.parse_error,
         }
     }

@@ -44,12 +44,7 @@ const MAX_HEADER_PARTS: usize = 12;
 
 /// Parses `s` (the input after any PRI) as a BSD-family line into `msg`.
 /// Returns false when nothing syslog-like was found (the caller falls back).
-pub(crate) fn parse<'a>(
-    msg: &mut Message<'a>,
-    s: &'a [u8],
-    has_pri: bool,
-    ctx: &ParseContext,
-) -> bool {
+pub(crate) fn parse<'a>(msg: &mut Message<'a>, s: &'a [u8], has_pri: bool, ctx: &ParseContext) -> bool {
     let mut h = Header::default();
     let mut rest = s;
     for _ in 0..MAX_HEADER_PARTS {
@@ -137,12 +132,7 @@ fn relayed_5424(s: &[u8]) -> Option<&[u8]> {
     (inner.get(4) == Some(&b'-')).then_some(inner)
 }
 
-fn parse_relayed_5424<'a>(
-    msg: &mut Message<'a>,
-    h: &Header<'a>,
-    inner: &'a [u8],
-    ctx: &ParseContext,
-) -> bool {
+fn parse_relayed_5424<'a>(msg: &mut Message<'a>, h: &Header<'a>, inner: &'a [u8], ctx: &ParseContext) -> bool {
     msg.protocol = Protocol::Rfc5424;
     rfc5424::parse_header(msg, inner, ctx);
     if let Some(host) = h.header_host {
@@ -161,12 +151,7 @@ enum Step<'a> {
     NoMatch,
 }
 
-fn step<'a>(
-    msg: &mut Message<'a>,
-    h: &mut Header<'a>,
-    s: &'a [u8],
-    ctx: &ParseContext,
-) -> Step<'a> {
+fn step<'a>(msg: &mut Message<'a>, h: &mut Header<'a>, s: &'a [u8], ctx: &ParseContext) -> Step<'a> {
     let Some(&first) = s.first() else {
         return Step::NoMatch;
     };
@@ -264,11 +249,7 @@ fn origin_host<'a>(h: &mut Header<'a>, s: &'a [u8]) -> Step<'a> {
         h.cisco_hint = true;
         return Step::Continue(next);
     }
-    if h.seq_slots > 0
-        && !word.is_empty()
-        && !word.contains(&b':')
-        && vendor::sequence_number(next).is_some()
-    {
+    if h.seq_slots > 0 && !word.is_empty() && !word.contains(&b':') && vendor::sequence_number(next).is_some() {
         h.origin = Some(word);
         return Step::Continue(next);
     }
@@ -295,12 +276,7 @@ fn set_clock_status(msg: &mut Message<'_>, status: Option<&'static str>) {
 }
 
 /// A relay/RFC 3164 header stamp, followed by the header hostname.
-fn header_stamp<'a>(
-    h: &mut Header<'a>,
-    time: Option<Timestamp>,
-    raw: &'a [u8],
-    after: &'a [u8],
-) -> Step<'a> {
+fn header_stamp<'a>(h: &mut Header<'a>, time: Option<Timestamp>, raw: &'a [u8], after: &'a [u8]) -> Step<'a> {
     if h.header_time.is_some() || h.device.is_some() {
         return Step::NoMatch;
     }
@@ -366,9 +342,7 @@ fn bsd_stamp<'a>(
 fn zone_for(zone: &[u8], cisco: bool, after: &[u8]) -> Option<Option<jiff::tz::Offset>> {
     if !zone.first().is_some_and(u8::is_ascii_alphabetic)
         || zone.len() > 32
-        || !zone
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b':' | b'_' | b'/'))
+        || !zone.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b':' | b'_' | b'/'))
     {
         return None;
     }

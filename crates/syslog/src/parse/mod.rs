@@ -31,11 +31,7 @@ impl ParseContext {
     /// `default_offset` applies to timestamps without a zone, or with a zone
     /// name we cannot place (the name is still kept in `cisco.timezone`).
     pub fn new(now: Timestamp, default_offset: Offset) -> Self {
-        ParseContext {
-            now,
-            default_offset,
-            now_year: default_offset.to_datetime(now).year(),
-        }
+        ParseContext { now, default_offset, now_year: default_offset.to_datetime(now).year() }
     }
 
     /// The reference time given to [`ParseContext::new`].
@@ -78,11 +74,7 @@ pub fn parse<'a>(input: &'a [u8], ctx: &ParseContext) -> Message<'a> {
         // Nothing recognised: keep the whole line, plus a Cisco tag if it starts one.
         let mut fallback = Message::new(lossy(input));
         vendor::apply_cisco_tag(&mut fallback, input);
-        fallback.parse_error = Some(if pri == Pri::Invalid {
-            ParseError::InvalidPri
-        } else {
-            ParseError::NoHeader
-        });
+        fallback.parse_error = Some(if pri == Pri::Invalid { ParseError::InvalidPri } else { ParseError::NoHeader });
         return fallback;
     }
     if pri == Pri::Invalid {
@@ -105,17 +97,11 @@ fn pri(input: &[u8]) -> (Pri, &[u8]) {
     if input.first() != Some(&b'<') {
         return (Pri::Absent, input);
     }
-    let digits = input[1..]
-        .iter()
-        .take(4)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
+    let digits = input[1..].iter().take(4).take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || digits > 3 || input.get(1 + digits) != Some(&b'>') {
         return (Pri::Absent, input);
     }
-    let value = input[1..1 + digits]
-        .iter()
-        .fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'));
+    let value = input[1..1 + digits].iter().fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'));
     let rest = &input[2 + digits..];
     match u8::try_from(value) {
         Ok(code) if code <= 191 => (Pri::Valid(code), rest),

@@ -59,8 +59,7 @@ pub(crate) fn parse_header<'a>(msg: &mut Message<'a>, s: &'a [u8], ctx: &ParseCo
             rest = &rest[parsed.consumed..];
             if !parsed.complete {
                 // Keep the unparsed rest, from the bad element on, as the message.
-                msg.parse_error
-                    .get_or_insert(ParseError::InvalidStructuredData);
+                msg.parse_error.get_or_insert(ParseError::InvalidStructuredData);
                 msg.message = lossy(rest);
                 return;
             }
@@ -82,11 +81,7 @@ fn truncated(msg: &mut Message<'_>) {
 /// attributes when the header had no MSGID.
 fn set_message<'a>(msg: &mut Message<'a>, text: &'a [u8]) {
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-    let text = if msg.msg_id.is_none() {
-        vendor::apply_cisco_tag(msg, text)
-    } else {
-        text
-    };
+    let text = if msg.msg_id.is_none() { vendor::apply_cisco_tag(msg, text) } else { text };
     msg.message = lossy(text);
 }
 
@@ -126,19 +121,11 @@ pub(crate) fn parse_sd(s: &[u8]) -> ParsedSd<'_> {
                 at = end;
             }
             None => {
-                return ParsedSd {
-                    elements,
-                    consumed: at,
-                    complete: false,
-                };
+                return ParsedSd { elements, consumed: at, complete: false };
             }
         }
     }
-    ParsedSd {
-        elements,
-        consumed: at,
-        complete: true,
-    }
+    ParsedSd { elements, consumed: at, complete: true }
 }
 
 /// Bytes allowed in SD-ID and PARAM-NAME: anything printable but `= ] "` and space.
@@ -147,11 +134,7 @@ fn is_sd_name_byte(b: u8) -> bool {
 }
 
 fn sd_name(s: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let len = s
-        .get(at..)?
-        .iter()
-        .take_while(|&&b| is_sd_name_byte(b))
-        .count();
+    let len = s.get(at..)?.iter().take_while(|&&b| is_sd_name_byte(b)).count();
     (len > 0).then(|| (&s[at..at + len], at + len))
 }
 
@@ -170,13 +153,7 @@ fn parse_element(s: &[u8], at: usize) -> Option<(SdElement<'_>, usize)> {
         at = skip_spaces(s, at);
         match s.get(at)? {
             b']' => {
-                return Some((
-                    SdElement {
-                        id: lossy(id),
-                        params,
-                    },
-                    at + 1,
-                ));
+                return Some((SdElement { id: lossy(id), params }, at + 1));
             }
             _ => {
                 let (name, next) = sd_name(s, at)?;
@@ -189,10 +166,7 @@ fn parse_element(s: &[u8], at: usize) -> Option<(SdElement<'_>, usize)> {
                     b'"' => sd_value(s, at + 1)?,
                     _ => curly_quoted_value(s, at)?,
                 };
-                params.push(SdParam {
-                    name: lossy(name),
-                    value,
-                });
+                params.push(SdParam { name: lossy(name), value });
                 at = next;
             }
         }

@@ -82,15 +82,9 @@ fn clock(s: &[u8], at: usize) -> Option<(i8, i8, i8)> {
 /// Month number for a three-letter English abbreviation, any case.
 pub(crate) fn month(s: &[u8]) -> Option<i8> {
     let m = s.get(..3)?;
-    const NAMES: [&[u8; 3]; 12] = [
-        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-        b"dec",
-    ];
-    let lower = [
-        m[0].to_ascii_lowercase(),
-        m[1].to_ascii_lowercase(),
-        m[2].to_ascii_lowercase(),
-    ];
+    const NAMES: [&[u8; 3]; 12] =
+        [b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"];
+    let lower = [m[0].to_ascii_lowercase(), m[1].to_ascii_lowercase(), m[2].to_ascii_lowercase()];
     NAMES.iter().position(|n| **n == lower).map(|i| i as i8 + 1)
 }
 
@@ -99,16 +93,12 @@ pub(crate) fn month(s: &[u8]) -> Option<i8> {
 pub(crate) fn parse_bsd(s: &[u8]) -> Option<(BsdTime, usize)> {
     let month = month(s)?;
     let mut at = 3;
-    let spaces = s.get(at..)?.iter().take_while(|&&b| b == b' ').count();
+    let spaces = s.get(at..)?.iter().take(3).take_while(|&&b| b == b' ').count();
     if spaces == 0 || spaces > 2 {
         return None;
     }
     at += spaces;
-    let day_len = s
-        .get(at..)?
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
+    let day_len = s.get(at..)?.iter().take_while(|b| b.is_ascii_digit()).count();
     if day_len == 0 || day_len > 2 {
         return None;
     }
@@ -130,19 +120,7 @@ pub(crate) fn parse_bsd(s: &[u8]) -> Option<(BsdTime, usize)> {
     at += 8;
     let (microsecond, frac_len) = fraction(s, at);
     at += frac_len;
-    Some((
-        BsdTime {
-            year,
-            month,
-            day: day as i8,
-            hour,
-            minute,
-            second,
-            microsecond,
-            has_fraction: frac_len > 0,
-        },
-        at,
-    ))
+    Some((BsdTime { year, month, day: day as i8, hour, minute, second, microsecond, has_fraction: frac_len > 0 }, at))
 }
 
 /// Reads an RFC 3339 timestamp at the start of `s`:
@@ -187,15 +165,7 @@ pub(crate) fn parse_rfc3339(s: &[u8], ctx: &ParseContext) -> Option<(Option<Time
     if year == 0 || month == 0 || month > 12 || day == 0 {
         return Some((None, at));
     }
-    let civil = DateTime::new(
-        year as i16,
-        month as i8,
-        day as i8,
-        hour,
-        minute,
-        second,
-        microsecond * 1000,
-    );
+    let civil = DateTime::new(year as i16, month as i8, day as i8, hour, minute, second, microsecond * 1000);
     let offset = offset.unwrap_or(ctx.default_offset);
     Some((civil.ok().and_then(|dt| to_timestamp(dt, offset)), at))
 }
@@ -205,26 +175,14 @@ pub(crate) fn parse_rfc3339(s: &[u8], ctx: &ParseContext) -> Option<(Option<Time
 const EARLIEST_SECOND: i64 = -62_135_596_800;
 
 fn to_timestamp(dt: DateTime, offset: Offset) -> Option<Timestamp> {
-    offset
-        .to_timestamp(dt)
-        .ok()
-        .filter(|ts| ts.as_second() >= EARLIEST_SECOND)
+    offset.to_timestamp(dt).ok().filter(|ts| ts.as_second() >= EARLIEST_SECOND)
 }
 
 /// Turns BSD fields into an instant. Without a year, picks the year that puts
 /// the stamp closest to `ctx.now` (so a `Dec 31` line read on Jan 1 is last year's).
 pub(crate) fn resolve_bsd(t: &BsdTime, offset: Offset, ctx: &ParseContext) -> Option<Timestamp> {
     let at_year = |year: i16| -> Option<Timestamp> {
-        let dt = DateTime::new(
-            year,
-            t.month,
-            t.day,
-            t.hour,
-            t.minute,
-            t.second,
-            t.microsecond * 1000,
-        )
-        .ok()?;
+        let dt = DateTime::new(year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond * 1000).ok()?;
         to_timestamp(dt, offset)
     };
     if let Some(year) = t.year {

@@ -27,7 +27,7 @@ pub(crate) fn cisco_tag(s: &[u8]) -> Option<CiscoTag<'_>> {
     if s.first() != Some(&b'%') {
         return None;
     }
-    let len = s[1..].iter().take_while(|&&b| is_tag_byte(b)).count();
+    let len = s[1..].iter().take(129).take_while(|&&b| is_tag_byte(b)).count();
     if len == 0 || len > 128 {
         return None;
     }
@@ -57,14 +57,7 @@ pub(crate) fn cisco_tag(s: &[u8]) -> Option<CiscoTag<'_>> {
     if facility.is_empty() || mnemonic.is_empty() || subfacility.is_some_and(<[u8]>::is_empty) {
         return None;
     }
-    Some(CiscoTag {
-        tag,
-        facility,
-        subfacility,
-        severity,
-        mnemonic,
-        rest,
-    })
+    Some(CiscoTag { tag, facility, subfacility, severity, mnemonic, rest })
 }
 
 /// If `text` starts with a Cisco tag, records it (msg_id, attributes, and the
@@ -79,10 +72,7 @@ pub(crate) fn apply_cisco_tag<'a>(msg: &mut Message<'a>, text: &'a [u8]) -> &'a 
         msg.push_attr(attr::CISCO_SUBFACILITY, lossy(sub));
     }
     const DIGITS: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "7"];
-    msg.push_attr(
-        attr::CISCO_SEVERITY,
-        DIGITS[usize::from(tag.severity)].into(),
-    );
+    msg.push_attr(attr::CISCO_SEVERITY, DIGITS[usize::from(tag.severity)].into());
     msg.push_attr(attr::CISCO_MNEMONIC, lossy(tag.mnemonic));
     if msg.severity.is_none() {
         msg.severity = Severity::from_code(tag.severity);
@@ -93,7 +83,7 @@ pub(crate) fn apply_cisco_tag<'a>(msg: &mut Message<'a>, text: &'a [u8]) -> &'a 
 /// `digits:` followed by a space or the end: a Cisco sequence number.
 /// Returns the digits and the rest after `: `.
 pub(crate) fn sequence_number(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let n = s.iter().take(21).take_while(|b| b.is_ascii_digit()).count();
     if n == 0 || n > 20 {
         return None;
     }
@@ -118,16 +108,10 @@ pub(crate) fn colon_terminated(s: &[u8], n: usize) -> Option<&[u8]> {
 /// Returns its length; the caller checks the `:` after it.
 pub(crate) fn uptime(s: &[u8]) -> Option<usize> {
     if s.len() >= 8
-        && s[..8].iter().enumerate().all(|(i, &b)| {
-            if i == 2 || i == 5 {
-                b == b':'
-            } else {
-                b.is_ascii_digit()
-            }
-        })
+        && s[..8].iter().enumerate().all(|(i, &b)| if i == 2 || i == 5 { b == b':' } else { b.is_ascii_digit() })
     {
         let frac = if s.get(8) == Some(&b'.') {
-            let n = s[9..].iter().take_while(|b| b.is_ascii_digit()).count();
+            let n = s[9..].iter().take(9).take_while(|b| b.is_ascii_digit()).count();
             if n > 0 { n + 1 } else { 0 }
         } else {
             0
@@ -136,7 +120,7 @@ pub(crate) fn uptime(s: &[u8]) -> Option<usize> {
     }
     let mut at = 0;
     for _ in 0..2 {
-        let n = s[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let n = s[at..].iter().take(5).take_while(|b| b.is_ascii_digit()).count();
         if n == 0 || n > 4 || !matches!(s.get(at + n), Some(b'y' | b'w' | b'd' | b'h' | b'm')) {
             return None;
         }
@@ -148,11 +132,7 @@ pub(crate) fn uptime(s: &[u8]) -> Option<usize> {
 /// An IOS-XR node prefix, `RP/0/RSP0/CPU0:` (space after it optional).
 /// Returns the node and the rest.
 pub(crate) fn iosxr_node(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let n = s
-        .iter()
-        .take(48)
-        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'/')
-        .count();
+    let n = s.iter().take(48).take_while(|&&b| b.is_ascii_alphanumeric() || b == b'/').count();
     let node = &s[..n];
     if s.get(n) != Some(&b':') || node.iter().filter(|&&b| b == b'/').count() < 2 {
         return None;
@@ -170,10 +150,7 @@ pub(crate) fn junos_event(s: &[u8]) -> Option<(&[u8], &[u8])> {
     if !s.first().is_some_and(u8::is_ascii_uppercase) {
         return None;
     }
-    let n = s
-        .iter()
-        .take_while(|&&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        .count();
+    let n = s.iter().take(65).take_while(|&&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_').count();
     if !(3..=64).contains(&n) || !s[..n].contains(&b'_') {
         return None;
     }
@@ -190,35 +167,19 @@ pub(crate) struct BsdTag<'a> {
 
 /// The RFC 3164 TAG: `app:` or `app[pid]:`, then a space or the end.
 pub(crate) fn bsd_tag(s: &[u8]) -> Option<BsdTag<'_>> {
-    let n = s
-        .iter()
-        .take(64)
-        .take_while(|&&b| b > b' ' && b != 0x7F && b != b'[' && b != b':')
-        .count();
+    let n = s.iter().take(64).take_while(|&&b| b > b' ' && b != 0x7F && b != b'[' && b != b':').count();
     if n == 0 {
         return None;
     }
     let app = &s[..n];
     if s.get(n) == Some(&b'[') {
-        let pid_len = s[n + 1..]
-            .iter()
-            .take(32)
-            .take_while(|&&b| b > b' ' && b != 0x7F && b != b']')
-            .count();
+        let pid_len = s[n + 1..].iter().take(32).take_while(|&&b| b > b' ' && b != 0x7F && b != b']').count();
         let close = n + 1 + pid_len;
         if pid_len == 0 || s.get(close) != Some(&b']') {
             return None;
         }
         let rest = colon_terminated(s, close + 1)?;
-        return Some(BsdTag {
-            app,
-            pid: Some(&s[n + 1..close]),
-            rest,
-        });
+        return Some(BsdTag { app, pid: Some(&s[n + 1..close]), rest });
     }
-    colon_terminated(s, n).map(|rest| BsdTag {
-        app,
-        pid: None,
-        rest,
-    })
+    colon_terminated(s, n).map(|rest| BsdTag { app, pid: None, rest })
 }
