@@ -13,6 +13,8 @@ macro_rules! component_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($variant:ident($config:ty) = $type_name:literal),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, serde::Deserialize)]
+        // Configs are read once at start-up; boxing variants would buy nothing.
+        #[allow(clippy::large_enum_variant)]
         pub enum $name {
             $(#[serde(rename = $type_name)] $variant($config)),*
         }

@@ -42,7 +42,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let admin_task = if config.global.admin.enabled {
         let address = config.global.admin.address;
         let listener =
-            health_port::bind(address).await.with_context(|| format!("cannot serve the admin API on {address}"))?;
+            crate::net::bind_tcp(address).with_context(|| format!("cannot serve the admin API on {address}"))?;
         tracing::info!(%address, "admin API listening");
         let state = Arc::new(AdminState {
             telemetry: telemetry.clone(),
@@ -82,8 +82,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let (healthy_tx, healthy_rx) = watch::channel(false);
         lifecycle.watch_source(id, healthy_rx.clone());
         if let Some(address) = source.health_check() {
-            let listener = health_port::bind(address)
-                .await
+            let listener = crate::net::bind_tcp(address)
                 .with_context(|| format!("source `{id}`: cannot open health-check port {address}"))?;
             tracing::info!(source = %id, %address, "TCP health-check port open");
             tokio::spawn(health_port::serve(listener, address, healthy_rx, lifecycle.draining()));

@@ -47,7 +47,8 @@ sinks:
     assert_eq!(log["status"], "error");
     assert_eq!(log["host"], "127.0.0.1");
     assert_eq!(log["message"], "link down on Gi1/0/1");
-    assert_eq!(log["attributes"]["peer"], "127.0.0.1");
+    assert_eq!(log["attributes"]["peer"]["ip"], "127.0.0.1");
+    assert_eq!(log["attributes"]["syslog"]["severity"], "err");
     assert!(log["timestamp"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok());
 
     let events = read_json_lines(&file);

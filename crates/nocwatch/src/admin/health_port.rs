@@ -26,7 +26,7 @@ pub async fn serve(
         }
         let is_healthy = *healthy.borrow_and_update();
         match (is_healthy, listener.as_ref()) {
-            (true, None) => match bind(address).await {
+            (true, None) => match crate::net::bind_tcp(address) {
                 Ok(bound) => listener = Some(bound),
                 Err(e) => {
                     tracing::warn!(%address, error = %e, "cannot re-open health-check port; retrying");
@@ -58,11 +58,4 @@ async fn accept(listener: Option<&TcpListener>) -> std::io::Result<tokio::net::T
         Some(listener) => listener.accept().await.map(|(stream, _)| stream),
         None => std::future::pending().await,
     }
-}
-
-pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.bind(address)?;
-    socket.listen(128)
 }

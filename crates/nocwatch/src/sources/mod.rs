@@ -4,7 +4,6 @@
 //! with a protocol crate and hands events to its [`SourceOutput`].
 
 pub mod internal_metrics;
-pub mod net;
 pub mod syslog;
 
 use std::net::SocketAddr;

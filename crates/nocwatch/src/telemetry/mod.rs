@@ -236,6 +236,11 @@ impl ComponentMetrics {
         self.drop_counter(reason).inc_by(n);
     }
 
+    /// A counter of errors of `kind`, to keep in the hot path (no `/status` message).
+    pub fn error_counter(&self, kind: &str) -> Counter {
+        self.inner.errors.get_or_create(&self.reason_labels(kind)).clone()
+    }
+
     /// Counts an error of `kind` (a short snake_case label) and remembers it for `/status`.
     pub fn error(&self, kind: &str, message: &str) {
         self.inner.errors.get_or_create(&self.reason_labels(kind)).inc();

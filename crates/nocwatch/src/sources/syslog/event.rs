@@ -1,41 +1,199 @@
-//! From a received syslog message to a log event.
+//! From a received syslog message to a log event: parse it with `nocwatch-syslog`, pick the
+//! host, map severity to status, and keep every parsed field as an attribute.
+//!
+//! Attributes: `syslog.{facility,severity,appname,procid,msgid,hostname,protocol}`,
+//! `structured_data.<SD-ID>.<name>`, vendor fields nested by prefix (`cisco.mnemonic`,
+//! `iosxr.node`, ...), `peer.ip`, and `truncated` / `parse_error` when they apply.
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 
+use anyhow::Context as _;
+use jiff::tz::Offset;
+use nocwatch_syslog::{Message, ParseContext};
 use serde_json::{Map, Value};
 
 use crate::event::{LogEvent, Status};
 
-pub fn to_event(bytes: &[u8], peer: SocketAddr, truncated: bool) -> LogEvent {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim_end_matches(['\n', '\r', '\0']);
-    let (severity, message) = split_pri(text);
-    let mut attributes = Map::new();
-    attributes.insert("peer".to_owned(), Value::String(peer.ip().to_string()));
-    if truncated {
-        attributes.insert("truncated".to_owned(), Value::Bool(true));
+pub struct EventMapper {
+    hosts: BTreeMap<IpAddr, String>,
+    offset: Offset,
+}
+
+impl EventMapper {
+    pub fn new(hosts: BTreeMap<IpAddr, String>, utc_offset: Option<&str>) -> anyhow::Result<Self> {
+        let offset = match utc_offset {
+            None => Offset::UTC,
+            Some(text) => parse_offset(text).with_context(|| format!("utc_offset `{text}`: expected e.g. `+09:00`"))?,
+        };
+        Ok(EventMapper { hosts, offset })
     }
-    LogEvent {
-        timestamp: jiff::Timestamp::now(),
-        host: Some(peer.ip().to_string()),
-        source: "syslog".to_owned(),
-        service: None,
-        status: severity.map_or(Status::Info, Status::from_syslog_severity),
-        message: message.to_owned(),
-        tags: Default::default(),
-        attributes,
+
+    /// The parse context for messages received now.
+    pub fn context(&self) -> ParseContext {
+        ParseContext::new(jiff::Timestamp::now(), self.offset)
+    }
+
+    pub fn to_event(&self, bytes: &[u8], peer: SocketAddr, truncated: bool, ctx: &ParseContext) -> LogEvent {
+        let message = nocwatch_syslog::parse(trim_line_end(bytes), ctx);
+        self.map(message, peer, truncated)
+    }
+
+    fn map(&self, message: Message<'_>, peer: SocketAddr, truncated: bool) -> LogEvent {
+        let peer_ip = peer.ip().to_canonical();
+        let parsed_host = message.hostname.as_deref().filter(|h| !h.is_empty() && *h != "-");
+        let host = self
+            .hosts
+            .get(&peer_ip)
+            .cloned()
+            .or_else(|| parsed_host.map(str::to_owned))
+            .unwrap_or_else(|| peer_ip.to_string());
+
+        let mut syslog = Map::new();
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                syslog.insert(key.to_owned(), value);
+            }
+        };
+        put("facility", message.facility.map(|f| f.as_str().into()));
+        put("severity", message.severity.map(|s| s.as_str().into()));
+        put("appname", message.app_name.as_deref().map(Into::into));
+        put("procid", message.proc_id.as_deref().map(Into::into));
+        put("msgid", message.msg_id.as_deref().map(Into::into));
+        put("hostname", parsed_host.map(Into::into));
+        put("protocol", Some(message.protocol.as_str().into()));
+
+        let mut attributes = Map::new();
+        attributes.insert("syslog".to_owned(), Value::Object(syslog));
+        if !message.structured_data.is_empty() {
+            let mut sd = Map::new();
+            for element in &message.structured_data {
+                let params: Map<String, Value> =
+                    element.params.iter().map(|p| (p.name.to_string(), Value::from(p.value.as_ref()))).collect();
+                sd.insert(element.id.to_string(), Value::Object(params));
+            }
+            attributes.insert("structured_data".to_owned(), Value::Object(sd));
+        }
+        for attribute in &message.attributes {
+            insert_dotted(&mut attributes, attribute.key, Value::from(attribute.value.as_ref()));
+        }
+        insert_dotted(&mut attributes, "peer.ip", Value::from(peer_ip.to_string()));
+        if truncated {
+            attributes.insert("truncated".to_owned(), Value::Bool(true));
+        }
+        if let Some(error) = message.parse_error {
+            attributes.insert("parse_error".to_owned(), Value::from(error.as_str()));
+        }
+
+        LogEvent {
+            timestamp: message.timestamp.unwrap_or_else(jiff::Timestamp::now),
+            host: Some(host),
+            source: "syslog".to_owned(),
+            service: message.app_name.as_deref().filter(|a| *a != "-").map(str::to_owned),
+            status: message.severity.map_or(Status::Info, |s| Status::from_syslog_severity(s.code())),
+            message: message.message.into_owned(),
+            tags: Default::default(),
+            attributes,
+        }
     }
 }
 
-fn split_pri(text: &str) -> (Option<u8>, &str) {
-    let Some(rest) = text.strip_prefix('<') else {
-        return (None, text);
+/// Datagrams and frames often end with a newline (or NUL) that is not part of the message.
+fn trim_line_end(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().rposition(|b| !matches!(b, b'\n' | b'\r' | b'\0')).map_or(0, |i| i + 1);
+    &bytes[..end]
+}
+
+/// `a.b.c` → nested objects; an existing non-object value is kept under its own key.
+fn insert_dotted(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => {
+            map.insert(key.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let entry = map.entry(head.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+            match entry {
+                Value::Object(inner) => insert_dotted(inner, rest, value),
+                _ => {
+                    map.insert(key.to_owned(), value);
+                }
+            }
+        }
+    }
+}
+
+fn parse_offset(text: &str) -> anyhow::Result<Offset> {
+    let text = text.trim();
+    if matches!(text, "Z" | "UTC" | "utc") {
+        return Ok(Offset::UTC);
+    }
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'+') => (1, &text[1..]),
+        Some(b'-') => (-1, &text[1..]),
+        _ => anyhow::bail!("missing sign"),
     };
-    let Some(end) = rest.find('>').filter(|&end| (1..=3).contains(&end)) else {
-        return (None, text);
-    };
-    match rest[..end].parse::<u8>() {
-        Ok(pri) if pri <= 191 => (Some(pri & 7), &rest[end + 1..]),
-        _ => (None, text),
+    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
+    let seconds = hours.parse::<i32>()? * 3600 + minutes.parse::<i32>()? * 60;
+    Ok(Offset::from_seconds(sign * seconds)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapper() -> EventMapper {
+        let hosts = [("10.0.0.9".parse().unwrap(), "edge-fw".to_owned())].into();
+        EventMapper::new(hosts, None).unwrap()
+    }
+
+    fn event(line: &str, peer: &str) -> LogEvent {
+        let mapper = mapper();
+        mapper.to_event(line.as_bytes(), peer.parse().unwrap(), false, &mapper.context())
+    }
+
+    #[test]
+    fn cisco_ios_line_becomes_a_structured_event() {
+        let e = event(
+            "<189>29: core-sw1: *Apr 29 13:58:40.411: %SYS-5-CONFIG_I: Configured from console\n",
+            "10.0.0.1:514",
+        );
+        assert_eq!(e.host.as_deref(), Some("core-sw1"));
+        assert_eq!(e.status, Status::Notice);
+        assert_eq!(e.attributes["cisco"]["mnemonic"], "CONFIG_I");
+        assert_eq!(e.attributes["cisco"]["facility"], "SYS");
+        assert_eq!(e.attributes["syslog"]["facility"], "local7");
+        assert_eq!(e.attributes["peer"]["ip"], "10.0.0.1");
+        assert!(e.attributes.get("parse_error").is_none());
+    }
+
+    #[test]
+    fn junos_structured_data_is_kept_whole() {
+        let line = r#"<14>1 2014-05-01T08:26:51.179Z - RT_FLOW - RT_FLOW_SESSION_DENY [junos@2636.1.1.1.2.39 source-address="1.2.3.4" encrypted="No "]"#;
+        let e = event(line, "10.0.0.2:514");
+        assert_eq!(e.host.as_deref(), Some("10.0.0.2"), "`-` hostname falls back to the sender");
+        assert_eq!(e.service.as_deref(), Some("RT_FLOW"));
+        let sd = &e.attributes["structured_data"]["junos@2636.1.1.1.2.39"];
+        assert_eq!(sd["source-address"], "1.2.3.4");
+        assert_eq!(sd["encrypted"], "No ", "trailing space kept as sent");
+        assert_eq!(e.timestamp.to_string(), "2014-05-01T08:26:51.179Z");
+    }
+
+    #[test]
+    fn static_map_wins_and_garbage_is_delivered_whole() {
+        let e = event("<14>Oct 11 22:14:15 fw01 app: hi", "10.0.0.9:514");
+        assert_eq!(e.host.as_deref(), Some("edge-fw"));
+        let e = event("\u{1}\u{2} not syslog at all", "[::ffff:10.0.0.3]:514");
+        assert_eq!(e.message, "\u{1}\u{2} not syslog at all");
+        assert_eq!(e.host.as_deref(), Some("10.0.0.3"));
+        assert!(e.attributes["parse_error"].is_string());
+        assert_eq!(e.status, Status::Info);
+    }
+
+    #[test]
+    fn offsets() {
+        assert_eq!(parse_offset("+09:00").unwrap(), Offset::from_seconds(9 * 3600).unwrap());
+        assert_eq!(parse_offset("-05:30").unwrap(), Offset::from_seconds(-(5 * 3600 + 1800)).unwrap());
+        assert_eq!(parse_offset("UTC").unwrap(), Offset::UTC);
+        assert!(parse_offset("9").is_err());
     }
 }

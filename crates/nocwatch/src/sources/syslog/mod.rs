@@ -1,22 +1,29 @@
-//! The syslog source: receives syslog from devices and turns each message into a log
-//! event. Listeners live here (`udp`); framing and parsing live in the sans-IO
-//! `nocwatch-syslog` crate; `event` maps a parsed message to the event model.
+//! The syslog source: receives syslog from devices over UDP (RFC 5426), TCP (RFC 6587)
+//! or TLS (RFC 5425) and turns each message into a log event. The listeners live here;
+//! framing and parsing live in the sans-IO `nocwatch-syslog` crate; [`event`] maps a
+//! parsed message to the event model.
 
-mod event;
+pub mod event;
+mod tcp;
 mod udp;
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 
+use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
 use super::{Listen, SourceContext};
 use crate::component::Running;
-use crate::config::ByteSize;
+use crate::config::{ByteSize, Duration};
+use crate::net::tls::TlsServerConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Udp,
+    Tcp,
+    Tls,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,9 +40,29 @@ pub struct SyslogSourceConfig {
     /// Longer messages are truncated to this and flagged `truncated`, never dropped.
     #[serde(default = "default_max_message_size")]
     pub max_message_size: ByteSize,
-    /// Kernel receive buffer asked for the UDP socket (bursts wait here).
+    /// UDP: kernel receive buffer asked for each socket (bursts wait here).
     #[serde(default = "default_receive_buffer")]
     pub receive_buffer: ByteSize,
+    /// UDP: sockets sharing the port (`SO_REUSEPORT`), each read by its own task.
+    /// Default: one per CPU.
+    #[serde(default)]
+    pub receivers: Option<usize>,
+    /// TCP/TLS: connections beyond this are closed at once and counted.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// TCP/TLS: close a connection silent this long. Default: never (keepalive still
+    /// detects vanished peers).
+    #[serde(default)]
+    pub idle_timeout: Option<Duration>,
+    /// TLS: certificate, key and optional client CA.
+    #[serde(default)]
+    pub tls: Option<TlsServerConfig>,
+    /// Device names by sender address; a name here wins over the message's hostname.
+    #[serde(default)]
+    pub hosts: BTreeMap<IpAddr, String>,
+    /// UTC offset of timestamps that carry no zone (`+09:00`). Default: UTC.
+    #[serde(default)]
+    pub utc_offset: Option<String>,
 }
 
 fn default_mode() -> Mode {
@@ -50,6 +77,10 @@ fn default_receive_buffer() -> ByteSize {
     ByteSize::mib(8)
 }
 
+fn default_max_connections() -> usize {
+    1024
+}
+
 impl SyslogSourceConfig {
     pub fn listens(&self) -> Vec<Listen> {
         let mut listens = vec![Listen { address: self.address, udp: self.mode == Mode::Udp, key: "address" }];
@@ -60,8 +91,13 @@ impl SyslogSourceConfig {
     }
 
     pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
-        match self.mode {
-            Mode::Udp => udp::build(self, ctx).await,
+        let mapper = event::EventMapper::new(self.hosts.clone(), self.utc_offset.as_deref())?;
+        match (self.mode, &self.tls) {
+            (Mode::Udp, None) => udp::build(self, mapper, ctx).await,
+            (Mode::Tcp, None) => tcp::build(self, None, mapper, ctx).await,
+            (Mode::Tls, Some(tls)) => tcp::build(self, Some(tls.acceptor()?), mapper, ctx).await,
+            (Mode::Tls, None) => bail!("mode `tls` needs a `tls` section (cert, key)"),
+            (_, Some(_)) => bail!("`tls` is only for mode `tls`"),
         }
     }
 }

@@ -1,66 +1,116 @@
-//! Syslog over UDP (RFC 5426): one datagram, one message.
+//! Syslog over UDP (RFC 5426): one datagram, one message. Several sockets share the port
+//! (`SO_REUSEPORT`), each read by its own task, so a 2-core machine reads in parallel; one
+//! device always lands on the same socket, so its messages keep their order.
 
 use std::io;
+use std::sync::Arc;
 
 use anyhow::Context as _;
+use prometheus_client::metrics::counter::Counter;
 use tokio::net::UdpSocket;
 
 use super::SyslogSourceConfig;
-use super::event::to_event;
+use super::event::EventMapper;
 use crate::component::Running;
 use crate::event::Event;
+use crate::net::bind_udp;
+use crate::pipeline::SourceOutput;
 use crate::sources::SourceContext;
-use crate::sources::net::bind_udp;
-use crate::telemetry::RateLimit;
+use crate::telemetry::{ComponentMetrics, RateLimit};
 
 /// Datagrams read per wakeup before the batch is handed on: amortises the queue operation
 /// without holding events back (the loop stops early when the socket is empty).
 const MAX_BATCH: usize = 256;
 
-pub async fn build(config: &SyslogSourceConfig, ctx: SourceContext) -> anyhow::Result<Running> {
-    let (socket, granted) = bind_udp(config.address, config.receive_buffer.as_usize())
-        .with_context(|| format!("cannot listen on udp://{}", config.address))?;
-    tracing::info!(source = %ctx.id, address = %config.address, receive_buffer = granted, "syslog listening on UDP");
+pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: SourceContext) -> anyhow::Result<Running> {
+    let receivers =
+        config.receivers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let mut sockets = Vec::with_capacity(receivers);
+    for _ in 0..receivers {
+        let (socket, granted) = bind_udp(config.address, config.receive_buffer.as_usize(), receivers > 1)
+            .with_context(|| format!("cannot listen on udp://{}", config.address))?;
+        sockets.push((socket, granted));
+    }
+    tracing::info!(
+        source = %ctx.id,
+        address = %config.address,
+        receivers,
+        receive_buffer = sockets.first().map_or(0, |s| s.1),
+        "syslog listening on UDP"
+    );
     let max_message = config.max_message_size.as_usize();
-    Ok(Box::pin(run(socket, max_message, ctx)))
+    Ok(Box::pin(async move {
+        let shared = Arc::new(Shared {
+            mapper,
+            output: ctx.output,
+            parse_errors: ctx.metrics.error_counter("parse_error"),
+            truncated: ctx.metrics.error_counter("truncated"),
+            metrics: ctx.metrics,
+        });
+        let mut tasks = tokio::task::JoinSet::new();
+        for (socket, _) in sockets {
+            tasks.spawn(receive(socket, max_message, shared.clone(), ctx.shutdown.clone()));
+        }
+        let _ = ctx.healthy.send(true);
+        while tasks.join_next().await.is_some() {}
+        let _ = ctx.healthy.send(false);
+        Ok(())
+    }))
 }
 
-async fn run(socket: UdpSocket, max_message: usize, ctx: SourceContext) -> anyhow::Result<()> {
+struct Shared {
+    mapper: EventMapper,
+    output: SourceOutput,
+    metrics: ComponentMetrics,
+    parse_errors: Counter,
+    truncated: Counter,
+}
+
+async fn receive(
+    socket: UdpSocket,
+    max_message: usize,
+    shared: Arc<Shared>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     static RECV_ERRORS: RateLimit = RateLimit::new(std::time::Duration::from_secs(10));
     // One byte more than allowed, to see that a datagram was longer.
     let mut buf = vec![0u8; max_message + 1];
-    let _ = ctx.healthy.send(true);
     loop {
         tokio::select! {
             biased;
-            _ = ctx.shutdown.cancelled() => break,
+            _ = stop.cancelled() => return,
             ready = socket.readable() => {
                 if let Err(e) = ready {
-                    ctx.metrics.error("receive", &e.to_string());
+                    shared.metrics.error("receive", &e.to_string());
                     continue;
                 }
             }
         }
+        let ctx = shared.mapper.context();
         let mut batch: Vec<Event> = Vec::new();
         while batch.len() < MAX_BATCH {
             match socket.try_recv_from(&mut buf) {
                 Ok((len, peer)) => {
                     let truncated = len > max_message;
-                    let bytes = &buf[..len.min(max_message)];
-                    batch.push(Event::Log(to_event(bytes, peer, truncated)));
+                    if truncated {
+                        shared.truncated.inc();
+                    }
+                    let event = shared.mapper.to_event(&buf[..len.min(max_message)], peer, truncated, &ctx);
+                    if event.attributes.contains_key("parse_error") {
+                        shared.parse_errors.inc();
+                    }
+                    batch.push(Event::Log(event));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
-                    ctx.metrics.error("receive", &e.to_string());
+                    shared.metrics.error_counter("receive").inc();
                     if let Some(suppressed) = RECV_ERRORS.allow() {
-                        tracing::warn!(source = %ctx.id, error = %e, suppressed, "UDP receive failed");
+                        tracing::warn!(error = %e, suppressed, "UDP receive failed");
                     }
                     break;
                 }
             }
         }
-        ctx.output.send(batch).await;
+        shared.output.send(batch).await;
     }
-    let _ = ctx.healthy.send(false);
-    Ok(())
 }
