@@ -50,39 +50,52 @@ fn write_sd(elements: &[SdElement<'_>], out: &mut Vec<u8>) {
             write_sd_name(&param.name, out);
             out.extend_from_slice(b"=\"");
             // RFC 5424 6.3.3: escape '"', '\' and ']'.
-            for b in param.value.bytes() {
-                if matches!(b, b'"' | b'\\' | b']') {
-                    out.push(b'\\');
-                }
-                out.push(b);
+            let mut value = param.value.as_bytes();
+            while let Some(i) = memchr::memchr3(b'"', b'\\', b']', value) {
+                out.extend_from_slice(&value[..i]);
+                out.extend_from_slice(&[b'\\', value[i]]);
+                value = &value[i + 1..];
             }
+            out.extend_from_slice(value);
             out.push(b'"');
         }
         out.push(b']');
     }
 }
 
+/// Appends `value` as exactly `width` decimal digits (values are in range).
+fn push_digits(out: &mut Vec<u8>, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        out.push(b'0' + (value / 10u32.pow(place) % 10) as u8);
+    }
+}
+
 /// RFC 3339 in UTC with up to six fractional digits, trailing zeros dropped.
+/// Written by hand: `write!` costs more than the rest of the line.
 fn write_rfc3339(ts: Timestamp, out: &mut Vec<u8>) {
     let dt = Offset::UTC.to_datetime(ts);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    );
-    let mut micros = dt.subsec_nanosecond() / 1000;
+    // The parser only yields years 1..=9999; clamp anything else a caller made.
+    let fields = [
+        (dt.year().clamp(0, 9999) as u32, 4, b'-'),
+        (dt.month() as u32, 2, b'-'),
+        (dt.day() as u32, 2, b'T'),
+        (dt.hour() as u32, 2, b':'),
+        (dt.minute() as u32, 2, b':'),
+    ];
+    for (value, width, separator) in fields {
+        push_digits(out, value, width);
+        out.push(separator);
+    }
+    push_digits(out, dt.second() as u32, 2);
+    let mut micros = (dt.subsec_nanosecond() / 1000) as u32;
     if micros > 0 {
         let mut digits = 6;
-        while micros % 10 == 0 {
+        while micros.is_multiple_of(10) {
             micros /= 10;
             digits -= 1;
         }
-        let _ = write!(out, ".{micros:0digits$}");
+        out.push(b'.');
+        push_digits(out, micros, digits);
     }
     out.push(b'Z');
 }

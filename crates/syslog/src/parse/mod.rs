@@ -130,7 +130,11 @@ fn trim_end(mut input: &[u8]) -> &[u8] {
 
 /// Bytes to text, borrowing when they are valid UTF-8.
 pub(crate) fn lossy(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    // `from_utf8` is much faster than `from_utf8_lossy` on the valid (usual) case.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// A header field, with NILVALUE `-` and empty as absent.

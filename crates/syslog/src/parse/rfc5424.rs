@@ -148,7 +148,8 @@ fn skip_spaces(s: &[u8], mut at: usize) -> usize {
 /// One `[id k="v" ...]` starting at `s[at] == '['`; returns it and the index after `]`.
 fn parse_element(s: &[u8], at: usize) -> Option<(SdElement<'_>, usize)> {
     let (id, mut at) = sd_name(s, at + 1)?;
-    let mut params = Vec::new();
+    // Junos flow records carry 20-40 params: start big enough for most.
+    let mut params = Vec::with_capacity(16);
     loop {
         at = skip_spaces(s, at);
         match s.get(at)? {
