@@ -377,6 +377,26 @@ fn cisco_line_without_mnemonic() {
     );
 }
 
+#[test]
+fn cisco_asa_year_stamp_and_spaced_device_id() {
+    check(
+        "<166>Jun 01 2024 10:00:00 asa01 : %ASA-6-302013: Built outbound TCP connection 1",
+        Fields {
+            facility: Some(Facility::Local4),
+            severity: Some(Severity::Informational),
+            timestamp: Some("2024-06-01T10:00:00Z"),
+            hostname: Some("asa01"),
+            msg_id: Some("ASA-6-302013"),
+            message: "Built outbound TCP connection 1",
+            attributes: cisco("ASA", "6", "302013").to_vec(),
+            ..Fields::default()
+        },
+    );
+    let m = parse(b"<166>Jun 01 2024 10:00:00: %ASA-6-302013: Built", &ctx());
+    assert_eq!((m.hostname, m.msg_id.as_deref()), (None, Some("ASA-6-302013")));
+    assert_eq!(m.timestamp, Some(ts("2024-06-01T10:00:00Z")));
+}
+
 // ---------------------------------------------------------------- Junos
 
 #[test]

@@ -65,20 +65,24 @@ pub(crate) fn parse<'a>(msg: &mut Message<'a>, s: &'a [u8], has_pri: bool, ctx: 
         }
     }
 
-    let before_tag = rest;
-    rest = vendor::apply_cisco_tag(msg, rest);
-    if rest.as_ptr() == before_tag.as_ptr()
-        && let Some(tag) = vendor::bsd_tag(rest)
+    // ASA with `logging device-id hostname`: `fw01 : %ASA-6-302013: ...`.
+    if let Some(after) = rest.strip_prefix(b": ")
+        && vendor::cisco_tag(after).is_some()
     {
+        rest = after;
+    }
+    if let Some(after) = vendor::apply_cisco_tag(msg, rest) {
+        rest = after;
+    } else if let Some(tag) = vendor::bsd_tag(rest) {
         msg.app_name = nil_or_text(tag.app);
         msg.proc_id = tag.pid.and_then(nil_or_text);
-        let after = tag.rest;
-        rest = vendor::apply_cisco_tag(msg, after);
-        if rest.as_ptr() == after.as_ptr()
-            && let Some((event, after_event)) = vendor::junos_event(rest)
-        {
+        rest = tag.rest;
+        // IOS-XR: `proc[pid]: %FAC-SEV-MNEM: ...`; Junos: `RT_FLOW: RT_FLOW_SESSION_CREATE: ...`.
+        if let Some(after) = vendor::apply_cisco_tag(msg, rest) {
+            rest = after;
+        } else if let Some((event, after)) = vendor::junos_event(rest) {
             msg.msg_id = Some(lossy(event));
-            rest = after_event;
+            rest = after;
         }
     }
 

@@ -73,7 +73,7 @@ pub fn parse<'a>(input: &'a [u8], ctx: &ParseContext) -> Message<'a> {
     } else if !bsd::parse(&mut msg, rest, matches!(pri, Pri::Valid(_)), ctx) {
         // Nothing recognised: keep the whole line, plus a Cisco tag if it starts one.
         let mut fallback = Message::new(lossy(input));
-        vendor::apply_cisco_tag(&mut fallback, input);
+        let _ = vendor::apply_cisco_tag(&mut fallback, input);
         fallback.parse_error = Some(if pri == Pri::Invalid { ParseError::InvalidPri } else { ParseError::NoHeader });
         return fallback;
     }

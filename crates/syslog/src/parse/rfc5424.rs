@@ -81,7 +81,10 @@ fn truncated(msg: &mut Message<'_>) {
 /// attributes when the header had no MSGID.
 fn set_message<'a>(msg: &mut Message<'a>, text: &'a [u8]) {
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-    let text = if msg.msg_id.is_none() { vendor::apply_cisco_tag(msg, text) } else { text };
+    let text = match msg.msg_id {
+        None => vendor::apply_cisco_tag(msg, text).unwrap_or(text),
+        Some(_) => text,
+    };
     msg.message = lossy(text);
 }
 

@@ -62,10 +62,8 @@ pub(crate) fn cisco_tag(s: &[u8]) -> Option<CiscoTag<'_>> {
 
 /// If `text` starts with a Cisco tag, records it (msg_id, attributes, and the
 /// severity when PRI gave none) and returns the text after it.
-pub(crate) fn apply_cisco_tag<'a>(msg: &mut Message<'a>, text: &'a [u8]) -> &'a [u8] {
-    let Some(tag) = cisco_tag(text) else {
-        return text;
-    };
+pub(crate) fn apply_cisco_tag<'a>(msg: &mut Message<'a>, text: &'a [u8]) -> Option<&'a [u8]> {
+    let tag = cisco_tag(text)?;
     msg.msg_id = Some(lossy(tag.tag));
     msg.push_attr(attr::CISCO_FACILITY, lossy(tag.facility));
     if let Some(sub) = tag.subfacility {
@@ -77,7 +75,7 @@ pub(crate) fn apply_cisco_tag<'a>(msg: &mut Message<'a>, text: &'a [u8]) -> &'a 
     if msg.severity.is_none() {
         msg.severity = Severity::from_code(tag.severity);
     }
-    tag.rest
+    Some(tag.rest)
 }
 
 /// `digits:` followed by a space or the end: a Cisco sequence number.
