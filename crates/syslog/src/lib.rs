@@ -7,6 +7,19 @@
 //! - [`format`]: RFC 5424 and RFC 3164 lines and octet-counted frames for
 //!   forwarding.
 //!
+//! Dialects recognised by [`parse()`] (fields go to [`Message`], vendor extras
+//! to [`Message::attributes`] under the keys in [`attr`]):
+//!
+//! - RFC 5424, also without the version digit, without a timestamp offset
+//!   (the context default applies), or wrapped in a relay's RFC 3164 header.
+//! - RFC 3164, with or without PRI, hostname, `TAG[PID]:`; an RFC 3339 stamp
+//!   in the date slot (rsyslog high precision).
+//! - Cisco IOS / IOS-XE / ASA: `seq:`, `service_seq:`, origin hostname,
+//!   `*`/`.` clock status, optional year and msec, zone names, uptime stamps,
+//!   `%FAC-[SUBFAC-]SEV-MNEMONIC:` (into `msg_id` and `cisco.*`),
+//!   `[syslog@9 s_id="..."]:`; IOS-XR `RP/0/RSP0/CPU0:` node prefixes.
+//! - Junos event form `RT_FLOW: RT_FLOW_SESSION_CREATE: ...` (event into `msg_id`).
+//!
 //! ```
 //! use nocwatch_syslog::{FrameDecoder, ParseContext, parse};
 //!
