@@ -748,6 +748,23 @@ fn truncated_5424_header_keeps_what_it_read() {
 }
 
 #[test]
+fn impossible_bsd_date_is_reported_not_dropped() {
+    check(
+        "<13>Feb 30 12:00:00 host app: text",
+        Fields {
+            facility: Some(Facility::User),
+            severity: Some(Severity::Notice),
+            hostname: Some("host"),
+            app_name: Some("app"),
+            message: "text",
+            attributes: vec![("syslog.raw_timestamp", "Feb 30 12:00:00")],
+            parse_error: Some(ParseError::InvalidTimestamp),
+            ..Fields::default()
+        },
+    );
+}
+
+#[test]
 fn pri_out_of_range() {
     check(
         "<192>Oct 11 22:14:15 host app: text",

@@ -31,11 +31,16 @@ struct Header<'a> {
     seq_slots: u8,
     /// Any Cisco-only part seen: makes an unknown word after the time a zone name.
     cisco_hint: bool,
+    /// The RFC 3164 / relay header date: `Some(None)` when it named no real
+    /// instant (Feb 30), so it is reported rather than dropped.
     header_time: Option<Option<Timestamp>>,
     header_raw: &'a [u8],
+    /// The word after the header date.
     header_host: Option<&'a [u8]>,
+    /// The Cisco origin hostname (`logging origin-id`), which wins over `header_host`.
     origin: Option<&'a [u8]>,
     device: Option<DeviceStamp<'a>>,
+    /// A Cisco uptime stamp stood in for the date.
     uptime: bool,
 }
 
