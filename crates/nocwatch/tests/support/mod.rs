@@ -57,6 +57,17 @@ impl Agent {
         self.dir.path().join(name)
     }
 
+    /// Events the config's file sink (`${DIR}/events.jsonl`) has written so far.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        read_json_lines(&self.path("events.jsonl"))
+    }
+
+    /// Waits until the file sink holds at least `n` events, and returns them.
+    pub fn wait_events(&self, n: usize) -> Vec<serde_json::Value> {
+        eventually(Duration::from_secs(10), &format!("{n} events in the file sink"), || self.events().len() >= n);
+        self.events()
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.path("stderr.log")).unwrap_or_default()
     }
@@ -167,4 +178,19 @@ pub fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool
 pub fn read_json_lines(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+/// The shared test data of real devices (read-only, never copied into the project).
+pub fn testdata(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata").join(relative)
+}
+
+/// A real peer process (rsyslogd, ...) that is killed when the test ends.
+pub struct Peer(pub Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
