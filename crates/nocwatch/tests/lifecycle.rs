@@ -108,3 +108,25 @@ fn admin_token_protects_metrics_but_not_health() {
     assert_eq!(http_get_with(agent.admin, "/metrics", &["Authorization: Bearer wrong"]).unwrap().0, 401);
     assert_eq!(http_get_with(agent.admin, "/status", &["Authorization: Bearer t0ken"]).unwrap().0, 200);
 }
+
+#[test]
+fn a_busy_port_fails_start_up_even_with_shared_receivers() {
+    let (udp, health) = (free_port(), free_port());
+    let first = Agent::start(
+        &config(udp, health, "1s").replace("health_check", "receivers: 2\n    health_check"),
+        Stdio::null(),
+    );
+    let other_health = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("second.yaml");
+    let second = config(udp, other_health, "1s")
+        .replace("${ADMIN}", &addr(free_port()).to_string())
+        .replace("${DIR}", dir.path().to_str().unwrap())
+        .replace("health_check", "receivers: 2\n    health_check");
+    std::fs::write(&path, second).unwrap();
+    let output = std::process::Command::new(BIN).args(["run", "--config"]).arg(&path).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("cannot listen on udp://127.0.0.1:{udp}")), "{stderr}");
+    drop(first);
+}

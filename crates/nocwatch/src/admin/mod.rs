@@ -70,7 +70,12 @@ impl Lifecycle {
         let Ok(sources) = self.sources.lock() else {
             return vec!["<lock poisoned>".to_owned()];
         };
-        sources.iter().filter(|(_, healthy)| !*healthy.borrow()).map(|(id, _)| id.clone()).collect()
+        // A source whose task ended (or panicked) dropped its sender: unhealthy for good.
+        sources
+            .iter()
+            .filter(|(_, healthy)| healthy.has_changed().is_err() || !*healthy.borrow())
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     pub fn readiness(&self) -> Readiness {
@@ -114,7 +119,9 @@ async fn require_token(State(state): State<Arc<AdminState>>, request: Request, n
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     if given.is_some_and(|given| constant_time_eq(given.as_bytes(), token.expose().as_bytes())) {
         next.run(request).await
     } else {

@@ -43,12 +43,10 @@ pub struct GlobalConfig {
     pub log: LogConfig,
     pub admin: AdminConfig,
     pub shutdown: ShutdownConfig,
-    // Read separately (see `load_str`); declared here so typos get a "did you mean".
-    #[serde(skip_serializing)]
-    sources: Option<serde::de::IgnoredAny>,
-    #[serde(skip_serializing)]
-    sinks: Option<serde::de::IgnoredAny>,
 }
+
+/// Top-level keys read apart from [`GlobalConfig`].
+const COMPONENT_SECTIONS: [&str; 2] = ["sources", "sinks"];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -177,37 +175,45 @@ pub fn load_str(source: &str, name: &str, base_dir: &Path, env: &dyn Env) -> Res
         entries.retain(|(key, _)| !key.key_text().is_some_and(|k| k.starts_with("x-")));
     }
     let ctx = Context { env, base_dir };
-    let global: GlobalConfig = from_node(&root, "", &ctx).map_err(located)?;
+    // Kept whole for locating cross-field errors after the sections are taken apart.
+    let document = root.clone();
+    let source_nodes = components(root.take_key("sources"), "sources", SourceConfig::TYPES).map_err(located)?;
+    let sink_nodes = components(root.take_key("sinks"), "sinks", SinkConfig::TYPES).map_err(located)?;
+    let global: GlobalConfig =
+        from_node(&root, "", &ctx).map_err(|e| located(e.with_more_keys(&COMPONENT_SECTIONS)))?;
 
     let mut sources = BTreeMap::new();
-    for (id, node) in components(root.take_key("sources"), "sources").map_err(located)? {
+    for (id, node) in source_nodes {
         let config: SourceConfig = from_node(&node, &join_path("sources", &id), &ctx).map_err(located)?;
         sources.insert(id, config);
     }
 
     let mut sinks = BTreeMap::new();
-    for (id, mut node) in components(root.take_key("sinks"), "sinks").map_err(located)? {
+    for (id, mut node) in sink_nodes {
         let path = join_path("sinks", &id);
         let mut common = Node { location: node.location, kind: NodeKind::Mapping(Vec::new()) };
         for key in SINK_COMMON_KEYS {
             if let (Some(value), NodeKind::Mapping(entries)) = (node.take_key(key), &mut common.kind) {
-                let key_node =
-                    Node { location: value.location, kind: NodeKind::Scalar { text: key.to_owned(), quoted: true } };
+                let key_node = Node {
+                    location: value.location,
+                    kind: NodeKind::Scalar { text: key.to_owned(), quoted: true, from_file: false },
+                };
                 entries.push((key_node, value));
             }
         }
         let common: SinkCommon = from_node(&common, &path, &ctx).map_err(located)?;
-        let config: SinkConfig = from_node(&node, &path, &ctx).map_err(located)?;
+        let config: SinkConfig =
+            from_node(&node, &path, &ctx).map_err(|e| located(e.with_more_keys(&SINK_COMMON_KEYS)))?;
         sinks.insert(id, SinkComponent { inputs: common.inputs, buffer: common.buffer, config });
     }
 
     let config = Config { global, sources, sinks };
-    validate(&config, &root).map_err(located)?;
+    validate(&config, &document).map_err(located)?;
     Ok(config)
 }
 
 /// The `id: {type: ..., ...}` entries of `sources:` or `sinks:`, with ids checked.
-fn components(section: Option<Node>, name: &str) -> Result<Vec<(String, Node)>, yaml::Error> {
+fn components(section: Option<Node>, name: &str, types: &[&str]) -> Result<Vec<(String, Node)>, yaml::Error> {
     let Some(section) = section else {
         return Ok(Vec::new());
     };
@@ -232,9 +238,14 @@ fn components(section: Option<Node>, name: &str) -> Result<Vec<(String, Node)>, 
                 name,
             ));
         }
-        if !matches!(value.kind, NodeKind::Mapping(_)) {
+        let has_type = match &value.kind {
+            NodeKind::Mapping(entries) => entries.iter().any(|(k, _)| k.key_text() == Some("type")),
+            _ => false,
+        };
+        if !has_type {
+            let list: Vec<String> = types.iter().map(|t| format!("`{t}`")).collect();
             return Err(yaml::Error::at(
-                format!("`{id}` must be a mapping with at least a `type`"),
+                format!("missing required key `type` (one of {})", list.join(", ")),
                 value.location,
                 &join_path(name, &id),
             ));
@@ -246,6 +257,25 @@ fn components(section: Option<Node>, name: &str) -> Result<Vec<(String, Node)>, 
 
 /// Cross-field checks: references resolve, addresses don't collide.
 fn validate(config: &Config, root: &Node) -> Result<(), yaml::Error> {
+    let global = &config.global;
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&global.log.level) {
+        return Err(yaml::Error::at(
+            format!("not a valid log filter: {e}"),
+            locate(root, &["log", "level"]),
+            "log.level",
+        ));
+    }
+    if global.admin.auth_token.as_ref().is_some_and(|token| token.expose().trim().is_empty()) {
+        // An empty secret (unset variable, empty mounted file) must not silently open the API.
+        return Err(yaml::Error::at(
+            "is empty: give a token, or remove the key to serve without one",
+            locate(root, &["admin"]),
+            "admin.auth_token",
+        ));
+    }
+    for (id, source) in &config.sources {
+        source.validate().map_err(|e| yaml::Error::at(e, locate(root, &["sources", id]), &format!("sources.{id}")))?;
+    }
     let source_ids: Vec<&str> = config.sources.keys().map(String::as_str).collect();
     for (id, sink) in &config.sinks {
         for input in sink.inputs.iter().flatten() {

@@ -241,3 +241,69 @@ fn redacted_yaml_round_trips() {
     let again = load(&printed, &[]).unwrap();
     assert_eq!(again.to_redacted_yaml(), printed);
 }
+
+#[test]
+fn values_from_env_or_files_are_never_echoed() {
+    let message = error("shutdown:\n  drain_period: ${DRAIN}\n", &[("DRAIN", "s3cr3t")]);
+    assert!(message.contains("shutdown.drain_period") && !message.contains("s3cr3t"), "{message}");
+    let message = error("sinks:\n  out: {type: console, buffer: {when_full: '${POLICY}'}}\n", &[("POLICY", "s3cr3t")]);
+    assert!(message.contains("unknown value") && !message.contains("s3cr3t"), "{message}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("size"), "s3cr3t\n").unwrap();
+    let source = "sources:\n  s: {type: syslog, address: '127.0.0.1:1', max_message_size_file: size}\n";
+    let message = load_str(source, "test.yaml", dir.path(), &env(&[])).unwrap_err().to_string();
+    assert!(message.contains("max_message_size") && !message.contains("s3cr3t"), "{message}");
+}
+
+#[test]
+fn suggestions_know_every_valid_key() {
+    let message = error("sources_file: x\n", &[]);
+    assert!(message.contains("unknown key `sources_file`; did you mean `sources`?"), "{message}");
+    let message = error("sinks:\n  out:\n    type: console\n    bufer: {max_events: 5}\n", &[]);
+    assert!(
+        message.starts_with("test.yaml:4:5: sinks.out.bufer: unknown key `bufer`; did you mean `buffer`?"),
+        "{message}"
+    );
+    let message = error("sources:\n  s:\n    address: 127.0.0.1:514\n", &[]);
+    assert!(
+        message.contains("sources.s: missing required key `type` (one of `syslog`, `internal_metrics`)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn cross_field_errors_point_at_their_line() {
+    let source = "sources:\n  syslog: {type: syslog, address: '127.0.0.1:5514'}\nsinks:\n  out:\n    type: console\n    inputs: [sylog]\n";
+    let message = error(source, &[]);
+    assert!(message.starts_with("test.yaml:6:13: sinks.out.inputs:"), "{message}");
+}
+
+#[test]
+fn check_config_catches_what_run_would_refuse() {
+    let cases = [
+        ("log: {level: 'info,,=x['}\n", "log.level: not a valid log filter"),
+        ("sources:\n  s: {type: syslog, mode: tls, address: '127.0.0.1:6514'}\n", "needs a `tls` section"),
+        (
+            "sources:\n  s: {type: syslog, address: '127.0.0.1:514', tls: {cert: x, key: y}}\n",
+            "`tls` is only for mode `tls`",
+        ),
+        (
+            "sources:\n  s: {type: syslog, mode: tls, address: '127.0.0.1:6514', tls: {cert: x, key: y}}\n",
+            "tls.cert holds no certificate",
+        ),
+        ("sources:\n  s: {type: syslog, address: '127.0.0.1:514', utc_offset: JST}\n", "utc_offset `JST`"),
+        ("sources:\n  s: {type: internal_metrics, interval: 0s}\n", "interval must be more than 0s"),
+    ];
+    for (source, expected) in cases {
+        let message = error(source, &[]);
+        assert!(message.contains(expected), "{source}: {message}");
+    }
+
+    // An empty token file (a secret that was not mounted) must not switch auth off.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "\n").unwrap();
+    let source = "admin: {auth_token_file: token}\n";
+    let message = load_str(source, "test.yaml", dir.path(), &env(&[])).unwrap_err().to_string();
+    assert!(message.contains("admin.auth_token: is empty"), "{message}");
+}

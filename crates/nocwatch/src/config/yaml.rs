@@ -34,9 +34,11 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub enum NodeKind {
     /// `quoted` scalars are always strings; plain ones may be null, bool or numbers.
+    /// `from_file` marks text read through a `<key>_file` (kept out of error messages).
     Scalar {
         text: String,
         quoted: bool,
+        from_file: bool,
     },
     Sequence(Vec<Node>),
     Mapping(Vec<(Node, Node)>),
@@ -48,7 +50,7 @@ impl Node {
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(&self.kind, NodeKind::Scalar { text, quoted: false } if is_null_text(text))
+        matches!(&self.kind, NodeKind::Scalar { text, quoted: false, .. } if is_null_text(text))
     }
 
     /// The key of a mapping entry as written (keys are never interpolated).
@@ -79,15 +81,28 @@ pub struct Error {
     pub message: String,
     pub location: Option<Location>,
     pub path: Option<String>,
+    /// For an unknown key: the key and the keys that were expected, so a caller that
+    /// knows of more valid keys at that place can suggest among them too.
+    pub unknown_key: Option<(String, Vec<&'static str>)>,
 }
 
 impl Error {
     pub fn new(message: impl Into<String>) -> Self {
-        Error { message: message.into(), location: None, path: None }
+        Error { message: message.into(), location: None, path: None, unknown_key: None }
     }
 
     pub fn at(message: impl Into<String>, location: Location, path: &str) -> Self {
-        Error { message: message.into(), location: Some(location), path: Some(path.to_owned()) }
+        Error { location: Some(location), path: Some(path.to_owned()), ..Error::new(message) }
+    }
+
+    /// Re-words an unknown-key error knowing `more` keys are valid at that place.
+    pub fn with_more_keys(mut self, more: &[&'static str]) -> Self {
+        if let Some((key, expected)) = &mut self.unknown_key {
+            expected.extend_from_slice(more);
+            expected.sort_unstable();
+            self.message = format!("unknown key `{key}`{}", suggestion(key, expected));
+        }
+        self
     }
 
     /// Errors are located by the innermost node that saw them; outer nodes don't overwrite.
@@ -125,7 +140,9 @@ impl de::Error for Error {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        Error::new(format!("unknown key `{field}`{}", suggestion(field, expected)))
+        let mut error = Error::new(format!("unknown key `{field}`{}", suggestion(field, expected)));
+        error.unknown_key = Some((field.to_owned(), expected.to_vec()));
+        error
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -175,9 +192,8 @@ pub fn parse(source: &str) -> Result<Node, Error> {
         let (event, span) = event.map_err(|e| {
             let marker = e.marker();
             Error {
-                message: format!("invalid YAML: {}", e.info()),
                 location: Some(Location { line: marker.line(), column: marker.col() + 1 }),
-                path: None,
+                ..Error::new(format!("invalid YAML: {}", e.info()))
             }
         })?;
         let location = Location { line: span.start.line(), column: span.start.col() + 1 };
@@ -209,7 +225,8 @@ impl TreeBuilder {
             Event::Scalar(text, style, anchor, tag) => {
                 let verbatim = tag.as_ref().is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
                 let quoted = verbatim || !matches!(style, ScalarStyle::Plain);
-                let node = Node { location, kind: NodeKind::Scalar { text: text.into_owned(), quoted } };
+                let node =
+                    Node { location, kind: NodeKind::Scalar { text: text.into_owned(), quoted, from_file: false } };
                 self.complete(node, anchor, location)?;
             }
             Event::SequenceStart(anchor, _) => {
@@ -325,7 +342,7 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
     /// The scalar's text with `${VAR}` expanded; `None` for a null.
     fn text(&self) -> Result<Option<Cow<'n, str>>, Error> {
         match &self.node.kind {
-            NodeKind::Scalar { text, quoted } => {
+            NodeKind::Scalar { text, quoted, .. } => {
                 if !quoted && is_null_text(text) {
                     return Ok(None);
                 }
@@ -365,7 +382,25 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
     }
 
     fn relocate<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
-        result.map_err(|e| e.located(self.node.location, &self.path))
+        result.map_err(|e| self.redact(e).located(self.node.location, &self.path))
+    }
+
+    /// A value from the environment or a file may be a secret given in the wrong place:
+    /// it is never repeated in an error (a type's own parse error may quote its input).
+    fn redact(&self, mut error: Error) -> Error {
+        if let (true, NodeKind::Scalar { text, .. }) = (self.is_sensitive(), &self.node.kind)
+            && let Ok(value) = interpolate(text, self.ctx.env)
+        {
+            let value = value.trim();
+            if value.len() >= 3 && error.message.contains(value) {
+                error.message = error.message.replace(value, "<the value from the environment or file>");
+            }
+        }
+        error
+    }
+
+    fn is_sensitive(&self) -> bool {
+        matches!(&self.node.kind, NodeKind::Scalar { text, from_file, .. } if *from_file || text.contains("${"))
     }
 
     fn visit_comma_list<'de, V: Visitor<'de>>(&self, text: &str, visitor: V) -> Result<V::Value, Error> {
@@ -376,7 +411,7 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
             .map(|item| Node {
                 location: self.node.location,
                 // Already expanded: escape `$` so the item is not expanded twice.
-                kind: NodeKind::Scalar { text: item.replace('$', "$$"), quoted: true },
+                kind: NodeKind::Scalar { text: item.replace('$', "$$"), quoted: true, from_file: self.is_sensitive() },
             })
             .collect();
         let access = SeqAccess { items: items.iter(), index: 0, parent: self };
@@ -475,8 +510,9 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_, '_> {
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         // `${VAR:-}` that expands to nothing means "not set", like a null.
+        // An empty file, though, is a mistake to report (an unmounted secret), not "unset".
         let absent = match &self.node.kind {
-            NodeKind::Scalar { .. } => self.text()?.is_none_or(|t| t.is_empty()),
+            NodeKind::Scalar { from_file: false, .. } => self.text()?.is_none_or(|t| t.is_empty()),
             _ => false,
         };
         if absent { self.relocate(visitor.visit_none()) } else { visitor.visit_some(self) }
@@ -637,11 +673,16 @@ fn resolve_file_keys<'n>(
             .map_err(|e| Error::at(format!("cannot read `{}`: {e}", file_path.display()), value.location, &key_path))?;
         let contents = contents.strip_suffix('\n').unwrap_or(&contents);
         let contents = contents.strip_suffix('\r').unwrap_or(contents);
-        let field_key =
-            Node { location: key.location, kind: NodeKind::Scalar { text: field.to_owned(), quoted: true } };
+        let field_key = Node {
+            location: key.location,
+            kind: NodeKind::Scalar { text: field.to_owned(), quoted: true, from_file: false },
+        };
         // File contents are literal: `$` must not be expanded.
         let text = contents.replace('$', "$$");
-        resolved.push((field_key, Node { location: value.location, kind: NodeKind::Scalar { text, quoted: true } }));
+        resolved.push((
+            field_key,
+            Node { location: value.location, kind: NodeKind::Scalar { text, quoted: true, from_file: true } },
+        ));
     }
     Ok(Cow::Owned(resolved))
 }

@@ -10,32 +10,40 @@ use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// Binds a UDP socket with a large receive buffer, so bursts wait in the kernel instead of
-/// being dropped there. The kernel may grant less than asked (`net.core.rmem_max`); the
-/// granted size is returned so it can be logged.
-/// With `reuse_port`, several sockets may bind the same address and the kernel spreads
-/// senders across them (one sender always lands on the same socket, so its order holds).
+/// Binds `count` UDP sockets on `address`, each with a large receive buffer so bursts wait
+/// in the kernel instead of being dropped there. With more than one, they share the port
+/// (`SO_REUSEPORT`) and the kernel spreads senders across them (one sender always lands on
+/// the same socket, so its order holds). The kernel may grant a smaller buffer than asked
+/// (`net.core.rmem_max`); the granted size is returned so it can be logged.
 pub fn bind_udp(
     address: SocketAddr,
     receive_buffer: usize,
-    reuse_port: bool,
-) -> io::Result<(tokio::net::UdpSocket, usize)> {
-    let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
-    if address.is_ipv6() {
-        // `[::]` takes IPv4 too, as operators expect from one listener.
-        socket.set_only_v6(false)?;
+    count: usize,
+) -> io::Result<(Vec<tokio::net::UdpSocket>, usize)> {
+    if count > 1 {
+        // SO_REUSEPORT would also let us join a port another process holds with it: check
+        // first that the port is free, so a busy port fails start-up.
+        drop(std::net::UdpSocket::bind(address)?);
     }
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
+    let mut sockets = Vec::with_capacity(count);
+    let mut granted = 0;
+    for _ in 0..count.max(1) {
+        let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
+        if address.is_ipv6() {
+            // `[::]` takes IPv4 too, as operators expect from one listener.
+            socket.set_only_v6(false)?;
+        }
+        if count > 1 {
+            socket.set_reuse_port(true)?;
+        }
+        // Best effort: a smaller buffer still works.
+        let _ = socket.set_recv_buffer_size(receive_buffer);
+        granted = socket.recv_buffer_size().unwrap_or(0);
+        socket.set_nonblocking(true)?;
+        socket.bind(&address.into())?;
+        sockets.push(tokio::net::UdpSocket::from_std(socket.into())?);
     }
-    // Best effort: a smaller buffer still works.
-    let _ = socket.set_recv_buffer_size(receive_buffer);
-    let granted = socket.recv_buffer_size().unwrap_or(0);
-    socket.set_nonblocking(true)?;
-    socket.bind(&address.into())?;
-    let socket = tokio::net::UdpSocket::from_std(socket.into())?;
-    Ok((socket, granted))
+    Ok((sockets, granted))
 }
 
 /// Binds a TCP listener; `SO_REUSEADDR` so a restart does not wait for TIME_WAIT.

@@ -25,6 +25,13 @@ fn default_interval() -> Duration {
 }
 
 impl InternalMetricsConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.interval.get().is_zero() {
+            return Err("interval must be more than 0s".to_owned());
+        }
+        Ok(())
+    }
+
     pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
         Ok(Box::pin(run(self.interval.get(), ctx)))
     }
@@ -46,11 +53,11 @@ async fn run(interval: std::time::Duration, ctx: SourceContext) -> anyhow::Resul
         let mut events = Vec::new();
         for status in ctx.telemetry.components() {
             let status = status.status();
-            let key = format!("{:?}/{}", status.kind, status.id);
+            let key = format!("{}/{}", status.kind.as_str(), status.id);
             let now = [status.received_events, status.sent_events, status.dropped_events];
             let before = last.insert(key, now).unwrap_or([0; 3]);
             let tags: Tags = [
-                ("component_kind".to_owned(), format!("{:?}", status.kind).to_lowercase()),
+                ("component_kind".to_owned(), status.kind.as_str().to_owned()),
                 ("component_id".to_owned(), status.id.clone()),
                 ("component_type".to_owned(), status.component_type.clone()),
             ]

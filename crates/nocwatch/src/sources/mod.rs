@@ -63,6 +63,15 @@ impl SourceConfig {
         }
     }
 
+    /// Checks what the config file cannot express (combinations, PEM contents), so that
+    /// `check-config` catches all that `run` would refuse.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            SourceConfig::Syslog(config) => config.validate(),
+            SourceConfig::InternalMetrics(config) => config.validate(),
+        }
+    }
+
     pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
         match self {
             SourceConfig::Syslog(config) => config.build(ctx).await,

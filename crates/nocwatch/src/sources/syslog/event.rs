@@ -26,6 +26,8 @@ impl EventMapper {
             None => Offset::UTC,
             Some(text) => parse_offset(text).with_context(|| format!("utc_offset `{text}`: expected e.g. `+09:00`"))?,
         };
+        // `::ffff:10.0.0.1` in the map must match a sender seen as 10.0.0.1.
+        let hosts = hosts.into_iter().map(|(ip, name)| (ip.to_canonical(), name)).collect();
         Ok(EventMapper { hosts, offset })
     }
 

@@ -17,6 +17,7 @@ use super::{Listen, SourceContext};
 use crate::component::Running;
 use crate::config::{ByteSize, Duration};
 use crate::net::tls::TlsServerConfig;
+use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,14 +91,29 @@ impl SyslogSourceConfig {
         listens
     }
 
-    pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
-        let mapper = event::EventMapper::new(self.hosts.clone(), self.utc_offset.as_deref())?;
+    pub fn validate(&self) -> Result<(), String> {
+        event::EventMapper::new(self.hosts.clone(), self.utc_offset.as_deref()).map_err(|e| format!("{e:#}"))?;
+        if self.max_connections == 0 || self.receivers == Some(0) {
+            return Err("max_connections and receivers must be at least 1".to_owned());
+        }
+        self.tls_acceptor().map(drop).map_err(|e| format!("{e:#}"))
+    }
+
+    fn tls_acceptor(&self) -> anyhow::Result<Option<TlsAcceptor>> {
         match (self.mode, &self.tls) {
-            (Mode::Udp, None) => udp::build(self, mapper, ctx).await,
-            (Mode::Tcp, None) => tcp::build(self, None, mapper, ctx).await,
-            (Mode::Tls, Some(tls)) => tcp::build(self, Some(tls.acceptor()?), mapper, ctx).await,
+            (Mode::Tls, Some(tls)) => Ok(Some(tls.acceptor()?)),
             (Mode::Tls, None) => bail!("mode `tls` needs a `tls` section (cert, key)"),
             (_, Some(_)) => bail!("`tls` is only for mode `tls`"),
+            (_, None) => Ok(None),
+        }
+    }
+
+    pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
+        let mapper = event::EventMapper::new(self.hosts.clone(), self.utc_offset.as_deref())?;
+        let tls = self.tls_acceptor()?;
+        match self.mode {
+            Mode::Udp => udp::build(self, mapper, ctx).await,
+            Mode::Tcp | Mode::Tls => tcp::build(self, tls, mapper, ctx).await,
         }
     }
 }

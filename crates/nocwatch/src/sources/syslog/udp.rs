@@ -25,19 +25,9 @@ const MAX_BATCH: usize = 256;
 pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: SourceContext) -> anyhow::Result<Running> {
     let receivers =
         config.receivers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let mut sockets = Vec::with_capacity(receivers);
-    for _ in 0..receivers {
-        let (socket, granted) = bind_udp(config.address, config.receive_buffer.as_usize(), receivers > 1)
-            .with_context(|| format!("cannot listen on udp://{}", config.address))?;
-        sockets.push((socket, granted));
-    }
-    tracing::info!(
-        source = %ctx.id,
-        address = %config.address,
-        receivers,
-        receive_buffer = sockets.first().map_or(0, |s| s.1),
-        "syslog listening on UDP"
-    );
+    let (sockets, granted) = bind_udp(config.address, config.receive_buffer.as_usize(), receivers)
+        .with_context(|| format!("cannot listen on udp://{}", config.address))?;
+    tracing::info!(source = %ctx.id, address = %config.address, receivers, receive_buffer = granted, "syslog listening on UDP");
     let max_message = config.max_message_size.as_usize();
     Ok(Box::pin(async move {
         let shared = Arc::new(Shared {
@@ -48,7 +38,7 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
             metrics: ctx.metrics,
         });
         let mut tasks = tokio::task::JoinSet::new();
-        for (socket, _) in sockets {
+        for socket in sockets {
             tasks.spawn(receive(socket, max_message, shared.clone(), ctx.shutdown.clone()));
         }
         let _ = ctx.healthy.send(true);
