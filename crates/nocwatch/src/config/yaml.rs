@@ -83,7 +83,7 @@ pub struct Error {
     pub path: Option<String>,
     /// For an unknown key: the key and the keys that were expected, so a caller that
     /// knows of more valid keys at that place can suggest among them too.
-    pub unknown_key: Option<(String, Vec<&'static str>)>,
+    pub unknown_key: Option<Box<(String, Vec<&'static str>)>>,
 }
 
 impl Error {
@@ -97,7 +97,8 @@ impl Error {
 
     /// Re-words an unknown-key error knowing `more` keys are valid at that place.
     pub fn with_more_keys(mut self, more: &[&'static str]) -> Self {
-        if let Some((key, expected)) = &mut self.unknown_key {
+        if let Some(unknown) = &mut self.unknown_key {
+            let (key, expected) = &mut **unknown;
             expected.extend_from_slice(more);
             expected.sort_unstable();
             self.message = format!("unknown key `{key}`{}", suggestion(key, expected));
@@ -141,7 +142,7 @@ impl de::Error for Error {
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
         let mut error = Error::new(format!("unknown key `{field}`{}", suggestion(field, expected)));
-        error.unknown_key = Some((field.to_owned(), expected.to_vec()));
+        error.unknown_key = Some(Box::new((field.to_owned(), expected.to_vec())));
         error
     }
 
