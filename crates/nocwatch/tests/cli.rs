@@ -74,9 +74,44 @@ fn version_and_help_on_every_command() {
     let output = nocwatch(&["version"], &[]);
     assert!(output.status.success());
     assert_eq!(text(&output.stdout).trim(), format!("nocwatch {}", env!("CARGO_PKG_VERSION")));
-    for command in [&["--help"][..], &["run", "--help"], &["check-config", "--help"], &["version", "--help"]] {
+    let commands: [&[&str]; 5] = [
+        &["--help"],
+        &["run", "--help"],
+        &["check-config", "--help"],
+        &["version", "--help"],
+        &["syslog", "parse", "--help"],
+    ];
+    for command in commands {
         let output = nocwatch(command, &[]);
         assert!(output.status.success(), "{command:?}");
         assert!(text(&output.stdout).contains("Usage: nocwatch"), "{command:?}");
     }
+}
+
+#[test]
+fn syslog_parse_prints_events_for_lines_on_stdin() {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(["syslog", "parse", "--peer", "10.1.2.3", "--utc-offset", "+09:00"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"<189>29: *Apr 29 13:58:40.411: %SYS-5-CONFIG_I: Configured from console\n\nnot syslog\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let events: Vec<serde_json::Value> =
+        text(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["attributes"]["cisco"]["mnemonic"], "CONFIG_I");
+    assert_eq!(events[0]["host"], "10.1.2.3");
+    assert_eq!(events[0]["status"], "notice");
+    assert!(events[0]["timestamp"].as_str().unwrap().ends_with("04:58:40.411Z"), "+09:00 applied: {}", events[0]);
+    assert_eq!(events[1]["message"], "not syslog");
+    assert!(events[1]["attributes"]["parse_error"].is_string());
 }

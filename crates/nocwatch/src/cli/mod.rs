@@ -26,6 +26,25 @@ enum Command {
     CheckConfig(ConfigArgs),
     /// Print the version
     Version,
+    /// Syslog tools for operators
+    #[command(subcommand)]
+    Syslog(SyslogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SyslogCommand {
+    /// Read syslog lines on stdin and print each as the event nocwatch would make (JSON)
+    Parse(SyslogParseArgs),
+}
+
+#[derive(Debug, Args)]
+struct SyslogParseArgs {
+    /// The sender address to assume (host fallback and `peer.ip`)
+    #[arg(long, default_value = "127.0.0.1")]
+    peer: std::net::IpAddr,
+    /// UTC offset of timestamps without a zone, e.g. `+09:00`
+    #[arg(long)]
+    utc_offset: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -63,7 +82,35 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Run(args) => run(&args),
+        Command::Syslog(SyslogCommand::Parse(args)) => syslog_parse(&args),
     }
+}
+
+fn syslog_parse(args: &SyslogParseArgs) -> ExitCode {
+    use std::io::{BufRead, Write};
+    let mapper = match crate::sources::syslog::event::EventMapper::new(Default::default(), args.utc_offset.as_deref()) {
+        Ok(mapper) => mapper,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let peer = std::net::SocketAddr::new(args.peer, 514);
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.split(b'\n') {
+        let Ok(line) = line else { break };
+        if line.is_empty() {
+            continue;
+        }
+        let event = crate::event::Event::Log(mapper.to_event(&line, peer, false, &mapper.context()));
+        let written = serde_json::to_writer(&mut stdout, &event).is_ok() && stdout.write_all(b"\n").is_ok();
+        if !written {
+            // stdout closed (e.g. piped into `head`): nothing more to do.
+            break;
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn run(args: &ConfigArgs) -> ExitCode {
