@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AdminState, Lifecycle, health_port};
 use crate::config::Config;
-use crate::pipeline::{SourceOutput, queue};
+use crate::pipeline::{BufferType, SourceOutput};
 use crate::sinks::SinkContext;
 use crate::sources::SourceContext;
 use crate::telemetry::{ComponentKind, ComponentMetrics, ComponentState, DropReason, Telemetry};
@@ -30,6 +30,8 @@ const SOURCE_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 struct Task {
     id: String,
     metrics: ComponentMetrics,
+    /// Its queue survives a restart (disk buffer): what is left is not lost.
+    durable: bool,
     handle: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -58,11 +60,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut sinks = Vec::new();
     for (id, sink) in &config.sinks {
         let metrics = telemetry.component(ComponentKind::Sink, id, sink.config.type_name());
-        let (sender, input) = queue::bounded(&sink.buffer, metrics.clone());
+        let (sender, input) = crate::pipeline::buffer(&sink.buffer, id, &config.global.agent.data_dir, metrics.clone())
+            .with_context(|| format!("sink `{id}`: buffer"))?;
         let ctx = SinkContext { id: id.clone(), input, metrics: metrics.clone() };
         let running = sink.config.build(ctx).await.with_context(|| format!("sink `{id}`"))?;
         sink_inputs.insert(id.clone(), (sender, sink.config.accepts(), sink.inputs.clone()));
-        sinks.push(Task { id: id.clone(), metrics, handle: tokio::spawn(running) });
+        let durable = sink.buffer.buffer_type == BufferType::Disk;
+        sinks.push(Task { id: id.clone(), metrics, durable, handle: tokio::spawn(running) });
     }
 
     let hostname = config.global.agent.hostname.clone().unwrap_or_else(system_hostname);
@@ -98,7 +102,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         };
         let running = source.build(ctx).await.with_context(|| format!("source `{id}`"))?;
         metrics.set_state(ComponentState::Running);
-        sources.push(Task { id: id.clone(), metrics, handle: tokio::spawn(running) });
+        sources.push(Task { id: id.clone(), metrics, durable: false, handle: tokio::spawn(running) });
     }
     // Only sources may hold queue senders now: a queue closes when its sources are done.
     drop(sink_inputs);
@@ -154,10 +158,14 @@ async fn join_all(tasks: Vec<Task>, deadline: Duration, kind: &str) {
             }
             Err(_) => {
                 abort.abort();
-                let lost = task.metrics.status().queue_events.max(0) as u64;
-                task.metrics.dropped(DropReason::Shutdown, lost);
                 task.metrics.set_state(ComponentState::Failed);
-                tracing::error!(id = %task.id, lost_events = lost, "{kind} did not finish in time");
+                let left = task.metrics.status().queue_events.max(0) as u64;
+                if task.durable {
+                    tracing::warn!(id = %task.id, buffered_events = left, "{kind} did not finish in time; the rest stays in its disk buffer");
+                } else {
+                    task.metrics.dropped(DropReason::Shutdown, left);
+                    tracing::error!(id = %task.id, lost_events = left, "{kind} did not finish in time");
+                }
             }
         }
     }

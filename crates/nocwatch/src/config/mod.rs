@@ -48,11 +48,20 @@ pub struct GlobalConfig {
 /// Top-level keys read apart from [`GlobalConfig`].
 const COMPONENT_SECTIONS: [&str; 2] = ["sources", "sinks"];
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     /// The agent's own host name, for events about nocwatch itself. Default: the system's.
     pub hostname: Option<String>,
+    /// Where nocwatch keeps state: disk buffers (`<data_dir>/buffers/<sink>`), later the
+    /// local store.
+    pub data_dir: PathBuf,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig { hostname: None, data_dir: PathBuf::from("/var/lib/nocwatch") }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

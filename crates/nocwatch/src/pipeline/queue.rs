@@ -8,35 +8,11 @@
 use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
 
+use super::WhenFull;
 use crate::event::Event;
 use crate::telemetry::{ComponentMetrics, DropReason};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WhenFull {
-    /// The source waits for room. Use when loss is worse than delay; a stuck sink then
-    /// holds back every sink fed by the same sources.
-    Block,
-    /// New events are dropped and counted; the source and other sinks go on.
-    DropNewest,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BufferConfig {
-    /// How many events the queue holds.
-    pub max_events: usize,
-    pub when_full: WhenFull,
-}
-
-impl Default for BufferConfig {
-    fn default() -> Self {
-        BufferConfig { max_events: 10_000, when_full: WhenFull::DropNewest }
-    }
-}
 
 struct Shared {
     permits: Semaphore,
@@ -51,16 +27,16 @@ impl Shared {
     }
 }
 
-/// Creates a sink's queue; `metrics` are the sink's.
-pub fn bounded(config: &BufferConfig, metrics: ComponentMetrics) -> (QueueSender, QueueReceiver) {
-    let capacity = config.max_events.max(1);
+/// Creates a sink's in-memory queue; `metrics` are the sink's.
+pub fn bounded(max_events: usize, when_full: WhenFull, metrics: ComponentMetrics) -> (QueueSender, QueueReceiver) {
+    let capacity = max_events.max(1);
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared { permits: Semaphore::new(capacity), capacity, metrics: metrics.clone() });
     shared.publish_depth();
     let sender = QueueSender {
         tx,
         shared: shared.clone(),
-        when_full: config.when_full,
+        when_full,
         dropped_full: metrics.drop_counter(DropReason::QueueFull),
     };
     (sender, QueueReceiver { rx, shared })
@@ -207,8 +183,7 @@ mod tests {
     async fn drop_newest_keeps_the_bound_and_counts() {
         let telemetry = Telemetry::new();
         let metrics = telemetry.component(ComponentKind::Sink, "s", "test");
-        let config = BufferConfig { max_events: 10, when_full: WhenFull::DropNewest };
-        let (tx, mut rx) = bounded(&config, metrics.clone());
+        let (tx, mut rx) = bounded(10, WhenFull::DropNewest, metrics.clone());
         assert_eq!(tx.send(events(7)).await, 0);
         assert_eq!(tx.send(events(7)).await, 4);
         assert_eq!(tx.send(events(1)).await, 1);
@@ -224,8 +199,7 @@ mod tests {
     async fn block_waits_for_room_and_splits_big_batches() {
         let telemetry = Telemetry::new();
         let metrics = telemetry.component(ComponentKind::Sink, "s", "test");
-        let config = BufferConfig { max_events: 4, when_full: WhenFull::Block };
-        let (tx, mut rx) = bounded(&config, metrics.clone());
+        let (tx, mut rx) = bounded(4, WhenFull::Block, metrics.clone());
         let sender = tokio::spawn(async move { tx.send(events(10)).await });
         let mut received = 0;
         while let Some(batch) = rx.recv().await {
@@ -243,8 +217,7 @@ mod tests {
     async fn a_stopped_sink_releases_blocked_senders() {
         let telemetry = Telemetry::new();
         let metrics = telemetry.component(ComponentKind::Sink, "s", "test");
-        let config = BufferConfig { max_events: 2, when_full: WhenFull::Block };
-        let (tx, rx) = bounded(&config, metrics.clone());
+        let (tx, rx) = bounded(2, WhenFull::Block, metrics.clone());
         assert_eq!(tx.send(events(2)).await, 0);
         let sender = tokio::spawn(async move { tx.send(events(3)).await });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -10,7 +10,7 @@ pub mod stream;
 
 use crate::component::{Running, component_enum};
 use crate::event::Accepts;
-use crate::pipeline::QueueReceiver;
+use crate::pipeline::BufferReceiver;
 use crate::telemetry::ComponentMetrics;
 
 component_enum! {
@@ -24,7 +24,7 @@ component_enum! {
 /// What a sink runs with.
 pub struct SinkContext {
     pub id: String,
-    pub input: QueueReceiver,
+    pub input: BufferReceiver,
     pub metrics: ComponentMetrics,
 }
 

@@ -24,9 +24,11 @@ pub async fn run<S: ByteSink>(mut ctx: SinkContext, mut sink: S) -> anyhow::Resu
     while let Some(first) = ctx.input.recv().await {
         buf.clear();
         let mut count = 0u64;
+        let mut batches = 0;
         let mut batch = Some(first);
         // Take what is already waiting so one write carries it all.
         while let Some(events) = batch.take() {
+            batches += 1;
             for event in &events {
                 match encoder.encode(event, &mut buf) {
                     Ok(()) => count += 1,
@@ -43,7 +45,11 @@ pub async fn run<S: ByteSink>(mut ctx: SinkContext, mut sink: S) -> anyhow::Resu
                 batch = ctx.input.try_recv();
             }
         }
-        match sink.write_batch(&buf).await {
+        // A write error is final for a byte stream (there is no one to retry with), so the
+        // batch is acknowledged either way: delivered, or dropped and counted.
+        let written = sink.write_batch(&buf).await;
+        ctx.input.ack(batches);
+        match written {
             Ok(()) => ctx.metrics.sent(count),
             Err(e) => {
                 ctx.metrics.dropped(DropReason::WriteError, count);

@@ -75,11 +75,18 @@ pub enum DropReason {
     WriteError,
     /// Still queued when the shutdown flush deadline passed.
     Shutdown,
+    /// A disk buffer record failed its checksum.
+    Corrupt,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 4] =
-        [DropReason::QueueFull, DropReason::EncodeError, DropReason::WriteError, DropReason::Shutdown];
+    pub const ALL: [DropReason; 5] = [
+        DropReason::QueueFull,
+        DropReason::EncodeError,
+        DropReason::WriteError,
+        DropReason::Shutdown,
+        DropReason::Corrupt,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -87,6 +94,7 @@ impl DropReason {
             DropReason::EncodeError => "encode_error",
             DropReason::WriteError => "write_error",
             DropReason::Shutdown => "shutdown",
+            DropReason::Corrupt => "corrupt",
         }
     }
 }
@@ -112,6 +120,10 @@ pub struct Telemetry {
     queue_events: Family<ComponentLabels, Gauge>,
     queue_capacity: Family<ComponentLabels, Gauge>,
     last_event: Family<ComponentLabels, Gauge>,
+    buffer_bytes: Family<ComponentLabels, Gauge>,
+    replayed: Family<ComponentLabels, Counter>,
+    retried: Family<ComponentLabels, Counter>,
+    last_success: Family<ComponentLabels, Gauge>,
     draining: Gauge,
     components: Mutex<Vec<ComponentMetrics>>,
 }
@@ -132,6 +144,10 @@ impl Telemetry {
         let queue_events = Family::default();
         let queue_capacity = Family::default();
         let last_event = Family::default();
+        let buffer_bytes = Family::default();
+        let replayed = Family::default();
+        let retried = Family::default();
+        let last_success = Family::default();
         let draining = Gauge::default();
         registry.register(
             "component_received_events",
@@ -152,6 +168,18 @@ impl Telemetry {
             "Unix time of the last event a component handled",
             last_event.clone(),
         );
+        registry.register("buffer_bytes", "Bytes in a sink's disk buffer not yet delivered", buffer_bytes.clone());
+        registry.register(
+            "component_replayed_events",
+            "Events a disk buffer held at start-up from an earlier run (delivered again: at least once)",
+            replayed.clone(),
+        );
+        registry.register("component_retried_requests", "Requests a sink sent again after a failure", retried.clone());
+        registry.register(
+            "component_last_success_timestamp_seconds",
+            "Unix time of a sink's last successful delivery",
+            last_success.clone(),
+        );
         registry.register("draining", "1 while shutting down (readiness is 503)", draining.clone());
         let build = Family::<BuildLabels, Gauge>::default();
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").to_owned() }).set(1);
@@ -165,6 +193,10 @@ impl Telemetry {
             queue_events,
             queue_capacity,
             last_event,
+            buffer_bytes,
+            replayed,
+            retried,
+            last_success,
             draining,
             components: Mutex::new(Vec::new()),
         }
@@ -184,6 +216,10 @@ impl Telemetry {
                 queue_events: self.queue_events.get_or_create(&labels).clone(),
                 queue_capacity: self.queue_capacity.get_or_create(&labels).clone(),
                 last_event: self.last_event.get_or_create(&labels).clone(),
+                buffer_bytes: self.buffer_bytes.get_or_create(&labels).clone(),
+                replayed: self.replayed.get_or_create(&labels).clone(),
+                retried: self.retried.get_or_create(&labels).clone(),
+                last_success: self.last_success.get_or_create(&labels).clone(),
                 dropped: self.dropped.clone(),
                 errors: self.errors.clone(),
                 labels,
@@ -220,6 +256,10 @@ struct ComponentInner {
     queue_events: Gauge,
     queue_capacity: Gauge,
     last_event: Gauge,
+    buffer_bytes: Gauge,
+    replayed: Counter,
+    retried: Counter,
+    last_success: Gauge,
     dropped: Family<ReasonLabels, Counter>,
     errors: Family<ReasonLabels, Counter>,
     state: Mutex<(ComponentState, Option<String>)>,
@@ -243,6 +283,19 @@ impl ComponentMetrics {
 
     pub fn sent(&self, n: u64) {
         self.inner.sent.inc_by(n);
+        self.inner.last_success.set(jiff::Timestamp::now().as_second());
+    }
+
+    pub fn retried(&self) {
+        self.inner.retried.inc();
+    }
+
+    pub fn replayed(&self, n: u64) {
+        self.inner.replayed.inc_by(n);
+    }
+
+    pub fn set_buffer_bytes(&self, bytes: u64) {
+        self.inner.buffer_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// A counter for one drop reason, to keep in the hot path.
