@@ -165,7 +165,8 @@ fn cisco_unknown_zone_name_is_kept_and_default_offset_applies() {
         Fields {
             facility: Some(Facility::Local7),
             severity: Some(Severity::Warning),
-            timestamp: Some("2024-11-24T03:23:27.833Z"),
+            // Nov 23 read in June is last November's: a log line tells of the past.
+            timestamp: Some("2023-11-24T03:23:27.833Z"),
             hostname: Some("fakhost"),
             msg_id: Some("SW_MATM-4-MACFLAP_NOTIF"),
             message: "Host bd60.04432.0344 in vlan 50 is flapping",
@@ -496,7 +497,7 @@ fn junos_rt_flow_event_form_without_pri() {
     check(
         "Dec 17 08:05:30 RT_FLOW: RT_FLOW_SESSION_CLOSE: session closed TCP FIN: 10.10.10.2/53836->10.10.10.1/22",
         Fields {
-            timestamp: Some("2023-12-17T08:05:30Z"),
+            timestamp: Some("2024-12-17T08:05:30Z"),
             app_name: Some("RT_FLOW"),
             msg_id: Some("RT_FLOW_SESSION_CLOSE"),
             message: "session closed TCP FIN: 10.10.10.2/53836->10.10.10.1/22",
@@ -619,7 +620,7 @@ fn rfc3164_plain() {
 }
 
 #[test]
-fn rfc3164_year_rollover_picks_the_closest_year() {
+fn rfc3164_year_rollover_keeps_stamps_in_the_past() {
     let new_year = ctx_at("2025-01-01T00:05:00Z", 0);
     let m = parse(b"<13>Dec 31 23:59:00 host app: late", &new_year);
     assert_eq!(m.timestamp, Some(ts("2024-12-31T23:59:00Z")));
@@ -629,6 +630,15 @@ fn rfc3164_year_rollover_picks_the_closest_year() {
     // Feb 29 exists only in 2024 among 2023..=2025.
     let m = parse(b"<13>Feb 29 12:00:00 host app: leap", &ctx_at("2025-01-10T00:00:00Z", 0));
     assert_eq!(m.timestamp, Some(ts("2024-02-29T12:00:00Z")));
+    // A stamp seven months old is this year's, not one five months in the future.
+    let november = ctx_at("2026-11-25T09:00:00Z", 0);
+    let m = parse(b"<13>Apr 29 13:58:40 host app: spring", &november);
+    assert_eq!(m.timestamp, Some(ts("2026-04-29T13:58:40Z")));
+    // A device clock a few days ahead stays in this year; far ahead means last year.
+    let m = parse(b"<13>Nov 28 09:00:00 host app: skewed", &november);
+    assert_eq!(m.timestamp, Some(ts("2026-11-28T09:00:00Z")));
+    let m = parse(b"<13>Dec 20 09:00:00 host app: old", &november);
+    assert_eq!(m.timestamp, Some(ts("2025-12-20T09:00:00Z")));
 }
 
 #[test]

@@ -26,8 +26,9 @@ pub struct ParseContext {
 }
 
 impl ParseContext {
-    /// `now` picks the year of year-less RFC 3164 timestamps (the one that puts
-    /// the stamp closest to `now`, so Dec 31 read on Jan 1 is last year's).
+    /// `now` picks the year of year-less RFC 3164 timestamps: the current one unless
+    /// that puts the stamp more than a week in the future (then last year's, so Dec 31
+    /// read on Jan 1 is last year's; Jan 1 read on Dec 31 is next year's).
     /// `default_offset` applies to timestamps without a zone, or with a zone
     /// name we cannot place (the name is still kept in `cisco.timezone`).
     pub fn new(now: Timestamp, default_offset: Offset) -> Self {

@@ -178,8 +178,10 @@ fn to_timestamp(dt: DateTime, offset: Offset) -> Option<Timestamp> {
     offset.to_timestamp(dt).ok().filter(|ts| ts.as_second() >= EARLIEST_SECOND)
 }
 
-/// Turns BSD fields into an instant. Without a year, picks the year that puts
-/// the stamp closest to `ctx.now` (so a `Dec 31` line read on Jan 1 is last year's).
+/// Turns BSD fields into an instant. Without a year: a log line tells of the past, so the
+/// stamp is put in the current year unless that is more than a week ahead of `ctx.now`
+/// (then it is last year's: `Dec 31` read on Jan 1), or unless it is a new year's stamp
+/// from a device whose clock runs a little ahead (`Jan 1` read on Dec 31: next year's).
 pub(crate) fn resolve_bsd(t: &BsdTime, offset: Offset, ctx: &ParseContext) -> Option<Timestamp> {
     let at_year = |year: i16| -> Option<Timestamp> {
         let dt = DateTime::new(year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond * 1000).ok()?;
@@ -188,19 +190,22 @@ pub(crate) fn resolve_bsd(t: &BsdTime, offset: Offset, ctx: &ParseContext) -> Op
     if let Some(year) = t.year {
         return if year == 0 { None } else { at_year(year) };
     }
-    const HALF_YEAR: SignedDuration = SignedDuration::from_hours(183 * 24);
-    let distance = |ts: Timestamp| ctx.now.duration_until(ts).abs();
+    const SKEW: SignedDuration = SignedDuration::from_hours(7 * 24);
+    let ahead = |ts: Timestamp| ctx.now.duration_until(ts);
     let year = ctx.now_year;
-    // Fast path: this year's date is within half a year of now.
-    if let Some(ts) = at_year(year)
-        && distance(ts) <= HALF_YEAR
-    {
-        return Some(ts);
+    let Some(this_year) = at_year(year) else {
+        // Feb 29 in a year without one: the nearest earlier year that has it.
+        return (1..=4).filter_map(|back| at_year(year.saturating_sub(back))).next();
+    };
+    if ahead(this_year) > SKEW {
+        return at_year(year.saturating_sub(1)).or(Some(this_year));
     }
-    [year.saturating_sub(1), year, year.saturating_add(1)]
-        .into_iter()
-        .filter_map(at_year)
-        .min_by_key(|&ts| distance(ts))
+    if let Some(next_year) = at_year(year.saturating_add(1))
+        && ahead(next_year) <= SKEW
+    {
+        return Some(next_year);
+    }
+    Some(this_year)
 }
 
 /// UTC offset for a time-zone name as Cisco prints it after the time

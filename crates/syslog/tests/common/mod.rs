@@ -5,9 +5,9 @@ use jiff::Timestamp;
 use jiff::tz::Offset;
 use nocwatch_syslog::{Message, ParseContext};
 
-/// The reference "now" of most tests: mid-June, so year-less stamps land in 2024.
+/// The reference "now" of most tests: late December, so year-less stamps land in 2024.
 pub fn ctx() -> ParseContext {
-    ctx_at("2024-06-15T12:00:00Z", 0)
+    ctx_at("2024-12-20T12:00:00Z", 0)
 }
 
 pub fn ctx_at(now: &str, default_offset_hours: i8) -> ParseContext {
