@@ -113,6 +113,11 @@ impl Status {
         }
     }
 
+    /// The syslog severity code with the same meaning.
+    pub fn syslog_severity(self) -> u8 {
+        self as u8
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Emergency => "emergency",

@@ -159,7 +159,7 @@ async fn join_all(tasks: Vec<Task>, deadline: Duration, kind: &str) {
             Err(_) => {
                 abort.abort();
                 task.metrics.set_state(ComponentState::Failed);
-                let left = task.metrics.status().queue_events.max(0) as u64;
+                let left = task.metrics.status().queue_events.max(0) as u64 + task.metrics.in_flight();
                 if task.durable {
                     tracing::warn!(id = %task.id, buffered_events = left, "{kind} did not finish in time; the rest stays in its disk buffer");
                 } else {

@@ -282,6 +282,9 @@ fn validate(config: &Config, root: &Node) -> Result<(), yaml::Error> {
             "admin.auth_token",
         ));
     }
+    for (id, sink) in &config.sinks {
+        sink.config.validate().map_err(|e| yaml::Error::at(e, locate(root, &["sinks", id]), &format!("sinks.{id}")))?;
+    }
     for (id, source) in &config.sources {
         source.validate().map_err(|e| yaml::Error::at(e, locate(root, &["sources", id]), &format!("sources.{id}")))?;
     }

@@ -59,3 +59,46 @@ impl TlsServerConfig {
         Ok(TlsAcceptor::from(Arc::new(config)))
     }
 }
+
+/// TLS for connections nocwatch makes (Datadog intake, syslog forwarding): the server is
+/// verified against the Mozilla roots (built in, so a bare container works) plus `ca`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsClientConfig {
+    /// Extra CA certificates, PEM (usually `ca_file: PATH`), for private servers.
+    #[serde(default)]
+    pub ca: Option<String>,
+    /// The name the server's certificate must carry, when it differs from the host
+    /// connected to (rsyslog's `StreamDriverPermittedPeers`).
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+impl TlsClientConfig {
+    pub fn client_config(&self) -> anyhow::Result<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        if let Some(pem) = &self.ca {
+            let mut added = 0;
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                roots.add(cert.context("tls.ca is not PEM")?).context("tls.ca")?;
+                added += 1;
+            }
+            if added == 0 {
+                bail!("tls.ca holds no certificate");
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Ok(rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_root_certificates(roots)
+            .with_no_client_auth())
+    }
+
+    /// The server name to verify for a connection to `host`.
+    pub fn server_name(&self, host: &str) -> anyhow::Result<rustls::pki_types::ServerName<'static>> {
+        let name = self.server_name.as_deref().unwrap_or(host);
+        rustls::pki_types::ServerName::try_from(name.to_owned())
+            .with_context(|| format!("`{name}` is not a valid TLS server name"))
+    }
+}

@@ -1,6 +1,10 @@
-//! Encoders shared by sinks.
+//! Encoders shared by sinks: JSON lines, and log events as syslog messages.
 
-use crate::event::Event;
+use std::borrow::Cow;
+
+use nocwatch_syslog::{Facility, Message, SdElement, SdParam, Severity};
+
+use crate::event::{Event, LogEvent};
 
 /// One event per line, as the JSON shape documented in `docs/events.md`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,4 +25,42 @@ impl JsonLines {
             }
         }
     }
+}
+
+/// A log event as a syslog message, for the sinks that speak syslog (syslog forwarding,
+/// Datadog's TCP intake). What the syslog source parsed comes back: facility, app name,
+/// proc id, msg id and structured data from the attributes; severity from the status.
+pub fn to_syslog(log: &LogEvent) -> Message<'_> {
+    let syslog = log.attributes.get("syslog");
+    let field = |key: &str| syslog.and_then(|s| s.get(key)).and_then(|v| v.as_str());
+    let mut message = Message::new(Cow::Borrowed(log.message.as_str()));
+    message.facility = field("facility").and_then(facility_by_name).or(Some(Facility::User));
+    message.severity = Severity::from_code(log.status.syslog_severity());
+    message.timestamp = Some(log.timestamp);
+    message.hostname = log.host.as_deref().map(Cow::Borrowed);
+    message.app_name = log.service.as_deref().or(field("appname")).map(Cow::Borrowed);
+    message.proc_id = field("procid").map(Cow::Borrowed);
+    message.msg_id = field("msgid").map(Cow::Borrowed);
+    if let Some(serde_json::Value::Object(elements)) = log.attributes.get("structured_data") {
+        for (id, params) in elements {
+            let params = params
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, value)| SdParam {
+                    name: Cow::Borrowed(name.as_str()),
+                    value: match value {
+                        serde_json::Value::String(s) => Cow::Borrowed(s.as_str()),
+                        other => Cow::Owned(other.to_string()),
+                    },
+                })
+                .collect();
+            message.structured_data.push(SdElement { id: Cow::Borrowed(id.as_str()), params });
+        }
+    }
+    message
+}
+
+fn facility_by_name(name: &str) -> Option<Facility> {
+    (0..24).filter_map(Facility::from_code).find(|f| f.as_str() == name)
 }

@@ -4,9 +4,11 @@
 //! Queueing (the `buffer`) is the pipeline's; writing byte streams is [`stream`]'s.
 
 pub mod console;
+pub mod datadog;
 pub mod encoding;
 pub mod file;
 pub mod stream;
+pub mod util;
 
 use crate::component::{Running, component_enum};
 use crate::event::Accepts;
@@ -18,6 +20,7 @@ component_enum! {
     pub enum SinkConfig {
         Console(console::ConsoleSinkConfig) = "console",
         File(file::FileSinkConfig) = "file",
+        DatadogLogs(datadog::logs::DatadogLogsConfig) = "datadog_logs",
     }
 }
 
@@ -32,6 +35,16 @@ impl SinkConfig {
     pub fn accepts(&self) -> Accepts {
         match self {
             SinkConfig::Console(_) | SinkConfig::File(_) => Accepts::ALL,
+            SinkConfig::DatadogLogs(_) => Accepts::LOGS,
+        }
+    }
+
+    /// Checks what the config file cannot express, so `check-config` catches all that
+    /// `run` would refuse.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            SinkConfig::Console(_) | SinkConfig::File(_) => Ok(()),
+            SinkConfig::DatadogLogs(config) => config.validate(),
         }
     }
 
@@ -39,6 +52,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Console(config) => config.build(ctx).await,
             SinkConfig::File(config) => config.build(ctx).await,
+            SinkConfig::DatadogLogs(config) => config.build(ctx).await,
         }
     }
 }

@@ -220,6 +220,7 @@ impl Telemetry {
                 replayed: self.replayed.get_or_create(&labels).clone(),
                 retried: self.retried.get_or_create(&labels).clone(),
                 last_success: self.last_success.get_or_create(&labels).clone(),
+                in_flight: std::sync::atomic::AtomicU64::new(0),
                 dropped: self.dropped.clone(),
                 errors: self.errors.clone(),
                 labels,
@@ -260,6 +261,7 @@ struct ComponentInner {
     replayed: Counter,
     retried: Counter,
     last_success: Gauge,
+    in_flight: std::sync::atomic::AtomicU64,
     dropped: Family<ReasonLabels, Counter>,
     errors: Family<ReasonLabels, Counter>,
     state: Mutex<(ComponentState, Option<String>)>,
@@ -292,6 +294,16 @@ impl ComponentMetrics {
 
     pub fn replayed(&self, n: u64) {
         self.inner.replayed.inc_by(n);
+    }
+
+    /// Events taken from the buffer and not yet delivered (counted as lost if the sink is
+    /// stopped at the flush deadline with a memory buffer).
+    pub fn set_in_flight(&self, events: usize) {
+        self.inner.in_flight.store(events as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.inner.in_flight.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn set_buffer_bytes(&self, bytes: u64) {

@@ -2,6 +2,8 @@
 //! it over real sockets, signal it, and read what it wrote.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod intake;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -35,6 +37,11 @@ impl Agent {
     /// Starts `nocwatch run` with `config` (admin address is filled in as `${ADMIN}`) and
     /// waits until it is ready. stdout is discarded unless `stdout` says otherwise.
     pub fn start(config: &str, stdout: Stdio) -> Agent {
+        Agent::start_with_env(config, stdout, &[])
+    }
+
+    /// Like [`Agent::start`], with extra environment variables for the agent.
+    pub fn start_with_env(config: &str, stdout: Stdio, env: &[(&str, &str)]) -> Agent {
         let dir = tempfile::tempdir().unwrap();
         let admin = addr(free_port());
         let config = config.replace("${ADMIN}", &admin.to_string()).replace("${DIR}", dir.path().to_str().unwrap());
@@ -44,6 +51,7 @@ impl Agent {
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(stdout)
             .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
             .spawn()

@@ -1,0 +1,334 @@
+//! The Datadog Logs sink. Two transports:
+//!
+//! - `http` (default): `POST /api/v2/logs` on `http-intake.logs.<site>`, gzip, at most
+//!   1000 entries and 5 MB uncompressed per request, an entry over 1 MB truncated and
+//!   flagged. 2xx is the acknowledgement; 408/429/5xx are retried; 413 splits the batch;
+//!   400/401/403 are refused for good, logged and counted.
+//! - `tcp`: the seed's path — TLS to `intake.logs.<site>:10516`, each event one line
+//!   `<API key> <RFC 5424 line with [metas ddsource=… ddtags=…]>`, on a connection that
+//!   nocwatch keeps alive on its own terms (see `sinks::util::tcp`).
+//!
+//! An event becomes a Datadog log: `message`, `hostname` (the device), `service`,
+//! `ddsource` (the event's source unless `source` is set), `ddtags` (config `tags` and
+//! event tags), `status`, `timestamp` (ms), and every attribute at the top level.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::component::Running;
+use crate::config::{self, Secret};
+use crate::event::{Event, LogEvent};
+use crate::net::tls::TlsClientConfig;
+use crate::sinks::SinkContext;
+use crate::sinks::encoding::to_syslog;
+use crate::sinks::util::http;
+use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, Service};
+use crate::sinks::util::retry::RetryConfig;
+use crate::sinks::util::tcp::{ConnectionConfig, Connector};
+
+/// Documented limits of the logs intake.
+const MAX_ENTRIES: usize = 1000;
+const MAX_PAYLOAD_BYTES: usize = 5_000_000;
+const MAX_ENTRY_BYTES: usize = 1_000_000;
+const TCP_PORT: u16 = 10516;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    #[default]
+    Http,
+    Tcp,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compress {
+    #[default]
+    Gzip,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatadogLogsConfig {
+    pub api_key: Secret,
+    #[serde(default = "super::default_site")]
+    pub site: String,
+    /// Overrides the intake: a URL for `http` (`https://host:port`), `host:port` for `tcp`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub transport: Transport,
+    /// Added to every log's `ddtags` (`env:prd`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `ddsource` for every log; default: the event's source (`syslog`, `snmp-traps`).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// `service` for logs that have none.
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub compression: Compress,
+    #[serde(default)]
+    pub batch: BatchConfig,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: config::Duration,
+    #[serde(default)]
+    pub tls: TlsClientConfig,
+    /// `tcp` transport: connection handling.
+    #[serde(default)]
+    pub connection: ConnectionConfig,
+}
+
+fn default_request_timeout() -> config::Duration {
+    config::Duration::from_secs(30)
+}
+
+impl DatadogLogsConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        super::check_site(&self.site)?;
+        if self.api_key.expose().trim().is_empty() {
+            return Err("api_key is empty".to_owned());
+        }
+        self.tls.client_config().map_err(|e| format!("{e:#}"))?;
+        if self.transport == Transport::Tcp {
+            self.tcp_target().map_err(|e| format!("{e:#}"))?;
+        }
+        Ok(())
+    }
+
+    fn http_url(&self) -> String {
+        match &self.endpoint {
+            Some(endpoint) => format!("{}/api/v2/logs", endpoint.trim_end_matches('/')),
+            None => format!("https://http-intake.logs.{}/api/v2/logs", self.site),
+        }
+    }
+
+    fn tcp_target(&self) -> anyhow::Result<(String, u16)> {
+        match &self.endpoint {
+            None => Ok((format!("intake.logs.{}", self.site), TCP_PORT)),
+            Some(endpoint) => {
+                let (host, port) = endpoint.rsplit_once(':').context("endpoint for tcp must be `host:port`")?;
+                Ok((host.trim_matches(['[', ']']).to_owned(), port.parse().context("endpoint port")?))
+            }
+        }
+    }
+
+    pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
+        let tags = self.tags.join(",");
+        match self.transport {
+            Transport::Http => {
+                let encoder = JsonEncoder { config: self.clone(), tags, gzip: self.compression == Compress::Gzip };
+                let client = http::client(&self.tls, self.request_timeout.get())?;
+                let service = HttpService {
+                    client,
+                    url: self.http_url(),
+                    api_key: self.api_key.clone(),
+                    gzip: self.compression == Compress::Gzip,
+                };
+                Ok(Box::pin(request::run(ctx, encoder, service, self.batch.clone(), self.retry.clone())))
+            }
+            Transport::Tcp => {
+                let (host, port) = self.tcp_target()?;
+                let connector = Connector::new(&host, port, Some(&self.tls), self.connection.clone())?;
+                let encoder = LineEncoder { config: self.clone(), tags };
+                Ok(Box::pin(request::run(ctx, encoder, TcpService(connector), self.batch.clone(), self.retry.clone())))
+            }
+        }
+    }
+}
+
+/// A log event as a Datadog log entry (the `HTTPLogItem` schema plus attributes).
+fn entry(config: &DatadogLogsConfig, tags: &str, log: &LogEvent) -> Map<String, Value> {
+    let mut entry = Map::new();
+    // Attributes first, so the reserved fields below win over an attribute of that name.
+    for (key, value) in &log.attributes {
+        entry.insert(key.clone(), value.clone());
+    }
+    entry.insert("message".to_owned(), Value::from(log.message.as_str()));
+    let source = config.source.as_deref().unwrap_or(&log.source);
+    entry.insert("ddsource".to_owned(), Value::from(source));
+    let ddtags = ddtags(tags, log);
+    if !ddtags.is_empty() {
+        entry.insert("ddtags".to_owned(), Value::from(ddtags));
+    }
+    if let Some(host) = &log.host {
+        entry.insert("hostname".to_owned(), Value::from(host.as_str()));
+    }
+    if let Some(service) = log.service.as_deref().or(config.service.as_deref()) {
+        entry.insert("service".to_owned(), Value::from(service));
+    }
+    entry.insert("status".to_owned(), Value::from(log.status.as_str()));
+    entry.insert("timestamp".to_owned(), Value::from(log.timestamp.as_millisecond()));
+    entry
+}
+
+fn ddtags(config_tags: &str, log: &LogEvent) -> String {
+    let mut tags = config_tags.to_owned();
+    for (key, value) in &log.tags {
+        if !tags.is_empty() {
+            tags.push(',');
+        }
+        tags.push_str(key);
+        if !value.is_empty() {
+            tags.push(':');
+            tags.push_str(value);
+        }
+    }
+    tags
+}
+
+struct JsonEncoder {
+    config: DatadogLogsConfig,
+    tags: String,
+    gzip: bool,
+}
+
+impl Encoder for JsonEncoder {
+    fn encode(&mut self, events: &[Event]) -> Encoded {
+        let mut body = Vec::with_capacity(64 * 1024);
+        body.push(b'[');
+        let (mut consumed, mut entries, mut failed) = (0, 0, 0);
+        let mut item = Vec::new();
+        for event in events {
+            let Event::Log(log) = event else {
+                consumed += 1;
+                continue;
+            };
+            item.clear();
+            let mut entry = entry(&self.config, &self.tags, log);
+            if serde_json::to_writer(&mut item, &entry).is_err() {
+                failed += 1;
+                consumed += 1;
+                continue;
+            }
+            if item.len() > MAX_ENTRY_BYTES {
+                truncate_message(&mut entry, item.len() - MAX_ENTRY_BYTES);
+                item.clear();
+                if serde_json::to_writer(&mut item, &entry).is_err() {
+                    failed += 1;
+                    consumed += 1;
+                    continue;
+                }
+            }
+            // `[`, `]` and commas count too.
+            if entries > 0 && (entries == MAX_ENTRIES || body.len() + item.len() + 2 > MAX_PAYLOAD_BYTES) {
+                break;
+            }
+            if entries > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&item);
+            entries += 1;
+            consumed += 1;
+        }
+        body.push(b']');
+        if entries == 0 {
+            return Encoded { request: None, consumed, failed };
+        }
+        let body = if self.gzip { gzip(&body) } else { body };
+        Encoded { request: Some(Request { body, events: entries }), consumed, failed }
+    }
+}
+
+/// Cuts the message so the entry shrinks by at least `excess` bytes, and flags it.
+fn truncate_message(entry: &mut Map<String, Value>, excess: usize) {
+    if let Some(Value::String(message)) = entry.get_mut("message") {
+        let mut keep = message.len().saturating_sub(excess + 64);
+        while !message.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        message.truncate(keep);
+    }
+    entry.insert("truncated".to_owned(), Value::Bool(true));
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
+}
+
+struct HttpService {
+    client: reqwest::Client,
+    url: String,
+    api_key: Secret,
+    gzip: bool,
+}
+
+impl Service for HttpService {
+    async fn send(&mut self, request: &Request) -> Outcome {
+        let mut builder = self
+            .client
+            .post(&self.url)
+            .header("DD-API-KEY", self.api_key.expose())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(request.body.clone());
+        if self.gzip {
+            builder = builder.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        }
+        http::outcome(builder).await
+    }
+}
+
+/// The seed's rsyslog `DatadogFormat` template, one line per event.
+struct LineEncoder {
+    config: DatadogLogsConfig,
+    tags: String,
+}
+
+impl Encoder for LineEncoder {
+    fn encode(&mut self, events: &[Event]) -> Encoded {
+        let mut body = Vec::with_capacity(64 * 1024);
+        let (mut consumed, mut count) = (0, 0);
+        for event in events {
+            consumed += 1;
+            let Event::Log(log) = event else { continue };
+            let mut message = to_syslog(log);
+            if message.app_name.is_none() {
+                message.app_name = self.config.service.as_deref().map(Into::into);
+            }
+            let source = self.config.source.as_deref().unwrap_or(&log.source);
+            let tags = ddtags(&self.tags, log);
+            let mut params = vec![nocwatch_syslog::SdParam { name: "ddsource".into(), value: source.into() }];
+            if !tags.is_empty() {
+                params.push(nocwatch_syslog::SdParam { name: "ddtags".into(), value: tags.into() });
+            }
+            message.structured_data.insert(0, nocwatch_syslog::SdElement { id: "metas".into(), params });
+            body.extend_from_slice(self.config.api_key.expose().as_bytes());
+            body.push(b' ');
+            // One event, one line: a newline inside the text would start a bogus log.
+            let start = body.len();
+            nocwatch_syslog::format_rfc5424(&message, &mut body);
+            for byte in &mut body[start..] {
+                if *byte == b'\n' || *byte == b'\r' {
+                    *byte = b' ';
+                }
+            }
+            body.push(b'\n');
+            count += 1;
+            if body.len() >= 1 << 20 {
+                break;
+            }
+        }
+        let request = (count > 0).then_some(Request { body, events: count });
+        Encoded { request, consumed, failed: 0 }
+    }
+}
+
+struct TcpService(Connector);
+
+impl Service for TcpService {
+    async fn send(&mut self, request: &Request) -> Outcome {
+        self.0.send(request).await
+    }
+}

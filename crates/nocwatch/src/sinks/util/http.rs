@@ -1,0 +1,44 @@
+//! The HTTP client every HTTP sink uses, and how an HTTP status becomes an [`Outcome`].
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use super::request::Outcome;
+use crate::net::tls::TlsClientConfig;
+
+pub fn client(tls: &TlsClientConfig, timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(tls.client_config()?)
+        .timeout(timeout)
+        .user_agent(concat!("nocwatch/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// Sends `request` and classifies the answer (Datadog's documented semantics, which are
+/// also the common ones).
+pub async fn outcome(request: reqwest::RequestBuilder) -> Outcome {
+    let response = match request.send().await {
+        Ok(response) => response,
+        // The error text names the URL, never a header: the API key stays out of logs.
+        Err(e) => return Outcome::Retry { reason: format!("request failed: {e}"), after: None },
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Outcome::Delivered;
+    }
+    let after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|secs| Duration::from_secs(secs.min(300)));
+    let body = response.text().await.unwrap_or_default();
+    let reason = format!("HTTP {status}: {}", body.chars().take(300).collect::<String>());
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Outcome::TooLarge,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Outcome::Retry { reason, after },
+        s if s.is_server_error() => Outcome::Retry { reason, after },
+        _ => Outcome::Reject { reason },
+    }
+}

@@ -1,0 +1,9 @@
+//! What request-based sinks share, so each sink only says how to encode and where to send:
+//! batching, splitting what is too large, retries with backoff, and acknowledgements
+//! ([`request`]); HTTP client set-up and status classification ([`http`]); persistent
+//! TCP/TLS connections that reconnect on their own terms ([`tcp`]).
+
+pub mod http;
+pub mod request;
+pub mod retry;
+pub mod tcp;

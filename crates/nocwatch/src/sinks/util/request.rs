@@ -1,0 +1,173 @@
+//! The delivery loop of request-based sinks (Datadog, syslog forwarding, later OTLP):
+//!
+//! 1. gather events from the buffer until `batch.max_events` or `batch.timeout`;
+//! 2. let the sink's encoder cut them into requests within the destination's limits;
+//! 3. send each request, retrying what may succeed later with backoff, splitting what the
+//!    destination found too large, and counting what it refused for good;
+//! 4. acknowledge the gathered buffer batches, so a disk buffer does not send them again.
+//!
+//! A sink is an [`Encoder`] and a [`Service`]; nothing else is sink-specific.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::retry::{Backoff, RetryConfig};
+use crate::config;
+use crate::event::Event;
+use crate::sinks::SinkContext;
+use crate::telemetry::{ComponentState, DropReason, RateLimit};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Events gathered before a flush (the encoder may cut them into several requests).
+    pub max_events: usize,
+    /// How long the first event of a batch may wait for more.
+    pub timeout: config::Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { max_events: 1000, timeout: config::Duration::from_secs(1) }
+    }
+}
+
+/// One request body and how many events it carries.
+pub struct Request {
+    pub body: Vec<u8>,
+    pub events: usize,
+}
+
+/// Turns events into requests within the destination's limits.
+pub trait Encoder: Send + 'static {
+    /// Encodes a prefix of `events` into one request. Returns the request (None if no
+    /// event could be encoded), how many events it consumed, and how many of those could
+    /// not be encoded (dropped, counted by the caller).
+    fn encode(&mut self, events: &[Event]) -> Encoded;
+}
+
+pub struct Encoded {
+    pub request: Option<Request>,
+    pub consumed: usize,
+    pub failed: usize,
+}
+
+/// What the destination made of a request.
+#[derive(Debug)]
+pub enum Outcome {
+    Delivered,
+    /// May succeed later (network error, 408, 429, 5xx); `after` is a server hint.
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Will never succeed (400, 401, 403): dropped and counted.
+    Reject {
+        reason: String,
+    },
+    /// Too large (413): sent again in halves.
+    TooLarge,
+}
+
+pub trait Service: Send + 'static {
+    fn send(&mut self, request: &Request) -> impl Future<Output = Outcome> + Send;
+}
+
+pub async fn run<E: Encoder, S: Service>(
+    mut ctx: SinkContext,
+    mut encoder: E,
+    mut service: S,
+    batch: BatchConfig,
+    retry: RetryConfig,
+) -> anyhow::Result<()> {
+    ctx.metrics.set_state(ComponentState::Running);
+    let mut backoff = Backoff::new(&retry);
+    let mut events: Vec<Event> = Vec::with_capacity(batch.max_events);
+    loop {
+        let Some(first) = ctx.input.recv().await else { break };
+        let mut batches = 1;
+        events.extend(first);
+        let deadline = tokio::time::Instant::now() + batch.timeout.get();
+        while events.len() < batch.max_events {
+            match tokio::time::timeout_at(deadline, ctx.input.recv()).await {
+                Ok(Some(more)) => {
+                    batches += 1;
+                    events.extend(more);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        ctx.metrics.set_in_flight(events.len());
+        deliver(&ctx, &mut encoder, &mut service, &mut backoff, &events).await;
+        ctx.metrics.set_in_flight(0);
+        ctx.input.ack(batches);
+        events.clear();
+    }
+    Ok(())
+}
+
+async fn deliver<E: Encoder, S: Service>(
+    ctx: &SinkContext,
+    encoder: &mut E,
+    service: &mut S,
+    backoff: &mut Backoff,
+    events: &[Event],
+) {
+    static REJECTED: RateLimit = RateLimit::new(Duration::from_secs(60));
+    static RETRYING: RateLimit = RateLimit::new(Duration::from_secs(10));
+    // Work list of slices still to send; a 413 pushes the two halves back.
+    let mut pending: Vec<&[Event]> = vec![events];
+    while let Some(mut slice) = pending.pop() {
+        while !slice.is_empty() {
+            let encoded = encoder.encode(slice);
+            let consumed = encoded.consumed.clamp(1, slice.len());
+            if encoded.failed > 0 {
+                ctx.metrics.dropped(DropReason::EncodeError, encoded.failed as u64);
+            }
+            let Some(request) = encoded.request else {
+                slice = &slice[consumed..];
+                continue;
+            };
+            let outcome = loop {
+                match service.send(&request).await {
+                    Outcome::Retry { reason, after } => {
+                        ctx.metrics.retried();
+                        ctx.metrics.error("retry", &reason);
+                        let delay = after.unwrap_or_else(|| backoff.next_delay());
+                        if let Some(suppressed) = RETRYING.allow() {
+                            tracing::warn!(sink = %ctx.id, %reason, retry_in = ?delay, suppressed, "delivery failed; retrying");
+                        }
+                        tokio::time::sleep(delay).await;
+                    }
+                    other => break other,
+                }
+            };
+            backoff.reset();
+            match outcome {
+                Outcome::Delivered => ctx.metrics.sent(request.events as u64),
+                Outcome::Reject { reason } => {
+                    ctx.metrics.dropped(DropReason::WriteError, request.events as u64);
+                    ctx.metrics.error("rejected", &reason);
+                    if let Some(suppressed) = REJECTED.allow() {
+                        tracing::error!(sink = %ctx.id, %reason, events = request.events, suppressed, "destination refused the request; events dropped");
+                    }
+                }
+                Outcome::TooLarge if consumed > 1 => {
+                    let (head, tail) = slice[..consumed].split_at(consumed / 2);
+                    pending.push(&slice[consumed..]);
+                    pending.push(tail);
+                    pending.push(head);
+                    break;
+                }
+                Outcome::TooLarge => {
+                    ctx.metrics.dropped(DropReason::WriteError, 1);
+                    ctx.metrics.error("too_large", "a single event is larger than the destination accepts");
+                }
+                Outcome::Retry { .. } => {}
+            }
+            slice = &slice[consumed..];
+        }
+    }
+}
