@@ -173,8 +173,12 @@ fn vendor_samples_arrive_with_their_fields() {
         }
     }
     assert!(lines.len() > 50, "samples found: {}", lines.len());
+    // One socket, like one device: the kernel keeps one flow on one receiver, in order.
+    let device = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     for chunk in lines.chunks(20) {
-        send_udp(addr(udp), chunk);
+        for line in chunk {
+            device.send_to(line.as_bytes(), addr(udp)).unwrap();
+        }
         std::thread::sleep(Duration::from_millis(2));
     }
     let events = agent.wait_events(lines.len());

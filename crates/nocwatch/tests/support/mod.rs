@@ -159,11 +159,17 @@ pub fn http_get_with(address: SocketAddr, path: &str, headers: &[&str]) -> std::
     Ok((status, body))
 }
 
+/// Sends each line as a datagram. A test thread always sends from the same socket, like
+/// one device: one flow, which the agent keeps in order.
 pub fn send_udp(to: SocketAddr, lines: &[String]) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for line in lines {
-        socket.send_to(line.as_bytes(), to).unwrap();
+    thread_local! {
+        static DEVICE: UdpSocket = UdpSocket::bind("127.0.0.1:0").unwrap();
     }
+    DEVICE.with(|socket| {
+        for line in lines {
+            socket.send_to(line.as_bytes(), to).unwrap();
+        }
+    });
 }
 
 pub fn tcp_accepts(address: SocketAddr) -> bool {
