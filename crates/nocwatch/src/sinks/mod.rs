@@ -8,6 +8,7 @@ pub mod datadog;
 pub mod encoding;
 pub mod file;
 pub mod stream;
+pub mod syslog;
 pub mod util;
 
 use crate::component::{Running, component_enum};
@@ -21,6 +22,7 @@ component_enum! {
         Console(console::ConsoleSinkConfig) = "console",
         File(file::FileSinkConfig) = "file",
         DatadogLogs(datadog::logs::DatadogLogsConfig) = "datadog_logs",
+        Syslog(syslog::SyslogSinkConfig) = "syslog",
     }
 }
 
@@ -35,7 +37,7 @@ impl SinkConfig {
     pub fn accepts(&self) -> Accepts {
         match self {
             SinkConfig::Console(_) | SinkConfig::File(_) => Accepts::ALL,
-            SinkConfig::DatadogLogs(_) => Accepts::LOGS,
+            SinkConfig::DatadogLogs(_) | SinkConfig::Syslog(_) => Accepts::LOGS,
         }
     }
 
@@ -45,6 +47,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Console(_) | SinkConfig::File(_) => Ok(()),
             SinkConfig::DatadogLogs(config) => config.validate(),
+            SinkConfig::Syslog(config) => config.validate(),
         }
     }
 
@@ -53,6 +56,7 @@ impl SinkConfig {
             SinkConfig::Console(config) => config.build(ctx).await,
             SinkConfig::File(config) => config.build(ctx).await,
             SinkConfig::DatadogLogs(config) => config.build(ctx).await,
+            SinkConfig::Syslog(config) => config.build(ctx).await,
         }
     }
 }
