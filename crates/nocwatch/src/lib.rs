@@ -17,5 +17,6 @@ pub mod net;
 pub mod pipeline;
 pub mod runtime;
 pub mod sinks;
+pub mod snmp;
 pub mod sources;
 pub mod telemetry;

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod snmp;
+
 use crate::config::{self, Config, ConfigError, EMBEDDED_DEFAULT, ProcessEnv};
 
 #[derive(Debug, Parser)]
@@ -29,6 +31,9 @@ enum Command {
     /// Syslog tools for operators
     #[command(subcommand)]
     Syslog(SyslogCommand),
+    /// SNMP tools for operators: get, getnext, walk, bulkwalk (net-snmp flags and output)
+    #[command(subcommand)]
+    Snmp(snmp::SnmpCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +88,7 @@ pub fn main() -> ExitCode {
         },
         Command::Run(args) => run(&args),
         Command::Syslog(SyslogCommand::Parse(args)) => syslog_parse(&args),
+        Command::Snmp(command) => snmp::run(command),
     }
 }
 
