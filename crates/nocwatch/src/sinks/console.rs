@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncWriteExt, Stdout};
 
 use super::SinkContext;
-use super::stream::{self, ByteSink};
+use super::encoding::JsonLines;
+use super::util::request::{self, BatchConfig, Outcome, Request, Service};
+use super::util::retry::RetryConfig;
 use crate::component::Running;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -14,19 +16,31 @@ pub struct ConsoleSinkConfig {}
 
 impl ConsoleSinkConfig {
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
-        Ok(Box::pin(stream::run(ctx, Console(tokio::io::stdout()))))
+        Ok(Box::pin(request::run(ctx, JsonLines, Console(tokio::io::stdout()), immediate(), RetryConfig::default())))
     }
+}
+
+/// Local writers take what is waiting and write it at once.
+pub(super) fn immediate() -> BatchConfig {
+    BatchConfig { max_events: 10_000, timeout: crate::config::Duration::from_millis(0) }
 }
 
 struct Console(Stdout);
 
-impl ByteSink for Console {
-    async fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.write_all(bytes).await?;
-        self.0.flush().await
+impl Service for Console {
+    async fn send(&mut self, request: &Request) -> Outcome {
+        let written = async {
+            self.0.write_all(&request.body).await?;
+            self.0.flush().await
+        };
+        match written.await {
+            Ok(()) => Outcome::Delivered,
+            // A closed stdout does not come back.
+            Err(e) => Outcome::Reject { reason: format!("stdout: {e}") },
+        }
     }
 
-    async fn close(&mut self) -> std::io::Result<()> {
-        self.0.flush().await
+    async fn close(&mut self) -> anyhow::Result<()> {
+        Ok(self.0.flush().await?)
     }
 }

@@ -5,14 +5,37 @@ use std::borrow::Cow;
 use nocwatch_syslog::{Facility, Message, SdElement, SdParam, Severity};
 
 use crate::event::{Event, LogEvent};
+use crate::sinks::util::request::{Encoded, Encoder, Request};
 
 /// One event per line, as the JSON shape documented in `docs/events.md`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonLines;
 
+/// Bytes of JSON lines per write.
+const MAX_WRITE: usize = 1 << 20;
+
+impl Encoder for JsonLines {
+    fn encode(&mut self, events: &[Event]) -> Encoded {
+        let mut body = Vec::with_capacity(64 * 1024);
+        let (mut consumed, mut count, mut failed) = (0, 0, 0);
+        for event in events {
+            if body.len() >= MAX_WRITE {
+                break;
+            }
+            consumed += 1;
+            match self.encode_line(event, &mut body) {
+                Ok(()) => count += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        let request = (count > 0).then_some(Request { body, events: count });
+        Encoded { request, consumed, failed }
+    }
+}
+
 impl JsonLines {
     /// Appends the event and a newline to `out`; on error `out` is left as it was.
-    pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    pub fn encode_line(&self, event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         let start = out.len();
         match serde_json::to_writer(&mut *out, event) {
             Ok(()) => {

@@ -10,7 +10,10 @@ use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt;
 
 use super::SinkContext;
-use super::stream::{self, ByteSink};
+use super::console::immediate;
+use super::encoding::JsonLines;
+use super::util::request::{self, Outcome, Request, Service};
+use super::util::retry::RetryConfig;
 use crate::component::Running;
 use crate::config::ByteSize;
 
@@ -48,7 +51,7 @@ impl FileSinkConfig {
             file,
             size,
         };
-        Ok(Box::pin(stream::run(ctx, sink)))
+        Ok(Box::pin(request::run(ctx, JsonLines, sink, immediate(), RetryConfig::default())))
     }
 }
 
@@ -92,7 +95,7 @@ impl RotatingFile {
     }
 }
 
-impl ByteSink for RotatingFile {
+impl RotatingFile {
     async fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         if self.size > 0 && self.size + bytes.len() as u64 > self.max_size {
             self.rotate().await?;
@@ -102,9 +105,19 @@ impl ByteSink for RotatingFile {
         self.size += bytes.len() as u64;
         Ok(())
     }
+}
 
-    async fn close(&mut self) -> std::io::Result<()> {
+impl Service for RotatingFile {
+    async fn send(&mut self, request: &Request) -> Outcome {
+        match self.write_batch(&request.body).await {
+            Ok(()) => Outcome::Delivered,
+            // A full or failing disk may recover; the buffer holds (and counts) meanwhile.
+            Err(e) => Outcome::Retry { reason: format!("{}: {e}", self.path.display()), after: None },
+        }
+    }
+
+    async fn close(&mut self) -> anyhow::Result<()> {
         self.file.flush().await?;
-        self.file.sync_all().await
+        Ok(self.file.sync_all().await?)
     }
 }

@@ -1,13 +1,13 @@
 //! Sinks: where events go. Each sink module has the same shape: a `Config` (its
 //! `sinks.<id>` entry, minus the `inputs` and `buffer` every sink has), an encoder from the
 //! event model to the destination's format, and a service that delivers encoded batches.
-//! Queueing (the `buffer`) is the pipeline's; writing byte streams is [`stream`]'s.
+//! Queueing (the `buffer`) is the pipeline's; batching, retries and acknowledgements are
+//! [`util::request`]'s, shared by every sink.
 
 pub mod console;
 pub mod datadog;
 pub mod encoding;
 pub mod file;
-pub mod stream;
 pub mod syslog;
 pub mod util;
 

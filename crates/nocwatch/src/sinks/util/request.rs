@@ -1,4 +1,4 @@
-//! The delivery loop of request-based sinks (Datadog, syslog forwarding, later OTLP):
+//! The delivery loop of every sink (console, file, Datadog, syslog forwarding, ...):
 //!
 //! 1. gather events from the buffer until `batch.max_events` or `batch.timeout`;
 //! 2. let the sink's encoder cut them into requests within the destination's limits;
@@ -73,6 +73,11 @@ pub enum Outcome {
 
 pub trait Service: Send + 'static {
     fn send(&mut self, request: &Request) -> impl Future<Output = Outcome> + Send;
+
+    /// Called once the input has ended: make what was sent durable or visible.
+    fn close(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 pub async fn run<E: Encoder, S: Service>(
@@ -105,7 +110,7 @@ pub async fn run<E: Encoder, S: Service>(
         ctx.input.ack(batches);
         events.clear();
     }
-    Ok(())
+    service.close().await
 }
 
 async fn deliver<E: Encoder, S: Service>(
