@@ -2,7 +2,8 @@
 //! a long outage of the destination (at-least-once delivery).
 //!
 //! Layout under `<data_dir>/buffers/<sink id>/`: segment files `<n>.seg` of records
-//! `[len: u32 LE][crc32: u32 LE][JSON array of events]`, and `ack` holding the position
+//! `[len: u32 LE][crc32: u32 LE][buffered at, ms: u64 LE][JSON array of events]` (the
+//! checksum covers the time and the JSON; `len` is the JSON's), and `ack` holding the position
 //! (segment, offset) up to which the sink confirmed delivery. A record is one batch as a
 //! source sent it.
 //!
@@ -30,7 +31,7 @@ use crate::telemetry::{ComponentMetrics, DropReason};
 
 /// A segment is closed and a new one started past this size (smaller in tests).
 const SEGMENT_SIZE: u64 = 32 * 1024 * 1024;
-const HEADER: usize = 8;
+const HEADER: usize = 16;
 
 /// A position in the buffer: segment number and byte offset in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -49,6 +50,8 @@ struct State {
     /// (end position of the record, its size in bytes, its event count).
     in_flight: VecDeque<(Position, u64, u64)>,
     acked: Position,
+    /// When the oldest undelivered record was buffered (ms since the epoch).
+    oldest_ms: Option<u64>,
 }
 
 struct Shared {
@@ -66,6 +69,7 @@ impl Shared {
     fn publish(&self, state: &State) {
         self.metrics.set_queue(usize::try_from(state.events).unwrap_or(usize::MAX), 0);
         self.metrics.set_buffer_bytes(state.bytes);
+        self.metrics.set_oldest_buffered(state.oldest_ms);
     }
 }
 
@@ -124,16 +128,19 @@ fn open_with_segments(
             written = Position { segment, offset: scan.end };
         }
     }
-    if events > 0 {
+    let oldest_ms = if events > 0 {
         tracing::info!(dir = %dir.display(), events, bytes, "disk buffer: resuming delivery of events from an earlier run");
         metrics.replayed(events);
-    }
+        buffered_at(dir, acked).ok()
+    } else {
+        None
+    };
 
     let shared = Arc::new(Shared {
         dir: dir.to_path_buf(),
         max_bytes,
         segment_size,
-        state: Mutex::new(State { bytes, events, written, in_flight: VecDeque::new(), acked }),
+        state: Mutex::new(State { bytes, events, written, in_flight: VecDeque::new(), acked, oldest_ms }),
         written: Notify::new(),
         freed: Notify::new(),
         metrics: metrics.clone(),
@@ -224,15 +231,17 @@ fn writer_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriteRequest>) {
         }
         let mut wrote = (0u64, 0u64);
         let mut failed = false;
+        let now_ms = u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0);
         for request in &requests {
             record.clear();
             record.extend_from_slice(&[0; HEADER]);
+            record[8..16].copy_from_slice(&now_ms.to_le_bytes());
             if serde_json::to_writer(&mut record, &request.events).is_err() {
                 failed = true;
                 continue;
             }
             let len = u32::try_from(record.len() - HEADER).unwrap_or(u32::MAX);
-            let crc = crc32fast::hash(&record[HEADER..]);
+            let crc = crc32fast::hash(&record[8..]);
             record[..4].copy_from_slice(&len.to_le_bytes());
             record[4..8].copy_from_slice(&crc.to_le_bytes());
             if position.offset > 0 && position.offset + record.len() as u64 > shared.segment_size {
@@ -262,6 +271,9 @@ fn writer_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriteRequest>) {
             failed = true;
         }
         if let Ok(mut state) = shared.state.lock() {
+            if state.events == 0 && wrote.1 > 0 {
+                state.oldest_ms = Some(now_ms);
+            }
             state.bytes += wrote.0;
             state.events += wrote.1;
             state.written = position;
@@ -353,6 +365,7 @@ impl DiskReceiver {
             return;
         }
         state.acked = end;
+        state.oldest_ms = if state.events == 0 { None } else { buffered_at(&self.shared.dir, end).ok() };
         self.shared.publish(&state);
         drop(state);
         if let Err(e) = write_ack(&self.shared.dir, end) {
@@ -396,11 +409,10 @@ impl SegmentReader {
             }
             let mut header = [0u8; HEADER];
             self.file.read_exact(&mut header)?;
-            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-            let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+            let (len, crc) = split_header(&header);
             let mut payload = vec![0u8; len];
             self.file.read_exact(&mut payload)?;
-            if crc32fast::hash(&payload) != crc {
+            if record_crc(&header, &payload) != crc {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "checksum mismatch"));
             }
             let events: Vec<Event> =
@@ -448,14 +460,13 @@ fn scan_segment(dir: &Path, segment: u64, start: u64) -> io::Result<Scan> {
         if reader.read_exact(&mut header).is_err() {
             return Ok(scan);
         }
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let (len, crc) = split_header(&header);
         payload.resize(len, 0);
         if reader.read_exact(&mut payload).is_err() {
             // Torn write at the end: the batch was never confirmed to its source.
             return Ok(scan);
         }
-        let events = (crc32fast::hash(&payload) == crc)
+        let events = (record_crc(&header, &payload) == crc)
             .then(|| serde_json::from_slice::<Vec<serde_json::Value>>(&payload).ok())
             .flatten();
         match events {
@@ -469,6 +480,35 @@ fn scan_segment(dir: &Path, segment: u64, start: u64) -> io::Result<Scan> {
             }
         }
     }
+}
+
+/// Payload length and checksum from a record header.
+fn split_header(header: &[u8; HEADER]) -> (usize, u32) {
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    (len, crc)
+}
+
+/// The checksum of a record: its buffered-at time and its payload.
+fn record_crc(header: &[u8; HEADER], payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&header[8..16]);
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+/// When the record at `at` was buffered (ms since the epoch).
+fn buffered_at(dir: &Path, at: Position) -> io::Result<u64> {
+    let mut file = File::open(segment_path(dir, at.segment))?;
+    if at.offset >= file.metadata()?.len() {
+        // The next record is at the start of the next segment.
+        file = File::open(segment_path(dir, at.segment + 1))?;
+    } else {
+        file.seek(SeekFrom::Start(at.offset))?;
+    }
+    let mut header = [0u8; HEADER];
+    file.read_exact(&mut header)?;
+    Ok(u64::from_le_bytes(header[8..16].try_into().unwrap_or_default()))
 }
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
@@ -610,6 +650,11 @@ mod tests {
         let expected: Vec<String> = (3..15).map(|i| format!("event {i}")).collect();
         assert_eq!(replayed, expected);
         assert_eq!(metrics.status().queue_events, 12);
+        let oldest = metrics.status().oldest_buffered_timestamp;
+        let now = jiff::Timestamp::now().as_second() as f64;
+        assert!(oldest > now - 60.0 && oldest <= now + 1.0, "oldest buffered at {oldest}, now {now}");
+        rx.ack(4);
+        assert_eq!(metrics.status().oldest_buffered_timestamp, 0.0, "nothing waits any more");
     }
 
     #[tokio::test]

@@ -132,8 +132,9 @@ impl BufferReceiver {
     /// Confirms that the `n` oldest batches received are delivered (or given up on and
     /// counted): a disk buffer will not send them again after a restart.
     pub fn ack(&mut self, n: usize) {
-        if let BufferReceiver::Disk(rx) = self {
-            rx.ack(n);
+        match self {
+            BufferReceiver::Memory(rx) => rx.ack(),
+            BufferReceiver::Disk(rx) => rx.ack(n),
         }
     }
 

@@ -39,12 +39,12 @@ pub fn bounded(max_events: usize, when_full: WhenFull, metrics: ComponentMetrics
         when_full,
         dropped_full: metrics.drop_counter(DropReason::QueueFull),
     };
-    (sender, QueueReceiver { rx, shared })
+    (sender, QueueReceiver { rx, shared, oldest_taken: None })
 }
 
 #[derive(Clone)]
 pub struct QueueSender {
-    tx: mpsc::UnboundedSender<Vec<Event>>,
+    tx: mpsc::UnboundedSender<(Vec<Event>, u64)>,
     shared: Arc<Shared>,
     when_full: WhenFull,
     dropped_full: Counter,
@@ -111,7 +111,8 @@ impl QueueSender {
 
     fn push(&self, events: Vec<Event>, permits: usize) {
         let count = events.len() as u64;
-        if self.tx.send(events).is_err() {
+        let now_ms = u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0);
+        if self.tx.send((events, now_ms)).is_err() {
             self.shared.permits.add_permits(permits);
             self.dropped_full.inc_by(count);
             return;
@@ -122,23 +123,32 @@ impl QueueSender {
 }
 
 pub struct QueueReceiver {
-    rx: mpsc::UnboundedReceiver<Vec<Event>>,
+    rx: mpsc::UnboundedReceiver<(Vec<Event>, u64)>,
     shared: Arc<Shared>,
+    oldest_taken: Option<u64>,
 }
 
 impl QueueReceiver {
     /// The next batch; `None` once every sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Vec<Event>> {
-        let batch = self.rx.recv().await?;
-        self.release(batch.len());
+        let (batch, queued_at) = self.rx.recv().await?;
+        self.release(batch.len(), queued_at);
         Some(batch)
     }
 
     /// The next batch if one is waiting.
     pub fn try_recv(&mut self) -> Option<Vec<Event>> {
-        let batch = self.rx.try_recv().ok()?;
-        self.release(batch.len());
+        let (batch, queued_at) = self.rx.try_recv().ok()?;
+        self.release(batch.len(), queued_at);
         Some(batch)
+    }
+
+    /// Delivery of what was taken is done: nothing is older than what still waits.
+    pub fn ack(&mut self) {
+        self.oldest_taken = None;
+        if self.rx.is_empty() {
+            self.shared.metrics.set_oldest_buffered(None);
+        }
     }
 
     /// Events still waiting (counted as dropped if the sink is stopped before taking them).
@@ -146,9 +156,12 @@ impl QueueReceiver {
         self.shared.capacity.saturating_sub(self.shared.permits.available_permits())
     }
 
-    fn release(&self, n: usize) {
+    fn release(&mut self, n: usize, queued_at: u64) {
         self.shared.permits.add_permits(n);
         self.shared.publish_depth();
+        // Taken but not delivered yet: the oldest undelivered is the first one taken.
+        let oldest = *self.oldest_taken.get_or_insert(queued_at);
+        self.shared.metrics.set_oldest_buffered(Some(oldest));
     }
 }
 

@@ -124,6 +124,7 @@ pub struct Telemetry {
     replayed: Family<ComponentLabels, Counter>,
     retried: Family<ComponentLabels, Counter>,
     last_success: Family<ComponentLabels, Gauge>,
+    oldest_buffered: Family<ComponentLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     draining: Gauge,
     components: Mutex<Vec<ComponentMetrics>>,
 }
@@ -148,6 +149,7 @@ impl Telemetry {
         let replayed = Family::default();
         let retried = Family::default();
         let last_success = Family::default();
+        let oldest_buffered = Family::default();
         let draining = Gauge::default();
         registry.register(
             "component_received_events",
@@ -180,6 +182,11 @@ impl Telemetry {
             "Unix time of a sink's last successful delivery",
             last_success.clone(),
         );
+        registry.register(
+            "buffer_oldest_event_timestamp_seconds",
+            "When the oldest event not yet delivered entered a sink's buffer (0 when none waits)",
+            oldest_buffered.clone(),
+        );
         registry.register("draining", "1 while shutting down (readiness is 503)", draining.clone());
         let build = Family::<BuildLabels, Gauge>::default();
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").to_owned() }).set(1);
@@ -197,6 +204,7 @@ impl Telemetry {
             replayed,
             retried,
             last_success,
+            oldest_buffered,
             draining,
             components: Mutex::new(Vec::new()),
         }
@@ -220,6 +228,7 @@ impl Telemetry {
                 replayed: self.replayed.get_or_create(&labels).clone(),
                 retried: self.retried.get_or_create(&labels).clone(),
                 last_success: self.last_success.get_or_create(&labels).clone(),
+                oldest_buffered: self.oldest_buffered.get_or_create(&labels).clone(),
                 in_flight: std::sync::atomic::AtomicU64::new(0),
                 dropped: self.dropped.clone(),
                 errors: self.errors.clone(),
@@ -261,6 +270,7 @@ struct ComponentInner {
     replayed: Counter,
     retried: Counter,
     last_success: Gauge,
+    oldest_buffered: Gauge<f64, std::sync::atomic::AtomicU64>,
     in_flight: std::sync::atomic::AtomicU64,
     dropped: Family<ReasonLabels, Counter>,
     errors: Family<ReasonLabels, Counter>,
@@ -304,6 +314,11 @@ impl ComponentMetrics {
 
     pub fn in_flight(&self) -> u64 {
         self.inner.in_flight.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// When the oldest undelivered event was buffered, in ms since the epoch (`None`: none).
+    pub fn set_oldest_buffered(&self, at_ms: Option<u64>) {
+        self.inner.oldest_buffered.set(at_ms.map_or(0.0, |ms| ms as f64 / 1000.0));
     }
 
     pub fn set_buffer_bytes(&self, bytes: u64) {
@@ -355,6 +370,7 @@ impl ComponentMetrics {
             sent_events: self.inner.sent.get(),
             dropped_events: dropped,
             queue_events: self.inner.queue_events.get(),
+            oldest_buffered_timestamp: self.inner.oldest_buffered.get(),
             last_error,
         }
     }
@@ -382,5 +398,7 @@ pub struct ComponentStatus {
     pub sent_events: u64,
     pub dropped_events: u64,
     pub queue_events: i64,
+    /// Unix time (s) the oldest undelivered event was buffered; 0 when none waits.
+    pub oldest_buffered_timestamp: f64,
     pub last_error: Option<String>,
 }
