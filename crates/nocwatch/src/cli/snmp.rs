@@ -333,6 +333,9 @@ async fn execute(kind: &str, args: &SnmpArgs, out: &mut impl Write) -> Result<Ex
             let root = oids.pop().unwrap_or_else(|| Oid::from([1, 3, 6, 1, 2, 1]));
             let mut count = 0usize;
             let mut line = String::with_capacity(256);
+            // Output is block-buffered for speed, but a long walk shows progress (and
+            // what a dead device returned before dying) at least every 50 ms.
+            let mut flushed = std::time::Instant::now();
             let each = |vb: &nocwatch_snmp::VarBind| {
                 count += 1;
                 line.clear();
@@ -341,6 +344,10 @@ async fn execute(kind: &str, args: &SnmpArgs, out: &mut impl Write) -> Result<Ex
                 let _ = nocwatch_snmp::display::write_value(&mut line, &vb.value);
                 line.push('\n');
                 let _ = out.write_all(line.as_bytes());
+                if flushed.elapsed() >= Duration::from_millis(50) {
+                    let _ = out.flush();
+                    flushed = std::time::Instant::now();
+                }
             };
             let end = if kind == "walk" {
                 device.walk(&root, each).await

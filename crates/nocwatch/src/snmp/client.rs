@@ -567,9 +567,9 @@ impl Device {
                 return Ok(oids
                     .iter()
                     .zip(&missing)
-                    .map(|(oid, m)| match (m, answers.next()) {
-                        (false, Some(vb)) => vb,
-                        _ => VarBind::new(oid.clone(), Value::NoSuchObject),
+                    .map(|(oid, m)| match m {
+                        false => answers.next().unwrap_or_else(|| VarBind::new(oid.clone(), Value::NoSuchObject)),
+                        true => VarBind::new(oid.clone(), Value::NoSuchObject),
                     })
                     .collect());
             }
