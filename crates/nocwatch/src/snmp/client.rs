@@ -720,3 +720,197 @@ fn canonical(address: SocketAddr) -> SocketAddr {
         v4 => v4,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The client against scripted agents: behaviour real agents rarely show on demand
+    //! (non-increasing OIDs, tooBig, replies from another address).
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Answers each v2c request with `reply(request) -> varbinds / error-status`.
+    async fn fake_agent(
+        mut reply: impl FnMut(&Pdu) -> (i32, Vec<VarBind>) + Send + 'static,
+        reply_from: Option<std::net::UdpSocket>,
+    ) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = socket.local_addr().unwrap();
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = seen.clone();
+        let other = reply_from.map(|s| {
+            s.set_nonblocking(true).unwrap();
+            UdpSocket::from_std(s).unwrap()
+        });
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok((len, from)) = socket.recv_from(&mut buf).await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let Ok(msg) = CommunityMessage::decode(&buf[..len]) else { continue };
+                let AnyPdu::Pdu(request) = &msg.pdu else { continue };
+                let (status, varbinds) = reply(request);
+                let response = Pdu {
+                    kind: PduType::Response,
+                    request_id: request.request_id,
+                    error_status: status,
+                    error_index: if status == 0 { 0 } else { 1 },
+                    varbinds,
+                };
+                let bytes = CommunityMessage { pdu: AnyPdu::Pdu(response), ..msg }.encode();
+                let out = other.as_ref().unwrap_or(&socket);
+                let _ = out.send_to(&bytes, from).await;
+            }
+        });
+        (address, seen)
+    }
+
+    fn v2c() -> Security {
+        Security::Community { version: Version::V2c, community: Community(b"public".to_vec()) }
+    }
+
+    fn fast() -> DeviceOptions {
+        DeviceOptions { timeout: Duration::from_millis(200), retries: 1, ..DeviceOptions::default() }
+    }
+
+    fn oid(text: &str) -> Oid {
+        text.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn walk_refuses_a_non_increasing_oid() {
+        let (address, _) = fake_agent(
+            |request| {
+                let next = if request.varbinds[0].oid == oid(".1.3.6.1.2.1.1") {
+                    ".1.3.6.1.2.1.1.5.0"
+                } else {
+                    ".1.3.6.1.2.1.1.2.0"
+                };
+                (0, vec![VarBind::new(oid(next), Value::Integer(1))])
+            },
+            None,
+        )
+        .await;
+        let client = Client::new().await.unwrap();
+        let device = client.device(address, v2c(), fast());
+        let mut seen = Vec::new();
+        let error = device.walk(&oid(".1.3.6.1.2.1.1"), |vb| seen.push(vb.oid.clone())).await.unwrap_err();
+        assert!(matches!(error, SnmpError::NotIncreasing { .. }), "{error}");
+        assert_eq!(
+            error.to_string(),
+            format!("{address}: OID not increasing: .1.3.6.1.2.1.1.5.0 >= .1.3.6.1.2.1.1.2.0")
+        );
+        assert_eq!(seen, [oid(".1.3.6.1.2.1.1.5.0")]);
+    }
+
+    #[tokio::test]
+    async fn bulk_walk_halves_max_repetitions_on_too_big_and_stops_at_the_subtree_end() {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let (address, _) = fake_agent(
+            move |request| {
+                let reps = request.max_repetitions();
+                log.lock().unwrap().push(reps);
+                if reps > 4 {
+                    return (1, vec![]); // tooBig
+                }
+                let start = request.varbinds[0].oid.arcs().last().copied().unwrap_or(0);
+                let start = if request.varbinds[0].oid.len() == 2 { 0 } else { start };
+                let varbinds = (1..=reps as u32)
+                    .map(|i| {
+                        let n = start + i;
+                        let name = if n <= 6 { oid(&format!(".1.3.{n}")) } else { oid(&format!(".1.4.{n}")) };
+                        VarBind::new(name, Value::Counter32(n))
+                    })
+                    .collect();
+                (0, varbinds)
+            },
+            None,
+        )
+        .await;
+        let client = Client::new().await.unwrap();
+        let device = client.device(address, v2c(), fast());
+        let mut seen = Vec::new();
+        let end = device.bulk_walk(&oid(".1.3"), 20, |vb| seen.push(vb.value.clone())).await.unwrap();
+        assert_eq!(end, WalkEnd::EndOfSubtree);
+        assert_eq!(seen, (1..=6).map(Value::Counter32).collect::<Vec<_>>());
+        assert_eq!(asked.lock().unwrap()[..3], [20, 10, 5]);
+        assert!(asked.lock().unwrap()[3..].iter().all(|r| *r == 2), "{:?}", asked.lock().unwrap());
+    }
+
+    #[tokio::test]
+    async fn get_splits_large_requests_and_retries_smaller_batches_on_too_big() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let log = sizes.clone();
+        let (address, _) = fake_agent(
+            move |request| {
+                log.lock().unwrap().push(request.varbinds.len());
+                if request.varbinds.len() > 3 {
+                    return (1, vec![]);
+                }
+                (
+                    0,
+                    request
+                        .varbinds
+                        .iter()
+                        .map(|vb| VarBind::new(vb.oid.clone(), Value::Gauge32(vb.oid.len() as u32)))
+                        .collect(),
+                )
+            },
+            None,
+        )
+        .await;
+        let client = Client::new().await.unwrap();
+        let options = DeviceOptions { max_oids_per_request: 8, ..fast() };
+        let device = client.device(address, v2c(), options);
+        let oids: Vec<Oid> = (0..10).map(|i| oid(&format!(".1.3.6.{i}"))).collect();
+        let got = device.get(&oids).await.unwrap();
+        assert_eq!(got.iter().map(|vb| vb.oid.clone()).collect::<Vec<_>>(), oids);
+        let sizes = sizes.lock().unwrap().clone();
+        assert_eq!(sizes[..3], [8, 4, 2], "{sizes:?}");
+        assert_eq!(sizes.iter().filter(|s| **s <= 3).sum::<usize>(), 10, "{sizes:?}");
+    }
+
+    #[tokio::test]
+    async fn replies_from_another_address_need_the_multi_homed_option() {
+        let other =
+            std::net::UdpSocket::bind("127.0.0.2:0").or_else(|_| std::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+        let (address, seen) =
+            fake_agent(|request| (0, vec![VarBind::new(request.varbinds[0].oid.clone(), Value::Null)]), Some(other))
+                .await;
+        let client = Client::new().await.unwrap();
+        let strict = client.device(address, v2c(), fast());
+        let error = strict.get(&[oid(".1.3.6.1.2.1.1.5.0")]).await.unwrap_err();
+        assert!(matches!(error, SnmpError::Timeout { attempts: 2, .. }), "{error}");
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
+        let lenient = client.device(address, v2c(), DeviceOptions { accept_any_source: true, ..fast() });
+        assert_eq!(lenient.get(&[oid(".1.3.6.1.2.1.1.5.0")]).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn many_concurrent_requests_share_one_socket_and_each_gets_its_reply() {
+        let (address, seen) =
+            fake_agent(|request| (0, vec![VarBind::new(request.varbinds[0].oid.clone(), Value::Integer(7))]), None)
+                .await;
+        let client = Client::new().await.unwrap();
+        let device = Arc::new(client.device(address, v2c(), DeviceOptions { max_in_flight: 2, ..fast() }));
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let device = device.clone();
+                tokio::spawn(async move { device.get(&[oid(&format!(".1.3.6.1.{i}"))]).await })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            let got = task.await.unwrap().unwrap();
+            assert_eq!(got[0].oid, oid(&format!(".1.3.6.1.{i}")));
+        }
+        assert_eq!(seen.load(Ordering::SeqCst), 50);
+        assert!(client.inner.waiters.lock().unwrap().is_empty(), "waiters are removed");
+    }
+
+    #[test]
+    fn security_debug_hides_secrets() {
+        let text =
+            format!("{:?}", Security::Community { version: Version::V2c, community: Community(b"s3cret".to_vec()) });
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+}
