@@ -56,20 +56,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
 
+    let hostname = config.global.agent.hostname.clone().unwrap_or_else(system_hostname);
     let mut sink_inputs = BTreeMap::new();
     let mut sinks = Vec::new();
     for (id, sink) in &config.sinks {
         let metrics = telemetry.component(ComponentKind::Sink, id, sink.config.type_name());
         let (sender, input) = crate::pipeline::buffer(&sink.buffer, id, &config.global.agent.data_dir, metrics.clone())
             .with_context(|| format!("sink `{id}`: buffer"))?;
-        let ctx = SinkContext { id: id.clone(), input, metrics: metrics.clone() };
+        let ctx = SinkContext { id: id.clone(), hostname: hostname.clone(), input, metrics: metrics.clone() };
         let running = sink.config.build(ctx).await.with_context(|| format!("sink `{id}`"))?;
         sink_inputs.insert(id.clone(), (sender, sink.config.accepts(), sink.inputs.clone()));
         let durable = sink.buffer.buffer_type == BufferType::Disk;
         sinks.push(Task { id: id.clone(), metrics, durable, handle: tokio::spawn(running) });
     }
 
-    let hostname = config.global.agent.hostname.clone().unwrap_or_else(system_hostname);
     let stop_sources = CancellationToken::new();
     let mut sources = Vec::new();
     for (id, source) in &config.sources {

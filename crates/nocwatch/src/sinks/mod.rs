@@ -22,6 +22,7 @@ component_enum! {
         Console(console::ConsoleSinkConfig) = "console",
         File(file::FileSinkConfig) = "file",
         DatadogLogs(datadog::logs::DatadogLogsConfig) = "datadog_logs",
+        DatadogMetrics(datadog::metrics::DatadogMetricsConfig) = "datadog_metrics",
         Syslog(syslog::SyslogSinkConfig) = "syslog",
     }
 }
@@ -29,6 +30,8 @@ component_enum! {
 /// What a sink runs with.
 pub struct SinkContext {
     pub id: String,
+    /// The agent's host name (for sinks that label data with it).
+    pub hostname: String,
     pub input: BufferReceiver,
     pub metrics: ComponentMetrics,
 }
@@ -38,6 +41,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Console(_) | SinkConfig::File(_) => Accepts::ALL,
             SinkConfig::DatadogLogs(_) | SinkConfig::Syslog(_) => Accepts::LOGS,
+            SinkConfig::DatadogMetrics(_) => Accepts::METRICS,
         }
     }
 
@@ -47,6 +51,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Console(_) | SinkConfig::File(_) => Ok(()),
             SinkConfig::DatadogLogs(config) => config.validate(),
+            SinkConfig::DatadogMetrics(config) => config.validate(),
             SinkConfig::Syslog(config) => config.validate(),
         }
     }
@@ -56,6 +61,7 @@ impl SinkConfig {
             SinkConfig::Console(config) => config.build(ctx).await,
             SinkConfig::File(config) => config.build(ctx).await,
             SinkConfig::DatadogLogs(config) => config.build(ctx).await,
+            SinkConfig::DatadogMetrics(config) => config.build(ctx).await,
             SinkConfig::Syslog(config) => config.build(ctx).await,
         }
     }

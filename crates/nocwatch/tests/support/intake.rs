@@ -54,6 +54,8 @@ pub struct Recorded {
     pub too_large_above: Option<usize>,
     /// Answer this to every request while set (an intake that is down).
     pub down: Option<u16>,
+    /// Every metric series accepted, in arrival order.
+    pub series: Vec<Value>,
 }
 
 #[derive(Clone)]
@@ -65,13 +67,18 @@ pub struct Intake {
 struct Shared {
     state: Arc<Mutex<Recorded>>,
     logs_schema: jsonschema::Validator,
+    series_schema: jsonschema::Validator,
 }
 
 impl Intake {
     /// Starts the intake on a free loopback port, in a thread of its own.
     pub fn start() -> Intake {
         let state = Arc::new(Mutex::new(Recorded::default()));
-        let shared = Arc::new(Shared { state: state.clone(), logs_schema: schema("HTTPLog") });
+        let shared = Arc::new(Shared {
+            state: state.clone(),
+            logs_schema: schema("HTTPLog"),
+            series_schema: schema("MetricPayload"),
+        });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -79,7 +86,10 @@ impl Intake {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = Router::new().route("/api/v2/logs", post(logs)).with_state(shared);
+                let app = Router::new()
+                    .route("/api/v2/logs", post(logs))
+                    .route("/api/v2/series", post(series))
+                    .with_state(shared);
                 axum::serve(listener, app).await.unwrap();
             });
         });
@@ -94,6 +104,10 @@ impl Intake {
         self.state.lock().unwrap().logs.clone()
     }
 
+    pub fn series(&self) -> Vec<Value> {
+        self.state.lock().unwrap().series.clone()
+    }
+
     pub fn violations(&self) -> Vec<String> {
         self.state.lock().unwrap().violations.clone()
     }
@@ -103,8 +117,8 @@ impl Intake {
     }
 }
 
-async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let mut violations = Vec::new();
+/// Checks what every intake request must carry; returns the decompressed body.
+fn common_checks(headers: &HeaderMap, body: &Bytes, violations: &mut Vec<String>) -> Vec<u8> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if header("dd-api-key").as_deref() != Some(API_KEY) {
         violations.push(format!("DD-API-KEY header: {:?}", header("dd-api-key").map(|_| "<wrong key>")));
@@ -112,7 +126,7 @@ async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     if !header("content-type").is_some_and(|v| v.starts_with("application/json")) {
         violations.push(format!("Content-Type: {:?}", header("content-type")));
     }
-    let plain = match header("content-encoding").as_deref() {
+    match header("content-encoding").as_deref() {
         None => body.to_vec(),
         Some("gzip") => {
             let mut out = Vec::new();
@@ -125,10 +139,15 @@ async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             }
         }
         Some(other) => {
-            violations.push(format!("Content-Encoding {other} is not one the spec lists for logs"));
+            violations.push(format!("Content-Encoding {other} is not one nocwatch should send"));
             Vec::new()
         }
-    };
+    }
+}
+
+async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut violations = Vec::new();
+    let plain = common_checks(&headers, &body, &mut violations);
     if plain.len() > 5_000_000 {
         violations.push(format!("payload of {} bytes is over 5 MB uncompressed", plain.len()));
     }
@@ -162,6 +181,45 @@ async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         state.logs.extend(entries);
         202
     };
+    state.requests.push(status);
+    StatusCode::from_u16(status).unwrap()
+}
+
+async fn series(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut violations = Vec::new();
+    if body.len() > 512_000 {
+        violations.push(format!("series payload of {} bytes is over 512000 bytes", body.len()));
+    }
+    let plain = common_checks(&headers, &body, &mut violations);
+    if plain.len() >= 5_242_880 {
+        violations.push(format!("series payload decompresses to {} bytes (limit 5242880)", plain.len()));
+    }
+    let payload: Value = serde_json::from_slice(&plain).unwrap_or_else(|e| {
+        violations.push(format!("body is not JSON: {e}"));
+        Value::Null
+    });
+    for error in shared.series_schema.iter_errors(&payload) {
+        violations.push(format!("MetricPayload schema: {error} at {}", error.instance_path()));
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let series = payload["series"].as_array().cloned().unwrap_or_default();
+    for s in &series {
+        for point in s["points"].as_array().into_iter().flatten() {
+            let t = point["timestamp"].as_i64().unwrap_or(0);
+            if t > now + 600 || t < now - 3600 {
+                violations.push(format!("point timestamp {t} is not current (now {now})"));
+            }
+        }
+        if matches!(s["type"].as_i64(), Some(1 | 2)) && s.get("interval").is_none() {
+            violations.push(format!("count or rate series without interval: {s}"));
+        }
+    }
+    let mut state = shared.state.lock().unwrap();
+    state.violations.extend(violations);
+    let status = state.down.or_else(|| state.script.pop_front()).unwrap_or_else(|| {
+        state.series.extend(series);
+        202
+    });
     state.requests.push(status);
     StatusCode::from_u16(status).unwrap()
 }

@@ -1,6 +1,7 @@
 //! Sinks to Datadog. What they share: the site (which region's intake) and its URLs.
 
 pub mod logs;
+pub mod metrics;
 
 /// Datadog sites, as documented for the public API.
 pub const SITES: &[&str] = &[

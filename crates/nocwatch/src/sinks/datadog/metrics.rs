@@ -1,0 +1,211 @@
+//! The Datadog metrics sink: `POST /api/v2/series` on `api.<site>`, the documented
+//! `MetricPayload` (metric, type, points, resources, tags, interval, unit), gzip, requests
+//! within the documented limits (512000 bytes as sent, 5 MiB decompressed).
+//!
+//! Types map one to one (gauge 3, count 1 with `interval`, rate 2 with `interval`), so the
+//! names and tags of the Datadog SNMP integration arrive as Datadog itself would send them.
+//! The series' host is the device (the seed's `use_device_id_as_hostname`) or, with
+//! `host: agent`, nocwatch's own host name.
+
+use std::io::Write as _;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::logs::Compress;
+use crate::component::Running;
+use crate::config::{self, Secret};
+use crate::event::{Event, Metric, MetricType};
+use crate::net::tls::TlsClientConfig;
+use crate::sinks::SinkContext;
+use crate::sinks::util::http;
+use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, Service};
+use crate::sinks::util::retry::RetryConfig;
+
+/// Documented limits of `/api/v2/series`.
+const MAX_SENT_BYTES: usize = 512_000;
+const MAX_DECOMPRESSED_BYTES: usize = 5_242_880;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostChoice {
+    /// The device the metric is about (as with `use_device_id_as_hostname`).
+    #[default]
+    Device,
+    /// nocwatch's own host name.
+    Agent,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatadogMetricsConfig {
+    pub api_key: Secret,
+    #[serde(default = "super::default_site")]
+    pub site: String,
+    /// Overrides the API base URL (`https://host:port`).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub host: HostChoice,
+    /// Added to every series (`env:prd`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub compression: Compress,
+    #[serde(default = "default_batch")]
+    pub batch: BatchConfig,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: config::Duration,
+    #[serde(default)]
+    pub tls: TlsClientConfig,
+}
+
+fn default_batch() -> BatchConfig {
+    BatchConfig { max_events: 20_000, timeout: config::Duration::from_secs(2) }
+}
+
+fn default_request_timeout() -> config::Duration {
+    config::Duration::from_secs(30)
+}
+
+impl DatadogMetricsConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        super::check_site(&self.site)?;
+        if self.api_key.expose().trim().is_empty() {
+            return Err("api_key is empty".to_owned());
+        }
+        self.tls.client_config().map(drop).map_err(|e| format!("{e:#}"))
+    }
+
+    fn url(&self) -> String {
+        match &self.endpoint {
+            Some(endpoint) => format!("{}/api/v2/series", endpoint.trim_end_matches('/')),
+            None => format!("https://api.{}/api/v2/series", self.site),
+        }
+    }
+
+    pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
+        let gzip = self.compression == Compress::Gzip;
+        let agent_host = (self.host == HostChoice::Agent).then(|| ctx.hostname.clone());
+        let encoder = SeriesEncoder { tags: self.tags.clone(), agent_host, gzip };
+        let client = http::client(&self.tls, self.request_timeout.get())?;
+        let service = HttpService { client, url: self.url(), api_key: self.api_key.clone(), gzip };
+        Ok(Box::pin(request::run(ctx, encoder, service, self.batch.clone(), self.retry.clone())))
+    }
+}
+
+struct SeriesEncoder {
+    tags: Vec<String>,
+    agent_host: Option<String>,
+    gzip: bool,
+}
+
+impl SeriesEncoder {
+    fn series(&self, metric: &Metric) -> Value {
+        let (kind, interval) = match metric.metric_type {
+            MetricType::Gauge => (3, None),
+            MetricType::Count => (1, metric.interval_secs),
+            MetricType::Rate => (2, metric.interval_secs),
+        };
+        let mut tags: Vec<String> = self.tags.clone();
+        tags.extend(metric.tags.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}:{v}") }));
+        let mut series = json!({
+            "metric": metric.name,
+            "type": kind,
+            "points": [{"timestamp": metric.timestamp.as_second(), "value": metric.value}],
+            "tags": tags,
+        });
+        if let Some(host) = self.agent_host.as_ref().or(metric.host.as_ref()) {
+            series["resources"] = json!([{"name": host, "type": "host"}]);
+        }
+        if let Some(interval) = interval {
+            series["interval"] = json!(interval);
+        }
+        series
+    }
+
+    /// The payload for the first `n` metrics of `metrics`, with how many it holds.
+    fn payload(&self, metrics: &[&Metric], max_plain: usize) -> (Vec<u8>, usize) {
+        let mut body = Vec::with_capacity(64 * 1024);
+        body.extend_from_slice(b"{\"series\":[");
+        let mut count = 0;
+        let mut item = Vec::with_capacity(512);
+        for metric in metrics {
+            item.clear();
+            // A `Value` built from a metric always serializes.
+            let _ = serde_json::to_writer(&mut item, &self.series(metric));
+            if count > 0 && body.len() + item.len() + 3 > max_plain {
+                break;
+            }
+            if count > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&item);
+            count += 1;
+        }
+        body.extend_from_slice(b"]}");
+        (body, count)
+    }
+}
+
+impl Encoder for SeriesEncoder {
+    fn encode(&mut self, events: &[Event]) -> Encoded {
+        // Consume up to the next non-metric event; logs are not this sink's (filtered
+        // upstream, skipped here for safety).
+        let metrics: Vec<&Metric> = events
+            .iter()
+            .take_while(|e| matches!(e, Event::Metric(_)))
+            .filter_map(|e| match e {
+                Event::Metric(m) => Some(m),
+                Event::Log(_) => None,
+            })
+            .collect();
+        if metrics.is_empty() {
+            return Encoded { request: None, consumed: 1, failed: 0 };
+        }
+        // Without compression the sent size is the plain size; with it, metrics JSON
+        // compresses about 10:1, so start at the decompressed limit and halve until the
+        // compressed body fits.
+        let mut max_plain = if self.gzip { MAX_DECOMPRESSED_BYTES - 1024 } else { MAX_SENT_BYTES - 1024 };
+        loop {
+            let (plain, count) = self.payload(&metrics, max_plain);
+            let body = if self.gzip { gzip(&plain) } else { plain };
+            if body.len() <= MAX_SENT_BYTES || count == 1 {
+                return Encoded { request: Some(Request { body, events: count }), consumed: count, failed: 0 };
+            }
+            max_plain /= 2;
+        }
+    }
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 8), Compression::fast());
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
+}
+
+struct HttpService {
+    client: reqwest::Client,
+    url: String,
+    api_key: Secret,
+    gzip: bool,
+}
+
+impl Service for HttpService {
+    async fn send(&mut self, request: &Request) -> Outcome {
+        let mut builder = self
+            .client
+            .post(&self.url)
+            .header("DD-API-KEY", self.api_key.expose())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(request.body.clone());
+        if self.gzip {
+            builder = builder.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        }
+        http::outcome(builder).await
+    }
+}

@@ -1,0 +1,74 @@
+//! End to end: metrics to Datadog's `/api/v2/series`, checked by the local intake against
+//! the `MetricPayload` schema of Datadog's OpenAPI spec and the documented limits.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use support::intake::{API_KEY, Intake};
+use support::*;
+
+fn config(intake: &Intake, host: &str) -> String {
+    format!(
+        "
+admin: {{address: '${{ADMIN}}'}}
+agent: {{hostname: nocwatch-1}}
+shutdown: {{drain_period: 0s}}
+sources:
+  self: {{type: internal_metrics, interval: 200ms}}
+sinks:
+  datadog:
+    type: datadog_metrics
+    api_key: ${{DD_API_KEY}}
+    endpoint: {}
+    host: {host}
+    tags: [env:prd]
+    batch: {{timeout: 100ms}}
+",
+        intake.url()
+    )
+}
+
+#[test]
+fn series_reach_the_intake_with_types_intervals_hosts_and_tags() {
+    let intake = Intake::start();
+    let agent = Agent::start_with_env(&config(&intake, "device"), Stdio::null(), &[("DD_API_KEY", API_KEY)]);
+    eventually(Duration::from_secs(10), "count and gauge series", || {
+        let series = intake.series();
+        series.iter().any(|s| s["type"] == 1) && series.iter().any(|s| s["type"] == 3)
+    });
+    assert_eq!(intake.violations(), Vec::<String>::new());
+    let series = intake.series();
+    let count = series.iter().find(|s| s["metric"] == "nocwatch.component.received_events").unwrap();
+    assert_eq!(count["type"], 1, "count");
+    assert_eq!(count["interval"], 1, "interval in seconds (200ms rounds up to 1)");
+    assert_eq!(count["resources"][0], serde_json::json!({"name": "nocwatch-1", "type": "host"}));
+    let tags: Vec<&str> = count["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(tags.contains(&"env:prd") && tags.contains(&"component_kind:sink"), "{tags:?}");
+    let gauge = series.iter().find(|s| s["metric"] == "nocwatch.queue.events").unwrap();
+    assert_eq!(gauge["type"], 3);
+    assert!(gauge.get("interval").is_none());
+    let point = &gauge["points"][0];
+    assert!(point["value"].is_number());
+    assert!((point["timestamp"].as_i64().unwrap() - jiff::Timestamp::now().as_second()).abs() < 60);
+    assert!(agent.metric("nocwatch_component_sent_events_total", &["component_id=\"datadog\""]).unwrap() > 0.0);
+}
+
+#[test]
+fn the_series_schema_check_is_not_vacuous() {
+    let validator = support::intake::schema("MetricPayload");
+    assert!(validator.is_valid(
+        &serde_json::json!({"series": [{"metric": "m", "type": 3, "points": [{"timestamp": 1, "value": 1.5}]}]})
+    ));
+    assert!(
+        !validator.is_valid(&serde_json::json!({"series": [{"metric": "m", "type": 7, "points": []}]})),
+        "type enum"
+    );
+    assert!(
+        !validator.is_valid(&serde_json::json!({"series": [{"metric": "m", "points": [{"value": "x"}]}]})),
+        "numeric value"
+    );
+    assert!(!validator.is_valid(&serde_json::json!({"metrics": []})), "series is required");
+}
