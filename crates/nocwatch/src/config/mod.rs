@@ -307,6 +307,11 @@ fn validate(config: &Config, root: &Node) -> Result<(), yaml::Error> {
     if config.global.admin.enabled {
         bound.push((config.global.admin.address, false, "admin.address".to_owned()));
     }
+    for (id, sink) in &config.sinks {
+        if let SinkConfig::Prometheus(prometheus) = &sink.config {
+            bound.push((prometheus.listens(), false, format!("sinks.{id}.address")));
+        }
+    }
     for (id, source) in &config.sources {
         for listen in source.listens() {
             bound.push((listen.address, listen.udp, format!("sources.{id}.{}", listen.key)));

@@ -8,6 +8,7 @@ pub mod console;
 pub mod datadog;
 pub mod encoding;
 pub mod file;
+pub mod prometheus;
 pub mod syslog;
 pub mod util;
 
@@ -23,6 +24,7 @@ component_enum! {
         File(file::FileSinkConfig) = "file",
         DatadogLogs(datadog::logs::DatadogLogsConfig) = "datadog_logs",
         DatadogMetrics(datadog::metrics::DatadogMetricsConfig) = "datadog_metrics",
+        Prometheus(prometheus::PrometheusSinkConfig) = "prometheus",
         Syslog(syslog::SyslogSinkConfig) = "syslog",
     }
 }
@@ -41,7 +43,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Console(_) | SinkConfig::File(_) => Accepts::ALL,
             SinkConfig::DatadogLogs(_) | SinkConfig::Syslog(_) => Accepts::LOGS,
-            SinkConfig::DatadogMetrics(_) => Accepts::METRICS,
+            SinkConfig::DatadogMetrics(_) | SinkConfig::Prometheus(_) => Accepts::METRICS,
         }
     }
 
@@ -52,6 +54,7 @@ impl SinkConfig {
             SinkConfig::Console(_) | SinkConfig::File(_) => Ok(()),
             SinkConfig::DatadogLogs(config) => config.validate(),
             SinkConfig::DatadogMetrics(config) => config.validate(),
+            SinkConfig::Prometheus(_) => Ok(()),
             SinkConfig::Syslog(config) => config.validate(),
         }
     }
@@ -62,6 +65,7 @@ impl SinkConfig {
             SinkConfig::File(config) => config.build(ctx).await,
             SinkConfig::DatadogLogs(config) => config.build(ctx).await,
             SinkConfig::DatadogMetrics(config) => config.build(ctx).await,
+            SinkConfig::Prometheus(config) => config.build(ctx).await,
             SinkConfig::Syslog(config) => config.build(ctx).await,
         }
     }

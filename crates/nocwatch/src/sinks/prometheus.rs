@@ -1,0 +1,219 @@
+//! The Prometheus exposition sink: the latest value of every series, served as Prometheus
+//! text on its own address (not the admin one, which is nocwatch's self-metrics), for a
+//! Prometheus server to scrape.
+//!
+//! - names are sanitised (`snmp.ifHCInOctets` → `snmp_ifHCInOctets`), tags become labels,
+//!   the device becomes the `host` label;
+//! - counts are summed into counters (`_total`), gauges and rates (per second) are gauges;
+//! - a series not updated for `expire_after` disappears, so a removed interface goes away.
+//!
+//! A pull exporter has nothing to deliver or retry: this sink's loop stores what arrives
+//! and acknowledges it at once, and the HTTP handler renders the store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+use crate::component::Running;
+use crate::config;
+use crate::event::{Event, Metric, MetricType};
+use crate::sinks::SinkContext;
+use crate::telemetry::ComponentState;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSinkConfig {
+    /// Where `/metrics` is served, e.g. `0.0.0.0:9273`.
+    pub address: SocketAddr,
+    /// A series not updated this long is no longer exposed.
+    #[serde(default = "default_expire_after")]
+    pub expire_after: config::Duration,
+}
+
+fn default_expire_after() -> config::Duration {
+    config::Duration::from_secs(300)
+}
+
+impl PrometheusSinkConfig {
+    pub fn listens(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
+        let listener = crate::net::bind_tcp(self.address)
+            .with_context(|| format!("cannot serve Prometheus metrics on {}", self.address))?;
+        tracing::info!(sink = %ctx.id, address = %self.address, "Prometheus exposition listening");
+        let store = Arc::new(Mutex::new(Store { series: HashMap::new(), expire_after: self.expire_after.get() }));
+        let app = Router::new().route("/metrics", get(render)).with_state(store.clone());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Box::pin(async move {
+            let result = run(ctx, store).await;
+            server.abort();
+            result
+        }))
+    }
+}
+
+async fn run(mut ctx: SinkContext, store: Arc<Mutex<Store>>) -> anyhow::Result<()> {
+    ctx.metrics.set_state(ComponentState::Running);
+    while let Some(events) = ctx.input.recv().await {
+        let count = events.len() as u64;
+        if let Ok(mut store) = store.lock() {
+            for event in &events {
+                if let Event::Metric(metric) = event {
+                    store.update(metric);
+                }
+            }
+        }
+        ctx.input.ack(1);
+        ctx.metrics.sent(count);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    name: String,
+    labels: BTreeMap<String, String>,
+}
+
+struct Sample {
+    counter: bool,
+    value: f64,
+    updated: Instant,
+}
+
+struct Store {
+    series: HashMap<SeriesKey, Sample>,
+    expire_after: Duration,
+}
+
+impl Store {
+    fn update(&mut self, metric: &Metric) {
+        let mut labels: BTreeMap<String, String> = metric.tags.iter().map(|(k, v)| (sanitize(k), v.clone())).collect();
+        if let Some(host) = &metric.host {
+            labels.entry("host".to_owned()).or_insert_with(|| host.clone());
+        }
+        let counter = metric.metric_type == MetricType::Count;
+        let key = SeriesKey { name: sanitize(&metric.name), labels };
+        let now = Instant::now();
+        let sample = self.series.entry(key).or_insert(Sample { counter, value: 0.0, updated: now });
+        if counter && sample.counter {
+            sample.value += metric.value;
+        } else {
+            *sample = Sample { counter, value: metric.value, updated: now };
+        }
+        sample.updated = now;
+    }
+
+    fn render(&mut self) -> String {
+        let expire_after = self.expire_after;
+        self.series.retain(|_, sample| sample.updated.elapsed() < expire_after);
+        // Group by metric family, so each gets one TYPE line.
+        let mut families: BTreeMap<(&str, bool), Vec<(&SeriesKey, &Sample)>> = BTreeMap::new();
+        for (key, sample) in &self.series {
+            families.entry((&key.name, sample.counter)).or_default().push((key, sample));
+        }
+        let mut out = String::new();
+        for ((name, counter), mut series) in families {
+            series.sort_by(|a, b| a.0.labels.cmp(&b.0.labels));
+            let (kind, suffix) = if counter { ("counter", "_total") } else { ("gauge", "") };
+            let _ = writeln!(out, "# TYPE {name}{suffix} {kind}");
+            for (key, sample) in series {
+                let _ = write!(out, "{name}{suffix}");
+                if !key.labels.is_empty() {
+                    out.push('{');
+                    for (i, (label, value)) in key.labels.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        let _ = write!(out, "{label}=\"{}\"", escape(value));
+                    }
+                    out.push('}');
+                }
+                let _ = writeln!(out, " {}", format_value(sample.value));
+            }
+        }
+        out
+    }
+}
+
+async fn render(State(store): State<Arc<Mutex<Store>>>) -> impl IntoResponse {
+    let body = store.lock().map(|mut store| store.render()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+/// A valid Prometheus metric or label name: `[a-zA-Z_:][a-zA-Z0-9_:]*` (labels without `:`).
+fn sanitize(name: &str) -> String {
+    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_owned()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() }
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Tags;
+
+    fn metric(name: &str, metric_type: MetricType, value: f64, tags: &[(&str, &str)]) -> Metric {
+        Metric {
+            name: name.into(),
+            metric_type,
+            value,
+            timestamp: jiff::Timestamp::UNIX_EPOCH,
+            interval_secs: Some(60),
+            host: Some("core-sw1".into()),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>(),
+        }
+    }
+
+    #[test]
+    fn names_labels_counters_and_expiry() {
+        let mut store = Store { series: HashMap::new(), expire_after: Duration::from_millis(50) };
+        store.update(&metric("snmp.ifHCInOctets", MetricType::Rate, 125.5, &[("interface", "Gi1/0/1")]));
+        store.update(&metric("snmp.ifInErrors", MetricType::Count, 2.0, &[("interface", "Gi1/0/1")]));
+        store.update(&metric("snmp.ifInErrors", MetricType::Count, 3.0, &[("interface", "Gi1/0/1")]));
+        store.update(&metric("snmp.device.reachable", MetricType::Gauge, 1.0, &[("snmp-profile", "cisco \"c\"")]));
+        let text = store.render();
+        assert!(
+            text.contains(
+                "# TYPE snmp_ifHCInOctets gauge\nsnmp_ifHCInOctets{host=\"core-sw1\",interface=\"Gi1/0/1\"} 125.5\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE snmp_ifInErrors_total counter\nsnmp_ifInErrors_total{host=\"core-sw1\",interface=\"Gi1/0/1\"} 5\n"), "{text}");
+        assert!(
+            text.contains("snmp_device_reachable{host=\"core-sw1\",snmp_profile=\"cisco \\\"c\\\"\"} 1\n"),
+            "{text}"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(store.render(), "", "stale series expire");
+        assert_eq!(sanitize("1abc.def-x"), "_1abc_def_x");
+    }
+}
