@@ -15,6 +15,24 @@ use serde_json::{Map, Value};
 
 use crate::event::{LogEvent, Status};
 
+/// A sender: its address in canonical form (`::ffff:10.0.0.1` is 10.0.0.1) and as text.
+pub struct Peer {
+    ip: IpAddr,
+    ip_text: String,
+}
+
+impl Peer {
+    pub fn new(addr: SocketAddr) -> Self {
+        let ip = addr.ip().to_canonical();
+        Peer { ip, ip_text: ip.to_string() }
+    }
+
+    /// The canonical sender address.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+}
+
 pub struct EventMapper {
     hosts: BTreeMap<IpAddr, String>,
     offset: Offset,
@@ -37,19 +55,24 @@ impl EventMapper {
     }
 
     pub fn to_event(&self, bytes: &[u8], peer: SocketAddr, truncated: bool, ctx: &ParseContext) -> LogEvent {
+        self.to_event_from(bytes, &Peer::new(peer), truncated, ctx)
+    }
+
+    /// As [`EventMapper::to_event`], with the sender's address already formatted (once per
+    /// TCP connection, once per run of datagrams from one UDP sender).
+    pub fn to_event_from(&self, bytes: &[u8], peer: &Peer, truncated: bool, ctx: &ParseContext) -> LogEvent {
         let message = nocwatch_syslog::parse(trim_line_end(bytes), ctx);
         self.map(message, peer, truncated)
     }
 
-    fn map(&self, message: Message<'_>, peer: SocketAddr, truncated: bool) -> LogEvent {
-        let peer_ip = peer.ip().to_canonical();
+    fn map(&self, message: Message<'_>, peer: &Peer, truncated: bool) -> LogEvent {
         let parsed_host = message.hostname.as_deref().filter(|h| !h.is_empty() && *h != "-");
         let host = self
             .hosts
-            .get(&peer_ip)
+            .get(&peer.ip)
             .cloned()
             .or_else(|| parsed_host.map(str::to_owned))
-            .unwrap_or_else(|| peer_ip.to_string());
+            .unwrap_or_else(|| peer.ip_text.clone());
 
         let mut syslog = Map::new();
         let mut put = |key: &str, value: Option<Value>| {
@@ -79,7 +102,7 @@ impl EventMapper {
         for attribute in &message.attributes {
             insert_dotted(&mut attributes, attribute.key, Value::from(attribute.value.as_ref()));
         }
-        insert_dotted(&mut attributes, "peer.ip", Value::from(peer_ip.to_string()));
+        insert_dotted(&mut attributes, "peer.ip", Value::from(peer.ip_text.clone()));
         if truncated {
             attributes.insert("truncated".to_owned(), Value::Bool(true));
         }
@@ -113,9 +136,13 @@ fn insert_dotted(map: &mut Map<String, Value>, key: &str, value: Value) {
             map.insert(key.to_owned(), value);
         }
         Some((head, rest)) => {
-            let entry = map.entry(head.to_owned()).or_insert_with(|| Value::Object(Map::new()));
-            match entry {
-                Value::Object(inner) => insert_dotted(inner, rest, value),
+            // Look up before inserting: vendor attributes share a prefix (`cisco.seq`,
+            // `cisco.mnemonic`, ...), and a lookup by `&str` allocates no key.
+            if !map.contains_key(head) {
+                map.insert(head.to_owned(), Value::Object(Map::new()));
+            }
+            match map.get_mut(head) {
+                Some(Value::Object(inner)) => insert_dotted(inner, rest, value),
                 _ => {
                     map.insert(key.to_owned(), value);
                 }

@@ -2,7 +2,6 @@
 //! `crate::net::tcp`, and per connection a frame decoder that detects octet-counting or
 //! newline framing for every frame.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -11,7 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use tokio_rustls::TlsAcceptor;
 
 use super::SyslogSourceConfig;
-use super::event::EventMapper;
+use super::event::{EventMapper, Peer};
 use crate::component::Running;
 use crate::event::Event;
 use crate::net::tcp::{ConnectionHandler, TcpLimits, serve};
@@ -43,7 +42,7 @@ pub async fn build(
         });
         let _ = ctx.healthy.send(true);
         serve(listener, tls, limits, ctx.metrics, ctx.shutdown, |peer| Connection {
-            peer,
+            peer: Peer::new(peer),
             decoder: FrameDecoder::new(max_message),
             shared: shared.clone(),
         })
@@ -61,7 +60,7 @@ struct Shared {
 }
 
 struct Connection {
-    peer: SocketAddr,
+    peer: Peer,
     decoder: FrameDecoder,
     shared: Arc<Shared>,
 }
@@ -74,7 +73,7 @@ impl ConnectionHandler for Connection {
             if frame.truncated {
                 self.shared.truncated.inc();
             }
-            let event = self.shared.mapper.to_event(frame.data, self.peer, frame.truncated, &ctx);
+            let event = self.shared.mapper.to_event_from(frame.data, &self.peer, frame.truncated, &ctx);
             if event.attributes.contains_key("parse_error") {
                 self.shared.parse_errors.inc();
             }

@@ -10,7 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use tokio::net::UdpSocket;
 
 use super::SyslogSourceConfig;
-use super::event::EventMapper;
+use super::event::{EventMapper, Peer};
 use crate::component::Running;
 use crate::event::Event;
 use crate::net::bind_udp;
@@ -65,6 +65,8 @@ async fn receive(
     static RECV_ERRORS: RateLimit = RateLimit::new(std::time::Duration::from_secs(10));
     // One byte more than allowed, to see that a datagram was longer.
     let mut buf = vec![0u8; max_message + 1];
+    // The last sender, formatted once: a busy device sends runs of datagrams.
+    let mut last_peer: Option<Peer> = None;
     loop {
         tokio::select! {
             biased;
@@ -85,7 +87,12 @@ async fn receive(
                     if truncated {
                         shared.truncated.inc();
                     }
-                    let event = shared.mapper.to_event(&buf[..len.min(max_message)], peer, truncated, &ctx);
+                    let peer = match last_peer.take() {
+                        Some(last) if last.ip() == peer.ip().to_canonical() => last,
+                        _ => Peer::new(peer),
+                    };
+                    let event = shared.mapper.to_event_from(&buf[..len.min(max_message)], &peer, truncated, &ctx);
+                    last_peer = Some(peer);
                     if event.attributes.contains_key("parse_error") {
                         shared.parse_errors.inc();
                     }
