@@ -72,6 +72,8 @@ pub struct Metric {
     pub name: String,
     #[serde(rename = "type")]
     pub metric_type: MetricType,
+    /// JSON has no NaN: it is written as `null`, and `null` reads back as NaN.
+    #[serde(deserialize_with = "nan_from_null")]
     pub value: f64,
     pub timestamp: Timestamp,
     /// Seconds the value covers: the poll interval for count and rate.
@@ -82,6 +84,10 @@ pub struct Metric {
     pub host: Option<String>,
     #[serde(default)]
     pub tags: Tags,
+}
+
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 /// A log event's status, named as Datadog Logs names them (and ordered from the worst).

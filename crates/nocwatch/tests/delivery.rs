@@ -349,3 +349,32 @@ fn a_full_disk_buffer_drops_exactly_or_blocks_with_bounded_memory() {
     let buffered = agent.metric("nocwatch_buffer_bytes", &["component_id=\"datadog\""]).unwrap();
     assert!(buffered <= (256 * 1024 + 64 * 1024) as f64, "the buffer stays near its bound: {buffered}");
 }
+
+#[test]
+fn a_message_too_large_for_udp_is_refused_not_retried_forever() {
+    let (tcp, receiver) = (free_port(), std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+    receiver.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let config = format!(
+        "
+admin: {{address: '${{ADMIN}}'}}
+shutdown: {{drain_period: 0s}}
+sources:
+  syslog: {{type: syslog, mode: tcp, address: '127.0.0.1:{tcp}', max_message_size: 128KiB}}
+sinks:
+  forward: {{type: syslog, mode: udp, address: '{}', batch: {{timeout: 10ms}}}}
+",
+        receiver.local_addr().unwrap()
+    );
+    let agent = Agent::start(&config, Stdio::null());
+    let mut stream = std::net::TcpStream::connect(addr(tcp)).unwrap();
+    use std::io::Write;
+    stream.write_all(format!("<14>Nov 25 08:00:00 fw app: {}\n", "x".repeat(70_000)).as_bytes()).unwrap();
+    stream.write_all(b"<14>Nov 25 08:00:01 fw app: small one\n").unwrap();
+    let mut buf = vec![0u8; 65_536];
+    let (len, _) = receiver.recv_from(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..len]).ends_with("small one"), "the sink moved on");
+    eventually(Duration::from_secs(5), "the oversized message counted", || {
+        agent.metric("nocwatch_component_dropped_events_total", &["component_id=\"forward\"", "reason=\"write_error\""])
+            == Some(1.0)
+    });
+}

@@ -294,6 +294,15 @@ fn check_config_catches_what_run_would_refuse() {
         ),
         ("sources:\n  s: {type: syslog, address: '127.0.0.1:514', utc_offset: JST}\n", "utc_offset `JST`"),
         ("sources:\n  s: {type: internal_metrics, interval: 0s}\n", "interval must be more than 0s"),
+        (
+            "sinks:\n  d: {type: datadog_logs, api_key: k, transport: tcp, tls: {server_name: '*.logs.datadoghq.com'}}\n",
+            "not a valid TLS server name",
+        ),
+        (
+            "sinks:\n  d: {type: datadog_logs, api_key: k, transport: tcp, site: us5.datadoghq.com}\n",
+            "no known TCP intake",
+        ),
+        ("sinks:\n  d: {type: datadog_logs, api_key: k, site: datadoghq.co}\n", "did you mean `datadoghq.com`?"),
     ];
     for (source, expected) in cases {
         let message = error(source, &[]);

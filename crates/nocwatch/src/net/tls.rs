@@ -95,6 +95,12 @@ impl TlsClientConfig {
             .with_no_client_auth())
     }
 
+    /// Checks the CA and the name to verify for connections to `host`.
+    pub fn validate(&self, host: &str) -> Result<(), String> {
+        self.client_config().map_err(|e| format!("{e:#}"))?;
+        self.server_name(host).map(drop).map_err(|e| format!("{e:#}"))
+    }
+
     /// The server name to verify for a connection to `host`.
     pub fn server_name(&self, host: &str) -> anyhow::Result<rustls::pki_types::ServerName<'static>> {
         let name = self.server_name.as_deref().unwrap_or(host);

@@ -96,7 +96,18 @@ fn open_with_segments(
     segment_size: u64,
 ) -> anyhow::Result<(DiskSender, DiskReceiver)> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create the buffer directory {}", dir.display()))?;
-    let acked = read_ack(dir).with_context(|| format!("cannot read {}", dir.join("ack").display()))?;
+    let lock = File::create(dir.join("lock"))?;
+    if lock.try_lock().is_err() {
+        anyhow::bail!(
+            "{} is in use by another nocwatch process (two processes must not share agent.data_dir)",
+            dir.display()
+        );
+    }
+    let acked = read_ack(dir).unwrap_or_else(|e| {
+        // Sending again is better than losing: start from the oldest segment on disk.
+        tracing::error!(error = %e, dir = %dir.display(), "disk buffer: unreadable ack file; delivering everything still on disk again");
+        Position { segment: list_segments(dir).ok().and_then(|s| s.first().copied()).unwrap_or(0), offset: 0 }
+    });
     let mut segments = list_segments(dir)?;
     if segments.is_empty() {
         segments.push(acked.segment);
@@ -160,7 +171,7 @@ fn open_with_segments(
     let dropped_full = metrics.drop_counter(DropReason::QueueFull);
     let sender = DiskSender { tx, shared: shared.clone(), when_full, dropped_full, _alive: alive };
     let reader = SegmentReader::open(dir, acked)?;
-    Ok((sender, DiskReceiver { shared, reader, senders }))
+    Ok((sender, DiskReceiver { shared, reader, senders, skipped_in_flight: 0, _lock: lock }))
 }
 
 #[derive(Clone)]
@@ -302,6 +313,10 @@ pub struct DiskReceiver {
     shared: Arc<Shared>,
     reader: SegmentReader,
     senders: std::sync::Weak<()>,
+    /// Damaged regions queued for acknowledgement that the sink never saw as batches.
+    skipped_in_flight: usize,
+    /// Keeps other processes out of this buffer while it is open.
+    _lock: File,
 }
 
 impl DiskReceiver {
@@ -339,12 +354,16 @@ impl DiskReceiver {
                 }
                 Ok(None) => return None,
                 Err(e) => {
-                    // A damaged record: the rest of this segment is unreadable.
+                    // A damaged record: the rest of this segment is unreadable. The bytes
+                    // skipped go through the acknowledgement queue like a record, so the
+                    // ack position and the buffered size move past them.
                     tracing::error!(error = %e, "disk buffer: damaged record; skipping to the next segment");
                     self.shared.metrics.dropped(DropReason::Corrupt, 1);
-                    if self.reader.skip_segment(written).is_err() {
-                        return None;
+                    let Ok(skipped) = self.reader.skip_segment(written) else { return None };
+                    if let Ok(mut state) = self.shared.state.lock() {
+                        state.in_flight.push_back((self.reader.position, skipped, 0));
                     }
+                    self.skipped_in_flight += 1;
                 }
             }
         }
@@ -352,6 +371,7 @@ impl DiskReceiver {
 
     /// Confirms delivery of the `n` oldest batches handed out: they will not be sent again.
     pub fn ack(&mut self, n: usize) {
+        let n = n + std::mem::take(&mut self.skipped_in_flight);
         let Ok(mut state) = self.shared.state.lock() else { return };
         let previous = state.acked;
         let mut end = previous;
@@ -433,12 +453,17 @@ impl SegmentReader {
         Ok(())
     }
 
-    fn skip_segment(&mut self, limit: Position) -> io::Result<()> {
-        if self.position.segment < limit.segment {
-            self.move_to(self.position.segment + 1)
+    /// Moves past the rest of the current segment (or up to `limit` in the last one);
+    /// returns how many bytes were skipped.
+    fn skip_segment(&mut self, limit: Position) -> io::Result<u64> {
+        let from = self.position;
+        if from.segment < limit.segment {
+            let len = self.file.get_ref().metadata()?.len();
+            self.move_to(from.segment + 1)?;
+            Ok(len.saturating_sub(from.offset))
         } else {
-            self.position = limit;
-            Ok(())
+            *self = SegmentReader::open(&self.dir, limit)?;
+            Ok(limit.offset.saturating_sub(from.offset))
         }
     }
 }
@@ -553,7 +578,9 @@ fn write_ack(dir: &Path, at: Position) -> io::Result<()> {
     let mut file = File::create(&tmp)?;
     file.write_all(&bytes)?;
     file.sync_data()?;
-    fs::rename(&tmp, dir.join("ack"))
+    fs::rename(&tmp, dir.join("ack"))?;
+    // The rename itself must survive a crash.
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -715,5 +742,41 @@ mod tests {
         rx.ack(1);
         assert_eq!(blocked.await.unwrap(), 0);
         assert_eq!(messages(&rx.recv().await.unwrap()), ["event 3", "event 4", "event 5"]);
+    }
+
+    #[tokio::test]
+    async fn one_process_per_buffer_a_bad_ack_file_replays_and_nan_survives() {
+        let buffer = Buffer::new();
+        let (tx, mut rx, _) = buffer.open(1 << 20, WhenFull::Block);
+        let metrics = buffer.telemetry.component(ComponentKind::Sink, "other", "test");
+        let second = open_with_segments(buffer.dir.path(), 1 << 20, WhenFull::Block, metrics, 4096);
+        assert!(second.is_err_and(|e| e.to_string().contains("in use by another nocwatch")));
+
+        let nan = Event::Metric(crate::event::Metric {
+            name: "m".into(),
+            metric_type: crate::event::MetricType::Gauge,
+            value: f64::NAN,
+            timestamp: jiff::Timestamp::UNIX_EPOCH,
+            interval_secs: None,
+            host: None,
+            tags: Default::default(),
+        });
+        tx.send(vec![nan]).await;
+        tx.send(events(0, 1)).await;
+        match rx.recv().await.unwrap().first() {
+            Some(Event::Metric(m)) => assert!(m.value.is_nan()),
+            other => panic!("{other:?}"),
+        }
+        rx.ack(1);
+        drop((tx, rx));
+
+        // A damaged ack file: everything still on disk is delivered again, nothing lost.
+        fs::write(buffer.dir.path().join("ack"), b"garbage").unwrap();
+        let (_tx, mut rx, _) = buffer.open(1 << 20, WhenFull::Block);
+        let mut all = 0;
+        while let Some(batch) = rx.try_recv() {
+            all += batch.len();
+        }
+        assert_eq!(all, 2);
     }
 }

@@ -72,9 +72,9 @@ pub struct SyslogSinkConfig {
 
 impl SyslogSinkConfig {
     pub fn validate(&self) -> Result<(), String> {
-        self.target().map_err(|e| format!("{e:#}"))?;
+        let (host, _) = self.target().map_err(|e| format!("{e:#}"))?;
         if self.mode == Mode::Tls {
-            self.tls.client_config().map_err(|e| format!("{e:#}"))?;
+            self.tls.validate(&host)?;
         }
         Ok(())
     }
@@ -159,12 +159,20 @@ impl Encoder for LineEncoder {
     }
 }
 
+/// Linux `EMSGSIZE`: the datagram is larger than the socket can send.
+const EMSGSIZE: i32 = 90;
+
 struct UdpService(UdpSocket);
 
 impl Service for UdpService {
     async fn send(&mut self, request: &Request) -> Outcome {
         match self.0.send(&request.body).await {
             Ok(_) => Outcome::Delivered,
+            // Larger than a datagram can be: it will never fit (RFC 5426 says truncate;
+            // the syslog source's max_message_size keeps such events rare).
+            Err(e) if e.raw_os_error() == Some(EMSGSIZE) => {
+                Outcome::Reject { reason: format!("message of {} bytes is too large for UDP", request.body.len()) }
+            }
             // Connection refused from an earlier datagram (ICMP) and the like: try again.
             Err(e) => Outcome::Retry { reason: format!("UDP send failed: {e}"), after: None },
         }

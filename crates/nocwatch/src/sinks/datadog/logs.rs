@@ -98,9 +98,11 @@ impl DatadogLogsConfig {
         if self.api_key.expose().trim().is_empty() {
             return Err("api_key is empty".to_owned());
         }
-        self.tls.client_config().map_err(|e| format!("{e:#}"))?;
         if self.transport == Transport::Tcp {
-            self.tcp_target().map_err(|e| format!("{e:#}"))?;
+            let (host, _) = self.tcp_target().map_err(|e| format!("{e:#}"))?;
+            self.tls.validate(&host)?;
+        } else {
+            self.tls.client_config().map_err(|e| format!("{e:#}"))?;
         }
         Ok(())
     }
@@ -114,7 +116,12 @@ impl DatadogLogsConfig {
 
     fn tcp_target(&self) -> anyhow::Result<(String, u16)> {
         match &self.endpoint {
-            None => Ok((format!("intake.logs.{}", self.site), TCP_PORT)),
+            // Datadog documents a TCP intake for these sites only.
+            None => match self.site.as_str() {
+                "datadoghq.com" => Ok(("intake.logs.datadoghq.com".to_owned(), TCP_PORT)),
+                "datadoghq.eu" => Ok(("tcp-intake.logs.datadoghq.eu".to_owned(), 443)),
+                site => anyhow::bail!("no known TCP intake for site `{site}`: use transport http, or set endpoint"),
+            },
             Some(endpoint) => {
                 let (host, port) = endpoint.rsplit_once(':').context("endpoint for tcp must be `host:port`")?;
                 Ok((host.trim_matches(['[', ']']).to_owned(), port.parse().context("endpoint port")?))
