@@ -1,0 +1,18 @@
+//! Sans-IO NTP for nocwatch: bytes and times in, bytes and decisions out; no sockets, no
+//! clock reads (the caller passes "now").
+//!
+//! - [`packet`]: the NTPv4 packet (RFC 5905 §7.3) and its timestamp formats;
+//! - [`client`]: SNTP requests and the validation of replies into clock samples;
+//! - [`server`]: answers for clients, from the state of nocwatch's own synchronisation;
+//! - [`relay`]: forwarding client requests to upstream servers and replies back, so that
+//!   concurrent clients never receive each other's replies.
+
+pub mod client;
+pub mod packet;
+pub mod relay;
+pub mod server;
+
+pub use client::{Rejected, Request, Sample};
+pub use packet::{Leap, Mode, NtpTimestamp, Packet, ParseError};
+pub use relay::Relay;
+pub use server::{ServerClock, Synchronised};
