@@ -163,7 +163,8 @@ mod tests {
         let (request, _) = Request::new(42, t1);
         let ok = |p: &mut Packet| p.leap = Leap::NoWarning;
         assert!(request.process(&reply(&request, t1, t1, ok), t1).is_ok());
-        let cases: [(Rejected, fn(&mut Packet)); 5] = [
+        type Case = (Rejected, fn(&mut Packet));
+        let cases: [Case; 5] = [
             (Rejected::NotOurs, |p| p.origin = NtpTimestamp(43)),
             (Rejected::NotAServerReply, |p| p.mode = Mode::Client),
             (Rejected::KissOfDeath("RATE".into()), |p| {
