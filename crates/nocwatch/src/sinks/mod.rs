@@ -8,6 +8,7 @@ pub mod console;
 pub mod datadog;
 pub mod encoding;
 pub mod file;
+pub mod otlp;
 pub mod prometheus;
 pub mod syslog;
 pub mod util;
@@ -24,6 +25,7 @@ component_enum! {
         File(file::FileSinkConfig) = "file",
         DatadogLogs(datadog::logs::DatadogLogsConfig) = "datadog_logs",
         DatadogMetrics(datadog::metrics::DatadogMetricsConfig) = "datadog_metrics",
+        Otlp(otlp::OtlpSinkConfig) = "otlp",
         Prometheus(prometheus::PrometheusSinkConfig) = "prometheus",
         Syslog(syslog::SyslogSinkConfig) = "syslog",
     }
@@ -41,7 +43,7 @@ pub struct SinkContext {
 impl SinkConfig {
     pub fn accepts(&self) -> Accepts {
         match self {
-            SinkConfig::Console(_) | SinkConfig::File(_) => Accepts::ALL,
+            SinkConfig::Console(_) | SinkConfig::File(_) | SinkConfig::Otlp(_) => Accepts::ALL,
             SinkConfig::DatadogLogs(_) | SinkConfig::Syslog(_) => Accepts::LOGS,
             SinkConfig::DatadogMetrics(_) | SinkConfig::Prometheus(_) => Accepts::METRICS,
         }
@@ -54,6 +56,7 @@ impl SinkConfig {
             SinkConfig::Console(_) | SinkConfig::File(_) => Ok(()),
             SinkConfig::DatadogLogs(config) => config.validate(),
             SinkConfig::DatadogMetrics(config) => config.validate(),
+            SinkConfig::Otlp(config) => config.validate(),
             SinkConfig::Prometheus(_) => Ok(()),
             SinkConfig::Syslog(config) => config.validate(),
         }
@@ -65,6 +68,7 @@ impl SinkConfig {
             SinkConfig::File(config) => config.build(ctx).await,
             SinkConfig::DatadogLogs(config) => config.build(ctx).await,
             SinkConfig::DatadogMetrics(config) => config.build(ctx).await,
+            SinkConfig::Otlp(config) => config.build(ctx).await,
             SinkConfig::Prometheus(config) => config.build(ctx).await,
             SinkConfig::Syslog(config) => config.build(ctx).await,
         }

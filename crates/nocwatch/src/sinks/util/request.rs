@@ -69,6 +69,12 @@ pub enum Outcome {
     },
     /// Too large (413): sent again in halves.
     TooLarge,
+    /// Accepted except `rejected` of its events, which the destination refused for good
+    /// (an OTLP partial success): those are dropped and counted, the rest are sent.
+    Partial {
+        rejected: usize,
+        reason: String,
+    },
 }
 
 pub trait Service: Send + 'static {
@@ -157,6 +163,15 @@ async fn deliver<E: Encoder, S: Service>(
                     ctx.metrics.error("rejected", &reason);
                     if let Some(suppressed) = REJECTED.allow() {
                         tracing::error!(sink = %ctx.id, %reason, events = request.events, suppressed, "destination refused the request; events dropped");
+                    }
+                }
+                Outcome::Partial { rejected, reason } => {
+                    let rejected = rejected.min(request.events);
+                    ctx.metrics.sent((request.events - rejected) as u64);
+                    ctx.metrics.dropped(DropReason::WriteError, rejected as u64);
+                    ctx.metrics.error("partially_rejected", &reason);
+                    if let Some(suppressed) = REJECTED.allow() {
+                        tracing::error!(sink = %ctx.id, %reason, events = request.events, rejected, suppressed, "destination refused part of the request; those events dropped");
                     }
                 }
                 Outcome::TooLarge if consumed > 1 => {
