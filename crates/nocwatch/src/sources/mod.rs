@@ -4,6 +4,7 @@
 //! with a protocol crate and hands events to its [`SourceOutput`].
 
 pub mod internal_metrics;
+pub mod ntp;
 pub mod syslog;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ component_enum! {
     pub enum SourceConfig {
         Syslog(syslog::SyslogSourceConfig) = "syslog",
         InternalMetrics(internal_metrics::InternalMetricsConfig) = "internal_metrics",
+        Ntp(ntp::NtpSourceConfig) = "ntp",
     }
 }
 
@@ -52,6 +54,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Syslog(config) => config.listens(),
             SourceConfig::InternalMetrics(_) => Vec::new(),
+            SourceConfig::Ntp(config) => config.listens(),
         }
     }
 
@@ -60,6 +63,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Syslog(config) => config.health_check,
             SourceConfig::InternalMetrics(_) => None,
+            SourceConfig::Ntp(config) => config.health_check,
         }
     }
 
@@ -69,6 +73,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Syslog(config) => config.validate(),
             SourceConfig::InternalMetrics(config) => config.validate(),
+            SourceConfig::Ntp(config) => config.validate(),
         }
     }
 
@@ -76,6 +81,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Syslog(config) => config.build(ctx).await,
             SourceConfig::InternalMetrics(config) => config.build(ctx).await,
+            SourceConfig::Ntp(config) => config.build(ctx).await,
         }
     }
 }
