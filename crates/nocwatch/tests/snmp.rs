@@ -261,38 +261,55 @@ fn bulkwalk_of_the_whole_tree_matches_net_snmp_for_v1_v2c_and_every_v3_user() {
 
     // (what, nocwatch's output, net-snmp's output), walks interleaved so both see the
     // agent in the same state as far as possible.
-    let mut runs: Vec<(String, String, String)> = Vec::new();
+    // One job per pair: (what, nocwatch's arguments, the net-snmp tool and its flags).
+    let mut jobs: Vec<(String, Vec<String>, &str, Vec<String>)> = Vec::new();
+    let strings = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    jobs.push((
+        "v1 (bulkwalk falls back to GETNEXT; vs snmpwalk)".into(),
+        strings(&["bulkwalk", "-v1", "-c", "public"]),
+        "snmpwalk",
+        strings(&["-v1", "-c", "public"]),
+    ));
+    jobs.push((
+        "v2c walk (vs snmpwalk)".into(),
+        strings(&["walk", "-v2c", "-c", "public"]),
+        "snmpwalk",
+        strings(&["-v2c", "-c", "public"]),
+    ));
+    jobs.push(("v2c".into(), strings(&[&["bulkwalk"][..], &v2c[..]].concat()), "snmpbulkwalk", strings(&v2c)));
+    for (auth, privacy) in users.iter().copied() {
+        let mut flags = v3_flags(auth, privacy);
+        flags.push(reps.into());
+        let ours = std::iter::once("bulkwalk".to_owned()).chain(flags.iter().cloned()).collect();
+        jobs.push((format!("v3 {}", user_name(auth, privacy)), ours, "snmpbulkwalk", flags));
+    }
+    // Three walkers at a time: snmpd answers one request at a time anyway, the rest is
+    // process start-up and key hashing on both sides. Each pair runs nocwatch first,
+    // then net-snmp, so the two see the agent as close in time as possible.
     let started = Instant::now();
-    {
-        let ours = nocwatch(&["bulkwalk", "-v1", "-c", "public"], port, &[".1"]);
-        assert!(ours.status.success(), "v1: {}", text(&ours.stderr));
-        let theirs = net_snmp("snmpwalk", &["-v1", "-c", "public"], port, &[".1"]);
-        runs.push((
-            "v1 (bulkwalk falls back to GETNEXT; vs snmpwalk)".into(),
-            text(&ours.stdout),
-            text(&theirs.stdout),
-        ));
-    }
-    {
-        let ours = nocwatch(&["walk", "-v2c", "-c", "public"], port, &[".1"]);
-        assert!(ours.status.success(), "v2c walk: {}", text(&ours.stderr));
-        let theirs = net_snmp("snmpwalk", &["-v2c", "-c", "public"], port, &[".1"]);
-        runs.push(("v2c walk (vs snmpwalk)".into(), text(&ours.stdout), text(&theirs.stdout)));
-    }
-    for (auth, privacy) in std::iter::once((None, None)).chain(users.iter().copied()) {
-        let (what, flags) = match auth {
-            None if runs.len() == 2 => ("v2c".to_owned(), v2c.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
-            _ => {
-                let mut flags = v3_flags(auth, privacy);
-                flags.push(reps.into());
-                (format!("v3 {}", user_name(auth, privacy)), flags)
-            }
-        };
-        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        let ours = nocwatch(&[&["bulkwalk"][..], &flags[..]].concat(), port, &[".1"]);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((what, ours, tool, theirs)) = jobs.get(i) else { break };
+                    let ours: Vec<&str> = ours.iter().map(String::as_str).collect();
+                    let theirs: Vec<&str> = theirs.iter().map(String::as_str).collect();
+                    let ours = nocwatch(&ours, port, &[".1"]);
+                    let theirs = net_snmp(tool, &theirs, port, &[".1"]);
+                    results.lock().unwrap().push((i, what.clone(), ours, theirs));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, ..)| *i);
+    let mut runs: Vec<(String, String, String)> = Vec::new();
+    for (_, what, ours, theirs) in results {
         assert!(ours.status.success(), "{what}: {}", text(&ours.stderr));
-        let theirs = net_snmp("snmpbulkwalk", &flags, port, &[".1"]);
-        assert!(theirs.status.success(), "{what}: snmpbulkwalk: {}", text(&theirs.stderr));
+        assert!(theirs.status.success(), "{what}: net-snmp: {}", text(&theirs.stderr));
         runs.push((what, text(&ours.stdout), text(&theirs.stdout)));
     }
     let walking = started.elapsed();
