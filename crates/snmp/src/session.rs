@@ -537,11 +537,11 @@ impl V3Session {
         };
         let (boots, time) = (msg.usm.engine_boots, msg.usm.engine_time);
         if report == Some(ReportKind::NotInTimeWindow) {
-            // RFC 3414 3.2.7 a: an authenticated notInTimeWindow report sets our clock.
+            // RFC 3414 3.2.7 a: an authenticated notInTimeWindow report sets our clock
+            // (first contact, or the device rebooted). The caller bounds the resends.
             let id = msg.usm.engine_id.clone();
-            let was_synced = self.engine.as_ref().is_some_and(|e| e.time_synced);
             self.learn_engine(id, boots, time, now, true)?;
-            return Ok(Incoming::Report { msg_id, kind: ReportKind::NotInTimeWindow, resend: !was_synced });
+            return Ok(Incoming::Report { msg_id, kind: ReportKind::NotInTimeWindow, resend: true });
         }
         self.check_time(boots, time, now)?;
         match report {

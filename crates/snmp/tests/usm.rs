@@ -285,6 +285,23 @@ fn time_window_resync_and_replay() {
     assert_eq!(session.decode(&stale, later).unwrap_err().kind, UsmErrorKind::ResponseNotInTimeWindow);
     let fresh = agent.answer(&request, PduType::Response, vec![], 5010);
     assert!(matches!(session.decode(&fresh, later).unwrap(), Incoming::Pdu { msg_id: 2, .. }));
+    // The device reboots: boots 6, time 3. Our next request is stale; its report resets
+    // the clock and asks for a resend.
+    let rebooted = Agent { boots: 6, time: 3, ..agent };
+    let request = session.encode_request(3, &Pdu::request(PduType::Get, 3, [sys_name()]), later).unwrap();
+    let report = rebooted.answer(
+        &request,
+        PduType::Report,
+        vec![VarBind::new(".1.3.6.1.6.3.15.1.1.2.0".parse().unwrap(), Value::Counter32(2))],
+        3,
+    );
+    assert_eq!(
+        session.decode(&report, later).unwrap(),
+        Incoming::Report { msg_id: 3, kind: ReportKind::NotInTimeWindow, resend: true }
+    );
+    let request = session.encode_request(4, &Pdu::request(PduType::Get, 4, [sys_name()]), later).unwrap();
+    let usm = V3Message::decode(&request).unwrap().usm;
+    assert_eq!((usm.engine_boots, usm.engine_time), (6, 3));
 }
 
 #[test]
