@@ -75,9 +75,19 @@ struct Snmpd {
 impl Snmpd {
     /// snmpd with community `public` and the given v3 users (`createUser` lines).
     fn start(users: &[(Option<&str>, Option<&str>)]) -> Snmpd {
+        Snmpd::start_with(users, false)
+    }
+
+    /// With `ipv6`, snmpd also listens on [::1] (same port) with community `public`.
+    fn start_with(users: &[(Option<&str>, Option<&str>)], ipv6: bool) -> Snmpd {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut conf = format!("agentAddress udp:127.0.0.1:{port}\nrocommunity public 127.0.0.1\n");
+        if ipv6 {
+            conf = format!(
+                "agentAddress udp:127.0.0.1:{port},udp6:[::1]:{port}\nrocommunity public 127.0.0.1\nrocommunity6 public ::1\n"
+            );
+        }
         conf.push_str("sysLocation \"quoted\" \\ back\\slash\nsysContact noc@example.net\n");
         for (auth, privacy) in users {
             let name = user_name(*auth, *privacy);
@@ -520,4 +530,27 @@ fn bad_arguments_are_explained() {
         assert_eq!(output.status.code(), Some(1), "{args:?}");
         assert!(text(&output.stderr).contains(expect), "{args:?}: {}", text(&output.stderr));
     }
+}
+
+#[test]
+fn ipv6_agents_are_reached_over_the_ipv6_socket() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    let snmpd = Snmpd::start_with(&[], true);
+    let port = snmpd.port;
+    let oids = [".1.3.6.1.2.1.1.5.0", ".1.3.6.1.2.1.1.1.0"];
+    let v6 = format!("udp6:[::1]:{port}");
+    let ours = Command::new(BIN).args(["snmp", "get", "-v2c", "-c", "public", "-On", &v6]).args(oids).output().unwrap();
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    let theirs = Command::new("snmpget")
+        .args(["-v2c", "-c", "public", "-On", "-m", "", &v6])
+        .args(oids)
+        .env("MIBS", "")
+        .output()
+        .unwrap();
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    let v4 = nocwatch(&["get", "-v2c", "-c", "public"], port, &oids);
+    assert_eq!(text(&v4.stdout), text(&ours.stdout));
 }
