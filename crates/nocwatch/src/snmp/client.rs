@@ -16,7 +16,11 @@ use nocwatch_snmp::{
 use tokio::net::UdpSocket;
 use tokio::sync::{Semaphore, mpsc};
 
-type Waiters = Arc<Mutex<HashMap<i32, mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>>>>;
+type Waiters = Arc<Mutex<HashMap<i32, mpsc::Sender<(SocketAddr, Vec<u8>)>>>>;
+
+/// Datagrams queued per outstanding request before more are dropped: a request gets one
+/// answer; a flood of spoofed or duplicated replies must not grow memory.
+const WAITER_QUEUE: usize = 16;
 
 /// Largest datagram we accept (the IPv4 UDP payload limit).
 const MAX_DATAGRAM: usize = 65_507;
@@ -133,7 +137,7 @@ impl Client {
     }
 
     fn register(&self, id: i32) -> Registration {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(WAITER_QUEUE);
         if let Ok(mut waiters) = self.inner.waiters.lock() {
             waiters.insert(id, tx);
         }
@@ -145,7 +149,7 @@ impl Client {
 struct Registration {
     waiters: Waiters,
     id: i32,
-    rx: mpsc::UnboundedReceiver<(SocketAddr, Vec<u8>)>,
+    rx: mpsc::Receiver<(SocketAddr, Vec<u8>)>,
 }
 
 impl Drop for Registration {
@@ -161,9 +165,12 @@ async fn receive_loop(socket: Arc<UdpSocket>, waiters: Waiters) {
     loop {
         let (len, from) = match socket.recv_from(&mut buf).await {
             Ok(received) => received,
-            // ICMP port unreachable and the like surface here on some systems: the
-            // request times out on its own; keep receiving.
-            Err(_) => continue,
+            // Transient (ICMP errors surface here on some systems): the request times
+            // out on its own. Pause briefly so a persistent error cannot spin a core.
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
         };
         let datagram = &buf[..len];
         let Ok(peek) = message::peek(datagram) else {
@@ -174,7 +181,8 @@ async fn receive_loop(socket: Arc<UdpSocket>, waiters: Waiters) {
         let sender = waiters.lock().ok().and_then(|w| w.get(&id).cloned());
         match sender {
             Some(sender) => {
-                let _ = sender.send((from, datagram.to_vec()));
+                // Full queue: the waiter already has more candidates than it needs.
+                let _ = sender.try_send((from, datagram.to_vec()));
             }
             None => tracing::debug!(%from, id, "SNMP: reply for no outstanding request (late or unknown) dropped"),
         }
