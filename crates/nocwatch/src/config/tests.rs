@@ -267,7 +267,7 @@ fn suggestions_know_every_valid_key() {
     );
     let message = error("sources:\n  s:\n    address: 127.0.0.1:514\n", &[]);
     assert!(
-        message.contains("sources.s: missing required key `type` (one of `syslog`, `internal_metrics`)"),
+        message.contains("sources.s: missing required key `type` (one of `syslog`, `internal_metrics`, "),
         "{message}"
     );
 }

@@ -5,6 +5,7 @@
 
 pub mod internal_metrics;
 pub mod ntp;
+pub mod ping;
 pub mod syslog;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ component_enum! {
         Syslog(syslog::SyslogSourceConfig) = "syslog",
         InternalMetrics(internal_metrics::InternalMetricsConfig) = "internal_metrics",
         Ntp(ntp::NtpSourceConfig) = "ntp",
+        Ping(ping::PingSourceConfig) = "ping",
     }
 }
 
@@ -55,6 +57,7 @@ impl SourceConfig {
             SourceConfig::Syslog(config) => config.listens(),
             SourceConfig::InternalMetrics(_) => Vec::new(),
             SourceConfig::Ntp(config) => config.listens(),
+            SourceConfig::Ping(_) => Vec::new(),
         }
     }
 
@@ -64,6 +67,7 @@ impl SourceConfig {
             SourceConfig::Syslog(config) => config.health_check,
             SourceConfig::InternalMetrics(_) => None,
             SourceConfig::Ntp(config) => config.health_check,
+            SourceConfig::Ping(_) => None,
         }
     }
 
@@ -74,6 +78,7 @@ impl SourceConfig {
             SourceConfig::Syslog(config) => config.validate(),
             SourceConfig::InternalMetrics(config) => config.validate(),
             SourceConfig::Ntp(config) => config.validate(),
+            SourceConfig::Ping(config) => config.validate(),
         }
     }
 
@@ -82,6 +87,7 @@ impl SourceConfig {
             SourceConfig::Syslog(config) => config.build(ctx).await,
             SourceConfig::InternalMetrics(config) => config.build(ctx).await,
             SourceConfig::Ntp(config) => config.build(ctx).await,
+            SourceConfig::Ping(config) => config.build(ctx).await,
         }
     }
 }

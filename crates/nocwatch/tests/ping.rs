@@ -1,0 +1,98 @@
+//! End to end: ICMP echo from the real binary to loopback and to a host in a network
+//! namespace the test creates (veth pair), plus an address in that subnet where nobody
+//! answers. Needs root or CAP_NET_RAW/NET_ADMIN (CI runs as root).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::*;
+
+/// A network namespace with a host at `<prefix>.2`, reachable over a veth from `<prefix>.1`.
+struct Namespace {
+    name: String,
+    link: String,
+}
+
+impl Namespace {
+    fn new(prefix: &str, tag: u32) -> Namespace {
+        let (name, link) = (format!("nwping{tag}"), format!("nwp{tag}"));
+        let run = |args: &[&str]| {
+            let status = Command::new("ip").args(args).status().expect("iproute2 is installed");
+            assert!(status.success(), "ip {args:?}");
+        };
+        run(&["netns", "add", &name]);
+        let namespace = Namespace { name: name.clone(), link: link.clone() };
+        run(&["link", "add", &link, "type", "veth", "peer", "name", "eth0", "netns", &name]);
+        run(&["addr", "add", &format!("{prefix}.1/29"), "dev", &link]);
+        run(&["link", "set", &link, "up"]);
+        run(&["netns", "exec", &name, "ip", "addr", "add", &format!("{prefix}.2/29"), "dev", "eth0"]);
+        run(&["netns", "exec", &name, "ip", "link", "set", "eth0", "up"]);
+        run(&["netns", "exec", &name, "ip", "link", "set", "lo", "up"]);
+        namespace
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.link]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+#[test]
+fn reachable_and_unreachable_targets_get_the_datadog_ping_metrics() {
+    let tag = std::process::id() % 200;
+    let prefix = format!("10.213.{tag}");
+    let _namespace = Namespace::new(&prefix, tag);
+    let config = format!(
+        "
+admin: {{address: '${{ADMIN}}'}}
+shutdown: {{drain_period: 0s}}
+sources:
+  ping:
+    type: ping
+    targets: 127.0.0.1, {prefix}.2, {prefix}.3
+    interval: 1s
+    count: 3
+    spacing: 50ms
+    timeout: 500ms
+sinks:
+  file: {{type: file, path: '${{DIR}}/events.jsonl'}}
+"
+    );
+    let agent = Agent::start(&config, Stdio::null());
+    let value = |target: &str, name: &str| {
+        agent
+            .events()
+            .iter()
+            .find(|e| e["name"] == format!("networkdevice.ping.{name}") && e["tags"]["ping_target"] == target)
+            .map(|e| e["value"].as_f64().unwrap())
+    };
+    eventually(Duration::from_secs(10), "a report for every target", || {
+        ["127.0.0.1".to_owned(), format!("{prefix}.2"), format!("{prefix}.3")]
+            .iter()
+            .all(|t| value(t, "packet_loss").is_some())
+    });
+    for reachable in ["127.0.0.1".to_owned(), format!("{prefix}.2")] {
+        assert_eq!(value(&reachable, "reachable"), Some(1.0), "{reachable}");
+        assert_eq!(value(&reachable, "unreachable"), Some(0.0), "{reachable}");
+        assert_eq!(value(&reachable, "packet_loss"), Some(0.0), "{reachable}");
+        let (min, avg, max) = (
+            value(&reachable, "min_rtt").unwrap(),
+            value(&reachable, "avg_rtt").unwrap(),
+            value(&reachable, "max_rtt").unwrap(),
+        );
+        assert!(0.0 < min && min <= avg && avg <= max && max < 500.0, "{reachable}: {min} {avg} {max}");
+    }
+    let nobody = format!("{prefix}.3");
+    assert_eq!(value(&nobody, "reachable"), Some(0.0));
+    assert_eq!(value(&nobody, "unreachable"), Some(1.0));
+    assert_eq!(value(&nobody, "packet_loss"), Some(100.0));
+    assert_eq!(value(&nobody, "avg_rtt"), None, "no RTT without replies");
+    let event = agent.events().into_iter().find(|e| e["tags"]["ping_target"] == "127.0.0.1").unwrap();
+    assert_eq!(event["tags"]["snmp_device"], "127.0.0.1");
+    assert_eq!(event["host"], "127.0.0.1");
+}
