@@ -72,3 +72,28 @@ fn the_series_schema_check_is_not_vacuous() {
     );
     assert!(!validator.is_valid(&serde_json::json!({"metrics": []})), "series is required");
 }
+
+#[test]
+fn non_finite_values_are_dropped_and_counted_not_sent() {
+    use nocwatch::event::{Event, Metric, MetricType};
+    use nocwatch::sinks::util::request::Encoder as _;
+    let metric = |value: f64| {
+        Event::Metric(Metric {
+            name: "m".into(),
+            metric_type: MetricType::Gauge,
+            value,
+            timestamp: jiff::Timestamp::now(),
+            interval_secs: None,
+            host: None,
+            tags: Default::default(),
+        })
+    };
+    let mut encoder = nocwatch::sinks::datadog::metrics::encoder_for_tests();
+    let events = [metric(1.0), metric(f64::NAN), metric(2.0), metric(f64::INFINITY)];
+    let encoded = encoder.encode(&events);
+    assert_eq!((encoded.consumed, encoded.failed), (4, 2));
+    let request = encoded.request.unwrap();
+    assert_eq!(request.events, 2);
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert!(support::intake::schema("MetricPayload").is_valid(&body), "{body}");
+}

@@ -150,3 +150,38 @@ fn server_answers_as_stratum_plus_one_and_goes_unsynchronised_without_upstream()
     assert_eq!(http_get(agent.admin, "/health/ready").unwrap().0, 503);
     assert!(!chrony_client_accepts(port), "a real client refuses an unsynchronised server");
 }
+
+/// Sends `bytes` and reports whether anything came back within 300 ms.
+fn answered(port: u16, bytes: &[u8]) -> bool {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    socket.send_to(bytes, ("127.0.0.1", port)).unwrap();
+    socket.recv_from(&mut [0u8; 512]).is_ok()
+}
+
+#[test]
+fn control_private_and_malformed_packets_get_no_reply_in_either_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = free_port();
+    let _chrony = chrony_upstream(upstream, dir.path());
+    for mode in ["relay", "server"] {
+        let (port, health) = (free_port(), free_port());
+        let agent = Agent::start(&config(mode, port, health, &format!("'127.0.0.1:{upstream}'"), ""), Stdio::null());
+        assert!(answered(port, &nocwatch_ntp::Request::new(1, 0).1), "{mode}: a client request is answered");
+        // Mode 6 (control, `ntpq`) and mode 7 (private, the monlist amplification vector).
+        let mut control = [0u8; 48];
+        control[0] = (4 << 3) | 6;
+        let mut private = [0u8; 48];
+        private[0] = (2 << 3) | 7;
+        for (what, bytes) in [
+            ("mode 6", &control[..]),
+            ("mode 7", &private[..]),
+            ("short", &[0x23u8; 20][..]),
+            ("version 0", &[0x03u8; 48][..]),
+        ] {
+            assert!(!answered(port, bytes), "{mode}: {what} must get no reply");
+        }
+        let bad = agent.metric("nocwatch_component_errors_total", &["component_id=\"ntp\"", "reason=\"bad_request\""]);
+        assert!(bad.unwrap_or(0.0) >= 4.0, "{mode}: counted: {bad:?}");
+    }
+}

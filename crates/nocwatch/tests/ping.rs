@@ -54,7 +54,7 @@ shutdown: {{drain_period: 0s}}
 sources:
   ping:
     type: ping
-    targets: 127.0.0.1, {prefix}.2, {prefix}.3
+    targets: ['127.0.0.1', '::1', '{prefix}.2', '{prefix}.3']
     interval: 1s
     count: 3
     spacing: 50ms
@@ -72,11 +72,11 @@ sinks:
             .map(|e| e["value"].as_f64().unwrap())
     };
     eventually(Duration::from_secs(10), "a report for every target", || {
-        ["127.0.0.1".to_owned(), format!("{prefix}.2"), format!("{prefix}.3")]
+        ["127.0.0.1".to_owned(), "::1".to_owned(), format!("{prefix}.2"), format!("{prefix}.3")]
             .iter()
             .all(|t| value(t, "packet_loss").is_some())
     });
-    for reachable in ["127.0.0.1".to_owned(), format!("{prefix}.2")] {
+    for reachable in ["127.0.0.1".to_owned(), "::1".to_owned(), format!("{prefix}.2")] {
         assert_eq!(value(&reachable, "reachable"), Some(1.0), "{reachable}");
         assert_eq!(value(&reachable, "unreachable"), Some(0.0), "{reachable}");
         assert_eq!(value(&reachable, "packet_loss"), Some(0.0), "{reachable}");

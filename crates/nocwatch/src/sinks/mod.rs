@@ -57,7 +57,7 @@ impl SinkConfig {
             SinkConfig::DatadogLogs(config) => config.validate(),
             SinkConfig::DatadogMetrics(config) => config.validate(),
             SinkConfig::Otlp(config) => config.validate(),
-            SinkConfig::Prometheus(_) => Ok(()),
+            SinkConfig::Prometheus(config) => config.validate(),
             SinkConfig::Syslog(config) => config.validate(),
         }
     }

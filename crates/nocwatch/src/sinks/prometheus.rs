@@ -45,6 +45,13 @@ fn default_expire_after() -> config::Duration {
 }
 
 impl PrometheusSinkConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.expire_after.get().is_zero() {
+            return Err("expire_after must be more than 0s".to_owned());
+        }
+        Ok(())
+    }
+
     pub fn listens(&self) -> SocketAddr {
         self.address
     }

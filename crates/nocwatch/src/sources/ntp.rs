@@ -160,7 +160,8 @@ async fn run_relay(
     ctx: SourceContext,
 ) -> anyhow::Result<()> {
     let mut relay: Relay<SocketAddr> = Relay::new(upstreams.len(), nanos(config.timeout.get()), config.max_pending);
-    let refused = ctx.metrics.error_counter("refused");
+    let bad_requests = ctx.metrics.error_counter("bad_request");
+    let overloaded = ctx.metrics.error_counter("overloaded");
     let timeouts = ctx.metrics.error_counter("upstream_timeout");
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut metrics_tick = tokio::time::interval(config.metrics_interval.get());
@@ -181,7 +182,10 @@ async fn run_relay(
                         }
                     }
                     Err(why) => {
-                        refused.inc();
+                        match why {
+                            nocwatch_ntp::relay::Refused::NotARequest => bad_requests.inc(),
+                            nocwatch_ntp::relay::Refused::Overloaded => overloaded.inc(),
+                        };
                         if let Some(suppressed) = BAD_PACKETS.allow() {
                             tracing::warn!(source = %ctx.id, %client, ?why, suppressed, "NTP request not relayed");
                         }

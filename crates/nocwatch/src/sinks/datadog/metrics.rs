@@ -1,5 +1,5 @@
 //! The Datadog metrics sink: `POST /api/v2/series` on `api.<site>`, the documented
-//! `MetricPayload` (metric, type, points, resources, tags, interval, unit), gzip, requests
+//! `MetricPayload` (metric, type, points, resources, tags, interval), gzip, requests
 //! within the documented limits (512000 bytes as sent, 5 MiB decompressed).
 //!
 //! Types map one to one (gauge 3, count 1 with `interval`, rate 2 with `interval`), so the
@@ -54,7 +54,7 @@ pub struct DatadogMetricsConfig {
     pub tags: Vec<String>,
     #[serde(default)]
     pub compression: Compress,
-    #[serde(default = "default_batch")]
+    #[serde(default)]
     pub batch: BatchConfig,
     #[serde(default)]
     pub retry: RetryConfig,
@@ -62,10 +62,6 @@ pub struct DatadogMetricsConfig {
     pub request_timeout: config::Duration,
     #[serde(default)]
     pub tls: TlsClientConfig,
-}
-
-fn default_batch() -> BatchConfig {
-    BatchConfig { max_events: 20_000, timeout: config::Duration::from_secs(2) }
 }
 
 fn default_request_timeout() -> config::Duration {
@@ -96,6 +92,12 @@ impl DatadogMetricsConfig {
         let service = HttpService { client, url: self.url(), api_key: self.api_key.clone(), gzip };
         Ok(Box::pin(request::run(ctx, encoder, service, self.batch.clone(), self.retry.clone())))
     }
+}
+
+/// An uncompressed encoder with no extra tags, for tests.
+#[doc(hidden)]
+pub fn encoder_for_tests() -> impl Encoder {
+    SeriesEncoder { tags: Vec::new(), agent_host: None, gzip: false }
 }
 
 struct SeriesEncoder {
@@ -156,16 +158,18 @@ impl Encoder for SeriesEncoder {
     fn encode(&mut self, events: &[Event]) -> Encoded {
         // Consume up to the next non-metric event; logs are not this sink's (filtered
         // upstream, skipped here for safety).
-        let metrics: Vec<&Metric> = events
+        let run = events.iter().take_while(|e| matches!(e, Event::Metric(_))).count().max(1);
+        // JSON has no NaN or infinity, and the API refuses a whole request over one `null`.
+        let metrics: Vec<&Metric> = events[..run]
             .iter()
-            .take_while(|e| matches!(e, Event::Metric(_)))
             .filter_map(|e| match e {
-                Event::Metric(m) => Some(m),
-                Event::Log(_) => None,
+                Event::Metric(m) if m.value.is_finite() => Some(m),
+                _ => None,
             })
             .collect();
         if metrics.is_empty() {
-            return Encoded { request: None, consumed: 1, failed: 0 };
+            let failed = events[..run].iter().filter(|e| matches!(e, Event::Metric(_))).count();
+            return Encoded { request: None, consumed: run, failed };
         }
         // Without compression the sent size is the plain size; with it, metrics JSON
         // compresses about 10:1, so start at the decompressed limit and halve until the
@@ -175,11 +179,20 @@ impl Encoder for SeriesEncoder {
             let (plain, count) = self.payload(&metrics, max_plain);
             let body = if self.gzip { gzip(&plain) } else { plain };
             if body.len() <= MAX_SENT_BYTES || count == 1 {
-                return Encoded { request: Some(Request { body, events: count }), consumed: count, failed: 0 };
+                // Consumed: every event up to the last one included, skipped ones too.
+                let consumed = if count == metrics.len() { run } else { position_of(&events[..run], metrics[count]) };
+                let failed =
+                    events[..consumed].iter().filter(|e| matches!(e, Event::Metric(m) if !m.value.is_finite())).count();
+                return Encoded { request: Some(Request { body, events: count }), consumed, failed };
             }
             max_plain /= 2;
         }
     }
+}
+
+/// The index of `metric` (by identity) in `events`.
+fn position_of(events: &[Event], metric: &Metric) -> usize {
+    events.iter().position(|e| matches!(e, Event::Metric(m) if std::ptr::eq(m, metric))).unwrap_or(events.len())
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {
