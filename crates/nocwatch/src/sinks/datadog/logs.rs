@@ -12,11 +12,7 @@
 //! `ddsource` (the event's source unless `source` is set), `ddtags` (config `tags` and
 //! event tags), `status`, `timestamp` (ms), and every attribute at the top level.
 
-use std::io::Write as _;
-
 use anyhow::Context as _;
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -135,7 +131,7 @@ impl DatadogLogsConfig {
             Transport::Http => {
                 let encoder = JsonEncoder { config: self.clone(), tags, gzip: self.compression == Compress::Gzip };
                 let client = http::client(&self.tls, self.request_timeout.get())?;
-                let service = HttpService {
+                let service = super::IntakeService {
                     client,
                     url: self.http_url(),
                     api_key: self.api_key.clone(),
@@ -241,7 +237,7 @@ impl Encoder for JsonEncoder {
         if entries == 0 {
             return Encoded { request: None, consumed, failed };
         }
-        let body = if self.gzip { gzip(&body) } else { body };
+        let body = if self.gzip { http::gzip(&body) } else { body };
         Encoded { request: Some(Request { body, events: entries }), consumed, failed }
     }
 }
@@ -256,35 +252,6 @@ fn truncate_message(entry: &mut Map<String, Value>, excess: usize) {
         message.truncate(keep);
     }
     entry.insert("truncated".to_owned(), Value::Bool(true));
-}
-
-fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(body);
-    encoder.finish().unwrap_or_default()
-}
-
-struct HttpService {
-    client: reqwest::Client,
-    url: String,
-    api_key: Secret,
-    gzip: bool,
-}
-
-impl Service for HttpService {
-    async fn send(&mut self, request: &Request) -> Outcome {
-        let mut builder = self
-            .client
-            .post(&self.url)
-            .header("DD-API-KEY", self.api_key.expose())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(request.body.clone());
-        if self.gzip {
-            builder = builder.header(reqwest::header::CONTENT_ENCODING, "gzip");
-        }
-        http::outcome(builder).await
-    }
 }
 
 /// The seed's rsyslog `DatadogFormat` template, one line per event.

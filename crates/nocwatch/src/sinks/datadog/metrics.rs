@@ -7,10 +7,6 @@
 //! The series' host is the device (the seed's `use_device_id_as_hostname`) or, with
 //! `host: agent`, nocwatch's own host name.
 
-use std::io::Write as _;
-
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -21,7 +17,7 @@ use crate::event::{Event, Metric, MetricType};
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
 use crate::sinks::util::http;
-use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, Service};
+use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Request};
 use crate::sinks::util::retry::RetryConfig;
 
 /// Documented limits of `/api/v2/series`.
@@ -89,7 +85,7 @@ impl DatadogMetricsConfig {
         let agent_host = (self.host == HostChoice::Agent).then(|| ctx.hostname.clone());
         let encoder = SeriesEncoder { tags: self.tags.clone(), agent_host, gzip };
         let client = http::client(&self.tls, self.request_timeout.get())?;
-        let service = HttpService { client, url: self.url(), api_key: self.api_key.clone(), gzip };
+        let service = super::IntakeService { client, url: self.url(), api_key: self.api_key.clone(), gzip };
         Ok(Box::pin(request::run(ctx, encoder, service, self.batch.clone(), self.retry.clone())))
     }
 }
@@ -177,7 +173,7 @@ impl Encoder for SeriesEncoder {
         let mut max_plain = if self.gzip { MAX_DECOMPRESSED_BYTES - 1024 } else { MAX_SENT_BYTES - 1024 };
         loop {
             let (plain, count) = self.payload(&metrics, max_plain);
-            let body = if self.gzip { gzip(&plain) } else { plain };
+            let body = if self.gzip { http::gzip(&plain) } else { plain };
             if body.len() <= MAX_SENT_BYTES || count == 1 {
                 // Consumed: every event up to the last one included, skipped ones too.
                 let consumed = if count == metrics.len() { run } else { position_of(&events[..run], metrics[count]) };
@@ -193,32 +189,4 @@ impl Encoder for SeriesEncoder {
 /// The index of `metric` (by identity) in `events`.
 fn position_of(events: &[Event], metric: &Metric) -> usize {
     events.iter().position(|e| matches!(e, Event::Metric(m) if std::ptr::eq(m, metric))).unwrap_or(events.len())
-}
-
-fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 8), Compression::fast());
-    let _ = encoder.write_all(body);
-    encoder.finish().unwrap_or_default()
-}
-
-struct HttpService {
-    client: reqwest::Client,
-    url: String,
-    api_key: Secret,
-    gzip: bool,
-}
-
-impl Service for HttpService {
-    async fn send(&mut self, request: &Request) -> Outcome {
-        let mut builder = self
-            .client
-            .post(&self.url)
-            .header("DD-API-KEY", self.api_key.expose())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(request.body.clone());
-        if self.gzip {
-            builder = builder.header(reqwest::header::CONTENT_ENCODING, "gzip");
-        }
-        http::outcome(builder).await
-    }
 }
