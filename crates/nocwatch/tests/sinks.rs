@@ -77,10 +77,13 @@ sinks:
     );
     let mut agent = Agent::start(&config, Stdio::null());
     let total = 60;
-    for i in 0..total {
+    for i in 0..total / 2 {
         send_udp(addr(udp), &[format!("<14>line {i:03}")]);
         std::thread::sleep(Duration::from_millis(2));
     }
+    // A burst: one write then carries more than max_size and must be cut at lines.
+    let burst: Vec<String> = (total / 2..total).map(|i| format!("<14>line {i:03}")).collect();
+    send_udp(addr(udp), &burst);
     eventually(Duration::from_secs(5), "all lines written", || {
         agent.metric("nocwatch_component_sent_events_total", &["component_id=\"file\""]) == Some(total as f64)
     });

@@ -1,6 +1,7 @@
 //! The file sink: events as JSON lines appended to a file, rotated by size
 //! (`events.jsonl` → `events.jsonl.1` → … → `events.jsonl.<max_files>`, oldest removed).
-//! A batch is never split across two files.
+//! Lines are never split across two files; a file passes `max_size` only to hold a single
+//! line longer than that.
 
 use std::path::{Path, PathBuf};
 
@@ -96,14 +97,30 @@ impl RotatingFile {
 }
 
 impl RotatingFile {
+    /// Appends whole lines, rotating before a line that would take the file past
+    /// `max_size` (a single longer line gets a file of its own).
     async fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if self.size > 0 && self.size + bytes.len() as u64 > self.max_size {
-            self.rotate().await?;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = self.max_size.saturating_sub(self.size) as usize;
+            // The longest run of whole lines that fits in the room left.
+            let fits = match rest.len() <= room {
+                true => rest.len(),
+                false => rest[..room].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1),
+            };
+            let take = match (fits, self.size) {
+                (0, 0) => rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1),
+                (0, _) => {
+                    self.rotate().await?;
+                    continue;
+                }
+                (n, _) => n,
+            };
+            self.file.write_all(&rest[..take]).await?;
+            self.size += take as u64;
+            rest = &rest[take..];
         }
-        self.file.write_all(bytes).await?;
-        self.file.flush().await?;
-        self.size += bytes.len() as u64;
-        Ok(())
+        self.file.flush().await
     }
 }
 
