@@ -129,7 +129,7 @@ impl OtlpSinkConfig {
         let url = reqwest::Url::parse(&self.endpoint)
             .map_err(|e| format!("endpoint is not a URL ({e}); expected e.g. `http://collector:4318`"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("endpoint: scheme `{}` is not http or https", url.scheme()));
+            return Err(format!("endpoint must start with `http://` or `https://` (found scheme `{}`)", url.scheme()));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("endpoint must not carry credentials: give them in `headers` (`authorization`)".to_owned());
