@@ -28,10 +28,8 @@
 //! [`Request::body`] (the shared [`Request`] has no room for it), stripped before sending.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
 use std::time::Duration;
 
-use flate2::write::GzEncoder;
 use jiff::Timestamp;
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
@@ -286,15 +284,14 @@ impl OtlpEncoder {
             return Encoded { request: None, consumed, failed: 0 };
         }
         let mut proto = Vec::with_capacity(message.encoded_len() + 1);
+        // Encoding into a Vec cannot run out of room.
         let body = if self.gzip {
-            // Encoding into a Vec cannot run out of room.
             let _ = message.encode(&mut proto);
-            let mut body = Vec::with_capacity(proto.len() / 4 + 16);
+            let compressed = http::gzip(&proto);
+            let mut body = Vec::with_capacity(compressed.len() + 1);
             body.push(signal);
-            let mut gz = GzEncoder::new(body, flate2::Compression::fast());
-            // Writing into a Vec cannot fail.
-            let _ = gz.write_all(&proto);
-            gz.finish().unwrap_or_default()
+            body.extend_from_slice(&compressed);
+            body
         } else {
             proto.push(signal);
             let _ = message.encode(&mut proto);
