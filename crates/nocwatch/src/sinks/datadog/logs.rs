@@ -14,7 +14,6 @@
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::component::Running;
 use crate::config::{self, Secret};
@@ -149,29 +148,61 @@ impl DatadogLogsConfig {
     }
 }
 
-/// A log event as a Datadog log entry (the `HTTPLogItem` schema plus attributes).
-fn entry(config: &DatadogLogsConfig, tags: &str, log: &LogEvent) -> Map<String, Value> {
-    let mut entry = Map::new();
-    // Attributes first, so the reserved fields below win over an attribute of that name.
-    for (key, value) in &log.attributes {
-        entry.insert(key.clone(), value.clone());
+/// Keys the entry sets itself; an attribute of the same name is left out.
+const RESERVED: [&str; 8] =
+    ["message", "ddsource", "ddtags", "hostname", "service", "status", "timestamp", "truncated"];
+
+/// A log event as a Datadog log entry (the `HTTPLogItem` schema plus attributes at the top
+/// level), serialized straight from the event: no copy of the attribute tree.
+struct Entry<'a> {
+    log: &'a LogEvent,
+    message: &'a str,
+    source: &'a str,
+    tags: String,
+    service: Option<&'a str>,
+    truncated: bool,
+}
+
+impl<'a> Entry<'a> {
+    fn new(config: &'a DatadogLogsConfig, tags: &str, log: &'a LogEvent) -> Self {
+        Entry {
+            log,
+            message: &log.message,
+            source: config.source.as_deref().unwrap_or(&log.source),
+            tags: ddtags(tags, log),
+            service: log.service.as_deref().or(config.service.as_deref()),
+            truncated: false,
+        }
     }
-    entry.insert("message".to_owned(), Value::from(log.message.as_str()));
-    let source = config.source.as_deref().unwrap_or(&log.source);
-    entry.insert("ddsource".to_owned(), Value::from(source));
-    let ddtags = ddtags(tags, log);
-    if !ddtags.is_empty() {
-        entry.insert("ddtags".to_owned(), Value::from(ddtags));
+}
+
+impl Serialize for Entry<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in &self.log.attributes {
+            if !RESERVED.contains(&key.as_str()) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.serialize_entry("message", self.message)?;
+        map.serialize_entry("ddsource", self.source)?;
+        if !self.tags.is_empty() {
+            map.serialize_entry("ddtags", &self.tags)?;
+        }
+        if let Some(host) = &self.log.host {
+            map.serialize_entry("hostname", host)?;
+        }
+        if let Some(service) = self.service {
+            map.serialize_entry("service", service)?;
+        }
+        map.serialize_entry("status", self.log.status.as_str())?;
+        map.serialize_entry("timestamp", &self.log.timestamp.as_millisecond())?;
+        if self.truncated {
+            map.serialize_entry("truncated", &true)?;
+        }
+        map.end()
     }
-    if let Some(host) = &log.host {
-        entry.insert("hostname".to_owned(), Value::from(host.as_str()));
-    }
-    if let Some(service) = log.service.as_deref().or(config.service.as_deref()) {
-        entry.insert("service".to_owned(), Value::from(service));
-    }
-    entry.insert("status".to_owned(), Value::from(log.status.as_str()));
-    entry.insert("timestamp".to_owned(), Value::from(log.timestamp.as_millisecond()));
-    entry
 }
 
 fn ddtags(config_tags: &str, log: &LogEvent) -> String {
@@ -207,7 +238,7 @@ impl Encoder for JsonEncoder {
                 continue;
             };
             item.clear();
-            let mut entry = entry(&self.config, &self.tags, log);
+            let mut entry = Entry::new(&self.config, &self.tags, log);
             if serde_json::to_writer(&mut item, &entry).is_err() {
                 failed += 1;
                 consumed += 1;
@@ -243,15 +274,13 @@ impl Encoder for JsonEncoder {
 }
 
 /// Cuts the message so the entry shrinks by at least `excess` bytes, and flags it.
-fn truncate_message(entry: &mut Map<String, Value>, excess: usize) {
-    if let Some(Value::String(message)) = entry.get_mut("message") {
-        let mut keep = message.len().saturating_sub(excess + 64);
-        while !message.is_char_boundary(keep) {
-            keep -= 1;
-        }
-        message.truncate(keep);
+fn truncate_message(entry: &mut Entry<'_>, excess: usize) {
+    let mut keep = entry.message.len().saturating_sub(excess + 64);
+    while !entry.message.is_char_boundary(keep) {
+        keep -= 1;
     }
-    entry.insert("truncated".to_owned(), Value::Bool(true));
+    entry.message = &entry.message[..keep];
+    entry.truncated = true;
 }
 
 /// The seed's rsyslog `DatadogFormat` template, one line per event.
