@@ -1,6 +1,6 @@
-//! Micro-benchmark of the OTLP sink (issue 9): CPU-seconds to flush 100,000 metric series,
-//! through the sink's own encoder, the way its delivery loop calls it (a prefix at a time,
-//! one request per call, until the batch is consumed):
+//! Micro-benchmark of the metric sinks (issue 9): CPU-seconds to flush 100,000 metric
+//! series, through each sink's own encoder, the way its delivery loop calls it (a prefix
+//! at a time, one request per call, until the batch is consumed). OTLP:
 //!
 //! - `protobuf`: events → `ExportMetricsServiceRequest` bytes;
 //! - `protobuf+gzip`: the same, gzip-compressed (the sink's default);
@@ -92,7 +92,7 @@ fn thread_cpu() -> Duration {
 
 /// One flush as the sink's delivery loop does it: encode a prefix, hand the request on,
 /// until every event is consumed.
-fn flush(encoder: &mut OtlpEncoder, events: &[Event], mut send: impl FnMut(Request)) -> (usize, usize) {
+fn flush(encoder: &mut impl Encoder, events: &[Event], mut send: impl FnMut(Request)) -> (usize, usize) {
     let (mut requests, mut bytes) = (0, 0);
     let mut slice = events;
     while !slice.is_empty() {
@@ -119,7 +119,7 @@ fn report(name: &str, n: usize, mut s: Sample) {
     s.wall.sort_by(f64::total_cmp);
     let median = |v: &[f64]| v[v.len() / 2];
     println!(
-        "otlp/{name:<20} {n} series: {:.3} CPU-s per flush (median of {}, min {:.3}, max {:.3}), wall {:.3} s, {} requests, {:.1} MB, {:.0} series/CPU-s",
+        "{name:<26} {n} series: {:.3} CPU-s per flush (median of {}, min {:.3}, max {:.3}), wall {:.3} s, {} requests, {:.1} MB, {:.0} series/CPU-s",
         median(&s.cpu),
         s.cpu.len(),
         s.cpu[0],
@@ -175,10 +175,25 @@ fn main() {
     let attributes: BTreeMap<String, String> = [("deployment.environment.name".to_owned(), "prd".to_owned())].into();
 
     let mut plain = OtlpEncoder::new(&attributes, false);
-    report("protobuf", n, measure(runs, || flush(&mut plain, &events, |r| drop(black_box(r)))));
+    report("otlp/protobuf", n, measure(runs, || flush(&mut plain, &events, |r| drop(black_box(r)))));
 
     let mut gzip = OtlpEncoder::new(&attributes, true);
-    report("protobuf+gzip", n, measure(runs, || flush(&mut gzip, &events, |r| drop(black_box(r)))));
+    report("otlp/protobuf+gzip", n, measure(runs, || flush(&mut gzip, &events, |r| drop(black_box(r)))));
+
+    let mut datadog = nocwatch::sinks::datadog::metrics::series_encoder(true);
+    report("datadog/series+gzip", n, measure(runs, || flush(&mut datadog, &events, |r| drop(black_box(r)))));
+
+    let sample = measure(runs, || {
+        let mut store = nocwatch::sinks::prometheus::Exposition::new(Duration::from_secs(300));
+        for event in &events {
+            if let Event::Metric(metric) = event {
+                store.update(metric);
+            }
+        }
+        let text = store.render();
+        (1, black_box(text).len())
+    });
+    report("prometheus/update+render", n, sample);
 
     let address = start_receiver();
     let url = format!("http://{address}/v1/metrics");
@@ -204,5 +219,5 @@ fn main() {
         });
         counts
     });
-    report("protobuf+gzip+POST", n, sample);
+    report("otlp/protobuf+gzip+POST", n, sample);
 }

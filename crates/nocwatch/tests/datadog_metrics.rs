@@ -88,7 +88,7 @@ fn non_finite_values_are_dropped_and_counted_not_sent() {
             tags: Default::default(),
         })
     };
-    let mut encoder = nocwatch::sinks::datadog::metrics::encoder_for_tests();
+    let mut encoder = nocwatch::sinks::datadog::metrics::series_encoder(false);
     let events = [metric(1.0), metric(f64::NAN), metric(2.0), metric(f64::INFINITY)];
     let encoded = encoder.encode(&events);
     assert_eq!((encoded.consumed, encoded.failed), (4, 2));

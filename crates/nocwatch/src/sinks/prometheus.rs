@@ -60,7 +60,7 @@ impl PrometheusSinkConfig {
         let listener = crate::net::bind_tcp(self.address)
             .with_context(|| format!("cannot serve Prometheus metrics on {}", self.address))?;
         tracing::info!(sink = %ctx.id, address = %self.address, "Prometheus exposition listening");
-        let store = Arc::new(Mutex::new(Store { series: HashMap::new(), expire_after: self.expire_after.get() }));
+        let store = Arc::new(Mutex::new(Exposition::new(self.expire_after.get())));
         let app = Router::new().route("/metrics", get(render)).with_state(store.clone());
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Box::pin(async move {
@@ -71,7 +71,7 @@ impl PrometheusSinkConfig {
     }
 }
 
-async fn run(mut ctx: SinkContext, store: Arc<Mutex<Store>>) -> anyhow::Result<()> {
+async fn run(mut ctx: SinkContext, store: Arc<Mutex<Exposition>>) -> anyhow::Result<()> {
     ctx.metrics.set_state(ComponentState::Running);
     while let Some(events) = ctx.input.recv().await {
         let count = events.len() as u64;
@@ -100,13 +100,18 @@ struct Sample {
     updated: Instant,
 }
 
-struct Store {
+/// The latest value of every series, and its rendering as Prometheus text.
+pub struct Exposition {
     series: HashMap<SeriesKey, Sample>,
     expire_after: Duration,
 }
 
-impl Store {
-    fn update(&mut self, metric: &Metric) {
+impl Exposition {
+    pub fn new(expire_after: Duration) -> Self {
+        Exposition { series: HashMap::new(), expire_after }
+    }
+
+    pub fn update(&mut self, metric: &Metric) {
         let mut labels: BTreeMap<String, String> = metric.tags.iter().map(|(k, v)| (sanitize(k), v.clone())).collect();
         if let Some(host) = &metric.host {
             labels.entry("host".to_owned()).or_insert_with(|| host.clone());
@@ -123,7 +128,7 @@ impl Store {
         sample.updated = now;
     }
 
-    fn render(&mut self) -> String {
+    pub fn render(&mut self) -> String {
         let expire_after = self.expire_after;
         self.series.retain(|_, sample| sample.updated.elapsed() < expire_after);
         // Group by metric family, so each gets one TYPE line.
@@ -155,7 +160,7 @@ impl Store {
     }
 }
 
-async fn render(State(store): State<Arc<Mutex<Store>>>) -> impl IntoResponse {
+async fn render(State(store): State<Arc<Mutex<Exposition>>>) -> impl IntoResponse {
     let body = store.lock().map(|mut store| store.render()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
@@ -202,7 +207,7 @@ mod tests {
 
     #[test]
     fn names_labels_counters_and_expiry() {
-        let mut store = Store { series: HashMap::new(), expire_after: Duration::from_millis(50) };
+        let mut store = Exposition::new(Duration::from_millis(50));
         store.update(&metric("snmp.ifHCInOctets", MetricType::Rate, 125.5, &[("interface", "Gi1/0/1")]));
         store.update(&metric("snmp.ifInErrors", MetricType::Count, 2.0, &[("interface", "Gi1/0/1")]));
         store.update(&metric("snmp.ifInErrors", MetricType::Count, 3.0, &[("interface", "Gi1/0/1")]));

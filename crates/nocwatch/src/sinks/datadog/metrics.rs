@@ -90,10 +90,9 @@ impl DatadogMetricsConfig {
     }
 }
 
-/// An uncompressed encoder with no extra tags, for tests.
-#[doc(hidden)]
-pub fn encoder_for_tests() -> impl Encoder {
-    SeriesEncoder { tags: Vec::new(), agent_host: None, gzip: false }
+/// The sink's encoder with no extra tags (for tests and benchmarks).
+pub fn series_encoder(gzip: bool) -> impl Encoder {
+    SeriesEncoder { tags: Vec::new(), agent_host: None, gzip }
 }
 
 struct SeriesEncoder {
