@@ -102,9 +102,15 @@ impl QueueSender {
             if take == 0 {
                 return 0;
             }
-            if let Ok(permit) = self.shared.permits.try_acquire_many(take as u32) {
-                permit.forget();
-                return take;
+            match self.shared.permits.try_acquire_many(take as u32) {
+                Ok(permit) => {
+                    permit.forget();
+                    return take;
+                }
+                // The sink is gone: nothing will ever make room (without this, a spin).
+                Err(tokio::sync::TryAcquireError::Closed) => return 0,
+                // Another sender took the room first: look again.
+                Err(tokio::sync::TryAcquireError::NoPermits) => {}
             }
         }
     }
@@ -224,6 +230,16 @@ mod tests {
         }
         assert_eq!(sender.await.unwrap(), 0);
         assert_eq!(metrics.status().dropped_events, 0);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_sink_makes_drop_newest_drop_instead_of_spinning() {
+        let telemetry = Telemetry::new();
+        let metrics = telemetry.component(ComponentKind::Sink, "s", "test");
+        let (tx, rx) = bounded(10, WhenFull::DropNewest, metrics.clone());
+        drop(rx);
+        let sent = tokio::time::timeout(std::time::Duration::from_secs(1), tx.send(events(3))).await;
+        assert_eq!(sent.ok(), Some(3), "dropped and counted, at once");
     }
 
     #[tokio::test]

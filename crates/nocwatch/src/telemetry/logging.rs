@@ -13,8 +13,10 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
         _ => EnvFilter::try_new(&config.level)
             .map_err(|e| anyhow::anyhow!("log.level `{}` is not a valid filter: {e}", config.level))?,
     };
+    // A closed stderr must not panic the logger (and with it the task that logged).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .log_internal_errors(false)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     let result = match config.format {
