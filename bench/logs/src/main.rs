@@ -1,0 +1,216 @@
+//! bench/logs: 1M syslog lines in over TCP, delivered by nocwatch to (1) a local HTTP
+//! intake and (2) a TCP line sink, and by rsyslog (imtcp → omfwd) to the same TCP line
+//! sink. Reports lines/s until the last line is delivered and CPU-seconds per million
+//! lines of the relaying process (utime + stime from /proc), medians over runs, and the
+//! nocwatch / rsyslog ratio.
+//!
+//! Usage: logs-bench <nocwatch binary> <work dir> [lines] [runs]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Counts newline-terminated lines arriving on any connection to `port`.
+fn tcp_counter(port: u16, count: Arc<AtomicU64>) {
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::with_capacity(1 << 20, stream);
+                let mut buf = Vec::new();
+                while reader.read_until(b'\n', &mut buf).map(|n| n > 0).unwrap_or(false) {
+                    count.fetch_add(1, Ordering::Relaxed);
+                    buf.clear();
+                }
+            });
+        }
+    });
+}
+
+/// A minimal HTTP/1.1 intake: counts the entries of each gzip JSON array POSTed, answers 202.
+fn http_counter(port: u16, count: Arc<AtomicU64>) {
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || serve_http(stream, count));
+        }
+    });
+}
+
+fn serve_http(stream: TcpStream, count: Arc<AtomicU64>) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::with_capacity(1 << 20, stream);
+    loop {
+        let mut length = 0usize;
+        let mut gzip = false;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("content-encoding:") && lower.contains("gzip") {
+                gzip = true;
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let plain = if gzip {
+            let mut out = Vec::new();
+            let _ = flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out);
+            out
+        } else {
+            body
+        };
+        let entries = serde_json::from_slice::<serde_json::Value>(&plain).ok().and_then(|v| v.as_array().map(|a| a.len()));
+        count.fetch_add(entries.unwrap_or(0) as u64, Ordering::Relaxed);
+        if writer.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}").is_err() {
+            return;
+        }
+    }
+}
+
+fn lines(n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * 110);
+    for i in 0..n {
+        let line = match i % 3 {
+            0 => format!("<189>{i}: core-sw1: *Apr 29 13:58:40.411: %SYS-5-CONFIG_I: Configured from console by vty0 seq {i}\n"),
+            1 => format!("<14>1 2026-11-25T08:26:51.179Z fw01 RT_FLOW - RT_FLOW_SESSION_CLOSE [junos@2636.1.1.1.2.39 reason=\"TCP FIN\" source-address=\"10.0.0.1\" source-port=\"{i}\"] session closed\n"),
+            _ => format!("<34>Nov 25 08:14:15 host{} su: 'su root' failed for operator seq {i}\n", i % 50),
+        };
+        out.extend_from_slice(line.as_bytes());
+    }
+    out
+}
+
+struct Run {
+    lines_per_second: f64,
+    cpu_per_million: f64,
+}
+
+/// Starts `peer`, sends `payload` over TCP to `input`, waits until `count` reaches `n`.
+fn run(mut peer: Child, input: u16, payload: &[u8], n: u64, count: &AtomicU64) -> Option<Run> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut stream = loop {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", input)) {
+            break stream;
+        }
+        if Instant::now() > deadline {
+            let _ = peer.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    count.store(0, Ordering::SeqCst);
+    let cpu_before = cpu_seconds(peer.id());
+    let started = Instant::now();
+    stream.write_all(payload).unwrap();
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(peer.id()) - cpu_before;
+    let delivered = count.load(Ordering::Relaxed);
+    let _ = peer.kill();
+    let _ = peer.wait();
+    if delivered < n {
+        eprintln!("  only {delivered} of {n} delivered");
+        return None;
+    }
+    Some(Run { lines_per_second: n as f64 / elapsed, cpu_per_million: cpu / (n as f64 / 1e6) })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let nocwatch = args.get(1).expect("usage: logs-bench <nocwatch> <work dir> [lines] [runs]").clone();
+    let work = std::path::PathBuf::from(args.get(2).expect("work dir"));
+    let n: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let runs: usize = args.get(4).and_then(|v| v.parse().ok()).unwrap_or(3);
+    std::fs::create_dir_all(&work).unwrap();
+    let payload = lines(n);
+    let (tcp_sink, http_sink) = (free_port(), free_port());
+    let (tcp_count, http_count) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    tcp_counter(tcp_sink, tcp_count.clone());
+    http_counter(http_sink, http_count.clone());
+
+    let mut results: Vec<(&str, Vec<Run>)> = Vec::new();
+    for (name, count) in [("nocwatch → HTTP intake", &http_count), ("nocwatch → TCP sink", &tcp_count), ("rsyslog → TCP sink", &tcp_count)] {
+        let mut done = Vec::new();
+        for attempt in 0..runs {
+            let input = free_port();
+            let peer = if name.starts_with("rsyslog") {
+                let conf = work.join("rsyslog.conf");
+                std::fs::write(&conf, format!(
+                    "global(workDirectory=\"{w}\" maxMessageSize=\"64k\")\nmain_queue(queue.size=\"100000\")\nmodule(load=\"imtcp\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"{input}\")\naction(type=\"omfwd\" target=\"127.0.0.1\" port=\"{tcp_sink}\" protocol=\"tcp\" template=\"RSYSLOG_SyslogProtocol23Format\" queue.type=\"LinkedList\" queue.size=\"100000\")\n",
+                    w = work.display())).unwrap();
+                Command::new("rsyslogd").args(["-n", "-f"]).arg(&conf).arg("-i").arg(work.join("rsyslog.pid"))
+                    .stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+            } else {
+                let sink = if name.contains("HTTP") {
+                    format!("  out: {{type: datadog_logs, api_key: bench, endpoint: 'http://127.0.0.1:{http_sink}', buffer: {{max_events: 200000, when_full: block}}}}")
+                } else {
+                    format!("  out: {{type: syslog, mode: tcp, framing: newline, address: '127.0.0.1:{tcp_sink}', buffer: {{max_events: 200000, when_full: block}}}}")
+                };
+                let conf = work.join("nocwatch.yaml");
+                std::fs::write(&conf, format!(
+                    "admin: {{enabled: false}}\nshutdown: {{drain_period: 0s}}\nsources:\n  tcp: {{type: syslog, mode: tcp, address: '127.0.0.1:{input}'}}\nsinks:\n{sink}\n")).unwrap();
+                Command::new(&nocwatch).args(["run", "--config"]).arg(&conf).env("RUST_LOG", "warn")
+                    .stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+            };
+            match run(peer, input, &payload, n as u64, count) {
+                Some(result) => {
+                    eprintln!("{name}, run {}: {:.0} lines/s, {:.2} CPU-s per million", attempt + 1, result.lines_per_second, result.cpu_per_million);
+                    done.push(result);
+                }
+                None => eprintln!("{name}, run {}: failed", attempt + 1),
+            }
+        }
+        results.push((name, done));
+    }
+    println!("| path | lines/s (median) | CPU-s per 1M lines (median) | runs |");
+    println!("|---|---:|---:|---:|");
+    let mut medians = Vec::new();
+    for (name, done) in &results {
+        let rate = median(done.iter().map(|r| r.lines_per_second).collect());
+        let cpu = median(done.iter().map(|r| r.cpu_per_million).collect());
+        println!("| {name} | {rate:.0} | {cpu:.2} | {} |", done.len());
+        medians.push((rate, cpu));
+    }
+    if let (Some(ours), Some(theirs)) = (medians.get(1), medians.get(2)) {
+        println!("\nTCP sink, nocwatch / rsyslog: throughput {:.2}x, CPU per line {:.2}x", ours.0 / theirs.0, ours.1 / theirs.1);
+    }
+}
