@@ -50,6 +50,33 @@ impl ServerClock {
         self.synchronised.map_or(0, |s| s.sample.offset_nanos)
     }
 
+    /// A Kiss-o'-Death answer (RFC 5905 §7.4) with `code` (`RATE`: slow down). It carries
+    /// no usable time, so a client that ignores the kiss still learns nothing from it.
+    pub fn kiss(&self, request: &[u8], code: [u8; 4]) -> Option<[u8; 48]> {
+        let request = Packet::parse(request).ok()?;
+        if request.mode != Mode::Client {
+            return None;
+        }
+        Some(
+            Packet {
+                leap: Leap::Unsynchronised,
+                version: request.version,
+                mode: Mode::Server,
+                stratum: 0,
+                poll: request.poll,
+                precision: PRECISION,
+                root_delay: 0,
+                root_dispersion: 0,
+                reference_id: code,
+                reference: NtpTimestamp::ZERO,
+                origin: request.transmit,
+                receive: request.transmit,
+                transmit: request.transmit,
+            }
+            .to_bytes(),
+        )
+    }
+
     /// The answer to `request`, received at `received` and sent at `sending` (system
     /// clock, Unix nanoseconds). `None` for packets that are not client requests.
     pub fn respond(&self, request: &[u8], received: i128, sending: i128) -> Option<[u8; 48]> {
@@ -144,5 +171,9 @@ mod tests {
         not_client.mode = Mode::Server;
         assert_eq!(clock.respond(&not_client.to_bytes(), now, now), None);
         assert_eq!(clock.respond(&[1, 2, 3], now, now), None);
+
+        let kiss = Packet::parse(&clock.kiss(&client_request(9), *b"RATE").unwrap()).unwrap();
+        assert_eq!((kiss.stratum, kiss.kiss_code().as_deref(), kiss.origin), (0, Some("RATE"), NtpTimestamp(9)));
+        assert_eq!(clock.kiss(&not_client.to_bytes(), *b"RATE"), None);
     }
 }
