@@ -12,13 +12,17 @@
 //! `ntp.delay` (seconds), `ntp.stratum` and `ntp.synchronized` (gauges).
 
 use std::collections::VecDeque;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use nocwatch_ntp::{Relay, Request, Sample, ServerClock, Synchronised};
 use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
 
 use super::{Listen, SourceContext};
 use crate::component::Running;
@@ -159,59 +163,127 @@ async fn run_relay(
     upstreams: Vec<SocketAddr>,
     ctx: SourceContext,
 ) -> anyhow::Result<()> {
-    let mut relay: Relay<SocketAddr> = Relay::new(upstreams.len(), nanos(config.timeout.get()), config.max_pending);
-    let bad_requests = ctx.metrics.error_counter("bad_request");
-    let overloaded = ctx.metrics.error_counter("overloaded");
+    let relay = Arc::new(Mutex::new(Relay::<SocketAddr>::new(
+        upstreams.len(),
+        nanos(config.timeout.get()),
+        config.max_pending,
+    )));
+    let requests = Arc::new(AtomicU64::new(0));
     let timeouts = ctx.metrics.error_counter("upstream_timeout");
+    let (clients, upstream_socket) = (Arc::new(into_blocking(clients)?), Arc::new(into_blocking(upstream_socket)?));
+    let upstreams = Arc::new(upstreams);
+    // Requests and replies are each relayed by a thread of their own (see `spawn_receiver`);
+    // this task expires unanswered requests and reports.
+    let stop = ctx.shutdown.child_token();
+    let _stop_receivers = stop.clone().drop_guard();
+    let forwarder = {
+        let (relay, requests, upstream_socket, upstreams) =
+            (relay.clone(), requests.clone(), upstream_socket.clone(), upstreams.clone());
+        let (metrics, id) = (ctx.metrics.clone(), ctx.id.clone());
+        let bad_requests = ctx.metrics.error_counter("bad_request");
+        let overloaded = ctx.metrics.error_counter("overloaded");
+        spawn_receiver(clients.clone(), stop.clone(), ctx.id.clone(), move |request, client| {
+            metrics.received(1);
+            let forward = lock(&relay).from_client(request, client, fastrand::u64(..), now_nanos());
+            match forward {
+                Ok((upstream, bytes)) => {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    if let Some(target) = upstreams.get(upstream) {
+                        let _ = upstream_socket.send_to(&bytes, target);
+                    }
+                }
+                Err(why) => {
+                    match why {
+                        nocwatch_ntp::relay::Refused::NotARequest => bad_requests.inc(),
+                        nocwatch_ntp::relay::Refused::Overloaded => overloaded.inc(),
+                    };
+                    if let Some(suppressed) = BAD_PACKETS.allow() {
+                        tracing::warn!(source = %id, %client, ?why, suppressed, "NTP request not relayed");
+                    }
+                }
+            }
+        })
+    };
+    let returner = {
+        let (relay, clients, upstreams) = (relay.clone(), clients.clone(), upstreams.clone());
+        spawn_receiver(upstream_socket.clone(), stop.clone(), ctx.id.clone(), move |reply, from| {
+            let Some(index) = upstreams.iter().position(|u| *u == from) else { return };
+            let back = lock(&relay).from_upstream(reply, index);
+            if let Some((client, reply)) = back {
+                let _ = clients.send_to(&reply, client);
+            }
+        })
+    };
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut metrics_tick = tokio::time::interval(config.metrics_interval.get());
-    let (mut requests, mut request_buf, mut reply_buf) = (0u64, [0u8; 1024], [0u8; 1024]);
     let _ = ctx.healthy.send(true);
     loop {
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => break,
-            received = clients.recv_from(&mut request_buf) => {
-                let Ok((len, client)) = received else { continue };
-                ctx.metrics.received(1);
-                match relay.from_client(&request_buf[..len], client, fastrand::u64(..), now_nanos()) {
-                    Ok((upstream, bytes)) => {
-                        requests += 1;
-                        if let Some(target) = upstreams.get(upstream) {
-                            let _ = upstream_socket.send_to(&bytes, target).await;
-                        }
-                    }
-                    Err(why) => {
-                        match why {
-                            nocwatch_ntp::relay::Refused::NotARequest => bad_requests.inc(),
-                            nocwatch_ntp::relay::Refused::Overloaded => overloaded.inc(),
-                        };
-                        if let Some(suppressed) = BAD_PACKETS.allow() {
-                            tracing::warn!(source = %ctx.id, %client, ?why, suppressed, "NTP request not relayed");
-                        }
-                    }
-                }
-            }
-            received = upstream_socket.recv_from(&mut reply_buf) => {
-                let Ok((len, from)) = received else { continue };
-                let Some(index) = upstreams.iter().position(|u| *u == from) else { continue };
-                if let Some((client, reply)) = relay.from_upstream(&reply_buf[..len], index) {
-                    let _ = clients.send_to(&reply, client).await;
-                }
-            }
             _ = tick.tick() => {
-                let expired = relay.expire(now_nanos());
+                let expired = lock(&relay).expire(now_nanos());
                 timeouts.inc_by(expired as u64);
             }
             _ = metrics_tick.tick() => {
-                let event = metric(&ctx, "ntp.requests", MetricType::Count, requests as f64, config.metrics_interval.get());
-                requests = 0;
+                let relayed = requests.swap(0, Ordering::Relaxed);
+                let event = metric(&ctx, "ntp.requests", MetricType::Count, relayed as f64, config.metrics_interval.get());
                 ctx.output.send(vec![event]).await;
             }
         }
     }
     let _ = ctx.healthy.send(false);
+    stop.cancel();
+    let _ = tokio::join!(forwarder, returner);
     Ok(())
+}
+
+/// How often a receiving thread, blocked in recv_from, looks whether it should stop.
+const RECEIVER_WAKE: Duration = Duration::from_millis(100);
+
+/// A socket from the runtime made blocking, with `RECEIVER_WAKE` as its read timeout.
+fn into_blocking(socket: UdpSocket) -> io::Result<std::net::UdpSocket> {
+    let socket = socket.into_std()?;
+    socket.set_nonblocking(false)?;
+    socket.set_read_timeout(Some(RECEIVER_WAKE))?;
+    Ok(socket)
+}
+
+/// Calls `handle` with every datagram received on `socket`, from a thread of its own blocked
+/// in recv_from, until `stop`. The answer path of both modes runs this way: a reply goes
+/// out right after its request (or upstream reply) arrives, without an event loop turn in
+/// between, which is what keeps nocwatch's latency at or below chronyd's and stone's
+/// (bench/ntp). Other threads may send on the same socket.
+fn spawn_receiver(
+    socket: Arc<std::net::UdpSocket>,
+    stop: CancellationToken,
+    id: String,
+    mut handle: impl FnMut(&[u8], SocketAddr) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || {
+        let mut buf = [0u8; 1024];
+        while !stop.is_cancelled() {
+            match socket.recv_from(&mut buf) {
+                Ok((len, from)) => handle(&buf[..len], from),
+                // The read timeout (or a signal): look at `stop` again.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    if let Some(suppressed) = BAD_PACKETS.allow() {
+                        tracing::warn!(source = %id, error = %e, suppressed, "NTP receive error");
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The reference id announced for an upstream: its IPv4 address (RFC 5905), or the first
@@ -233,7 +305,35 @@ async fn run_server(
     upstreams: Vec<SocketAddr>,
     ctx: SourceContext,
 ) -> anyhow::Result<()> {
-    let mut clock = ServerClock::new(nanos(config.max_unsynchronised.get()));
+    let clock = Arc::new(Mutex::new(ServerClock::new(nanos(config.max_unsynchronised.get()))));
+    let requests = Arc::new(AtomicU64::new(0));
+    // Clients are answered by a thread of their own (see `spawn_receiver`); this task polls
+    // the upstreams, keeps the clock the thread answers from, and reports.
+    let stop = ctx.shutdown.child_token();
+    // The thread also stops if this task is dropped without a shutdown.
+    let _stop_receiver = stop.clone().drop_guard();
+    let answerer = {
+        let clients = Arc::new(into_blocking(clients)?);
+        let (clock, requests, metrics, id) = (clock.clone(), requests.clone(), ctx.metrics.clone(), ctx.id.clone());
+        let bad_request = ctx.metrics.error_counter("bad_request");
+        spawn_receiver(clients.clone(), stop.clone(), ctx.id.clone(), move |request, client| {
+            let received_at = now_nanos();
+            let answer = lock(&clock).respond(request, received_at, now_nanos());
+            match answer {
+                Some(answer) => {
+                    let _ = clients.send_to(&answer, client);
+                    requests.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    bad_request.inc();
+                    if let Some(suppressed) = BAD_PACKETS.allow() {
+                        tracing::warn!(source = %id, %client, suppressed, "not an NTP client request; ignored");
+                    }
+                }
+            }
+            metrics.received(1);
+        })
+    };
     let rejected = ctx.metrics.error_counter("upstream_rejected");
     let timeouts = ctx.metrics.error_counter("upstream_timeout");
     // The samples of the last polls; the one with the least delay is the most accurate.
@@ -245,7 +345,7 @@ async fn run_server(
     let mut next_poll = tokio::time::Instant::now();
     let mut metrics_tick = tokio::time::interval(config.metrics_interval.get());
     let mut health_tick = tokio::time::interval(Duration::from_millis(500));
-    let (mut requests, mut request_buf, mut reply_buf) = (0u64, [0u8; 1024], [0u8; 1024]);
+    let mut reply_buf = [0u8; 1024];
     loop {
         let deadline = match &outstanding {
             Some((_, _, sent)) => *sent + config.timeout.get(),
@@ -254,23 +354,6 @@ async fn run_server(
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => break,
-            received = clients.recv_from(&mut request_buf) => {
-                let received_at = now_nanos();
-                let Ok((len, client)) = received else { continue };
-                ctx.metrics.received(1);
-                match clock.respond(&request_buf[..len], received_at, now_nanos()) {
-                    Some(answer) => {
-                        requests += 1;
-                        let _ = clients.send_to(&answer, client).await;
-                    }
-                    None => {
-                        ctx.metrics.error_counter("bad_request").inc();
-                        if let Some(suppressed) = BAD_PACKETS.allow() {
-                            tracing::warn!(source = %ctx.id, %client, suppressed, "not an NTP client request; ignored");
-                        }
-                    }
-                }
-            }
             received = upstream_socket.recv_from(&mut reply_buf) => {
                 let now = now_nanos();
                 let Ok((len, from)) = received else { continue };
@@ -285,7 +368,7 @@ async fn run_server(
                         }
                         samples.push_back((sample, now, reference_id(from)));
                         if let Some(best) = samples.iter().min_by_key(|(s, _, _)| s.delay_nanos) {
-                            clock.update(Synchronised { sample: best.0, at: now, reference_id: best.2 });
+                            lock(&clock).update(Synchronised { sample: best.0, at: now, reference_id: best.2 });
                         }
                         outstanding = None;
                     }
@@ -313,16 +396,19 @@ async fn run_server(
                     + if quick_polls > 0 { quick_polls -= 1; Duration::from_secs(2) } else { config.poll_interval.get() };
             }
             _ = health_tick.tick() => {
-                let synchronised = clock.is_synchronised(now_nanos());
+                let synchronised = lock(&clock).is_synchronised(now_nanos());
                 ctx.healthy.send_if_modified(|healthy| std::mem::replace(healthy, synchronised) != synchronised);
             }
             _ = metrics_tick.tick() => {
                 let interval = config.metrics_interval.get();
-                let mut events = vec![metric(&ctx, "ntp.requests", MetricType::Count, requests as f64, interval)];
-                requests = 0;
-                let synchronised = clock.is_synchronised(now_nanos());
+                let answered = requests.swap(0, Ordering::Relaxed);
+                let mut events = vec![metric(&ctx, "ntp.requests", MetricType::Count, answered as f64, interval)];
+                let (synchronised, sync) = {
+                    let clock = lock(&clock);
+                    (clock.is_synchronised(now_nanos()), clock.synchronised)
+                };
                 events.push(metric(&ctx, "ntp.synchronized", MetricType::Gauge, f64::from(u8::from(synchronised)), interval));
-                if let Some(sync) = clock.synchronised {
+                if let Some(sync) = sync {
                     events.push(metric(&ctx, "ntp.offset", MetricType::Gauge, sync.sample.offset_nanos as f64 / 1e9, interval));
                     events.push(metric(&ctx, "ntp.delay", MetricType::Gauge, sync.sample.delay_nanos as f64 / 1e9, interval));
                     events.push(metric(&ctx, "ntp.stratum", MetricType::Gauge, f64::from(sync.sample.stratum + 1), interval));
@@ -332,5 +418,7 @@ async fn run_server(
         }
     }
     let _ = ctx.healthy.send(false);
+    stop.cancel();
+    let _ = answerer.await;
     Ok(())
 }
