@@ -142,18 +142,24 @@ impl Exposition {
             let (kind, suffix) = if counter { ("counter", "_total") } else { ("gauge", "") };
             let _ = writeln!(out, "# TYPE {name}{suffix} {kind}");
             for (key, sample) in series {
-                let _ = write!(out, "{name}{suffix}");
+                out.push_str(name);
+                out.push_str(suffix);
                 if !key.labels.is_empty() {
                     out.push('{');
                     for (i, (label, value)) in key.labels.iter().enumerate() {
                         if i > 0 {
                             out.push(',');
                         }
-                        let _ = write!(out, "{label}=\"{}\"", escape(value));
+                        out.push_str(label);
+                        out.push_str("=\"");
+                        push_escaped(&mut out, value);
+                        out.push('"');
                     }
                     out.push('}');
                 }
-                let _ = writeln!(out, " {}", format_value(sample.value));
+                out.push(' ');
+                push_value(&mut out, sample.value);
+                out.push('\n');
             }
         }
         out
@@ -174,17 +180,29 @@ fn sanitize(name: &str) -> String {
     out
 }
 
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+/// Appends a label value with `\\`, `"` and newlines escaped (most values need none).
+fn push_escaped(out: &mut String, value: &str) {
+    if !value.contains(['\\', '"', '\n']) {
+        out.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
 }
 
-fn format_value(value: f64) -> String {
+fn push_value(out: &mut String, value: f64) {
     if value.is_nan() {
-        "NaN".to_owned()
+        out.push_str("NaN");
     } else if value.is_infinite() {
-        if value > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() }
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
     } else {
-        value.to_string()
+        let _ = write!(out, "{value}");
     }
 }
 
