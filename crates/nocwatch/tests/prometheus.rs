@@ -19,6 +19,7 @@ agent: {{hostname: nocwatch-1}}
 shutdown: {{drain_period: 0s}}
 sources:
   self: {{type: internal_metrics, interval: 200ms}}
+  ping: {{type: ping, targets: ['127.0.0.1'], interval: 1s, count: 2, spacing: 50ms, timeout: 300ms}}
 sinks:
   prom: {{type: prometheus, address: '127.0.0.1:{exposition}'}}
 "
@@ -66,6 +67,12 @@ sinks:
     eventually(Duration::from_secs(20), "a rate over the counter", || {
         !query("rate(nocwatch_component_received_events_total%5B5s%5D)").is_empty()
     });
+    // A device metric, with the labels the Datadog integration uses.
+    eventually(Duration::from_secs(20), "the ping device metric", || !query("networkdevice_ping_reachable").is_empty());
+    let device = &query("networkdevice_ping_reachable")[0];
+    assert_eq!(device["metric"]["snmp_device"], "127.0.0.1");
+    assert_eq!(device["metric"]["host"], "127.0.0.1");
+    assert_eq!(device["value"][1], "1");
     let gauges = query("nocwatch_queue_events");
     assert!(gauges.iter().any(|g| g["metric"]["component_id"] == "prom"), "{gauges:?}");
     drop(agent);
