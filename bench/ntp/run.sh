@@ -192,7 +192,7 @@ one_rep() {
 }
 
 # ---------------------------------------------------------------- report
-median() { grep -v '^n/a$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { { grep -v '^n/a$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 col() { awk -v p="$1" -v c="$2" -F'\t' '$1 == p { print $c }' "$RESULTS" | median; }
 each() { awk -v p="$1" -v c="$2" -F'\t' '$1 == p { printf "%s%s", s, $c; s = " " }' "$RESULTS"; }

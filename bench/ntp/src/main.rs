@@ -310,7 +310,15 @@ fn percentile(sorted: &[i64], p: f64) -> f64 {
 }
 
 /// One run at a fixed rate.
-fn run(target: SocketAddr, rate: u64, duration: Duration, n_sockets: usize, warmup: Duration, wait: Duration, watch: &[u32]) -> Result<Outcome, String> {
+fn run(
+    target: SocketAddr,
+    rate: u64,
+    duration: Duration,
+    n_sockets: usize,
+    warmup: Duration,
+    wait: Duration,
+    watch: &[u32],
+) -> Result<Outcome, String> {
     if rate == 0 {
         return Err("--rate must be more than 0".to_owned());
     }
@@ -485,7 +493,8 @@ fn probe(opts: &Opts) -> Result<(), String> {
     let target = opts.addr()?;
     let timeout = Duration::from_millis(opts.num("timeout-ms", 20_000)?);
     let synchronised = opts.num("synchronised", 0)? == 1;
-    let socket = UdpSocket::bind(if target.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" }).map_err(|e| e.to_string())?;
+    let socket =
+        UdpSocket::bind(if target.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" }).map_err(|e| e.to_string())?;
     socket.set_read_timeout(Some(Duration::from_millis(200))).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let mut buf = [0u8; 512];
