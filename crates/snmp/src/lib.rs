@@ -13,6 +13,7 @@
 //!   both key extensions.
 //! - [`session`]: the v3 requester state machine (discovery, time window, reports as
 //!   errors naming device and user).
+//! - [`snmprec`]: snmpsim recordings (`OID|TAG|VALUE` lines) read into OIDs and values.
 //! - [`display`]: values printed the way net-snmp's `snmpwalk -On` prints them.
 //!
 //! ```
@@ -35,6 +36,7 @@ pub mod message;
 mod oid;
 pub mod pdu;
 pub mod session;
+pub mod snmprec;
 pub mod usm;
 mod value;
 
