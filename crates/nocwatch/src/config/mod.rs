@@ -5,9 +5,9 @@
 //! `sources:` and `sinks:`, each a mapping from a component id to its settings, with `type:`
 //! choosing the component. Every key is documented in `docs/config.md`.
 
-mod interpolate;
 pub mod types;
-pub mod yaml;
+/// The YAML layer (shared with the SNMP profiles, hence its own crate).
+pub use nocwatch_yaml as yaml;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use interpolate::{Env, ProcessEnv};
 pub use types::{ByteSize, Duration, Secret};
+pub use yaml::interpolate::{Env, ProcessEnv};
 
 use crate::pipeline::BufferConfig;
 use crate::sinks::SinkConfig;
@@ -183,7 +183,7 @@ pub fn load_str(source: &str, name: &str, base_dir: &Path, env: &dyn Env) -> Res
     if let NodeKind::Mapping(entries) = &mut root.kind {
         entries.retain(|(key, _)| !key.key_text().is_some_and(|k| k.starts_with("x-")));
     }
-    let ctx = Context { env, base_dir };
+    let ctx = Context { env: Some(env), base_dir: Some(base_dir) };
     // Kept whole for locating cross-field errors after the sections are taken apart.
     let document = root.clone();
     let source_nodes = components(root.take_key("sources"), "sources", SourceConfig::TYPES).map_err(located)?;

@@ -180,7 +180,7 @@ fn secrets_from_env_and_files_are_redacted_when_printed() {
     std::fs::write(dir.path().join("community"), "c0mmun1ty\n").unwrap();
     let node = yaml::parse("api_key: ${DD_API_KEY}\ncommunity_file: community\n").unwrap();
     let env = env(&[("DD_API_KEY", "abc$123")]);
-    let ctx = Context { env: &env, base_dir: dir.path() };
+    let ctx = Context { env: Some(&env), base_dir: Some(dir.path()) };
     let parsed: WithSecret = from_node(&node, "", &ctx).unwrap();
     assert_eq!(parsed.api_key.expose(), "abc$123");
     assert_eq!(parsed.community.expose(), "c0mmun1ty");

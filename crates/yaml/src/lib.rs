@@ -1,13 +1,17 @@
-//! The YAML layer of the config: a tree of nodes that remember where they came from, and a
-//! serde `Deserializer` over it.
+//! nocwatch's YAML layer, shared by the config file and the SNMP device profiles: a tree of
+//! nodes that remember where they came from, and a serde `Deserializer` over it.
 //!
-//! We own this layer (instead of a serde YAML crate) because the config promises things no
-//! such crate gives together: every error carries file line, column and key path; `${VAR}`
-//! is expanded inside scalars (quoted or not) *after* parsing, so a value can never inject
-//! YAML; a scalar fills a list field as a comma-separated list (the seed's
-//! `IP_ADDRESSES=a,b,c`); any field `x` may be given as `x_file: PATH`; and unknown keys get
-//! a "did you mean". Scalars stay text until the target type asks for one, so
-//! `port: ${PORT:-161}` is a number whatever the quoting.
+//! We own this layer (instead of a serde YAML crate) because our files promise things no
+//! such crate gives together: every error carries file line, column and key path; for the
+//! config ([`Context::env`] set), `${VAR}` is expanded inside scalars (quoted or not)
+//! *after* parsing, so a value can never inject YAML, and any field `x` may be given as
+//! `x_file: PATH` ([`Context::base_dir`] set); a scalar fills a list field as a
+//! comma-separated list (the seed's `IP_ADDRESSES=a,b,c`, a profile's single
+//! `sysobjectid`); and unknown keys get a "did you mean". Scalars stay text until the
+//! target type asks for one, so `port: ${PORT:-161}` is a number whatever the quoting.
+//! Profiles are read literally (no environment, no `_file` keys).
+
+pub mod interpolate;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -16,7 +20,7 @@ use std::path::Path;
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-use super::interpolate::{Env, interpolate};
+use interpolate::{Env, interpolate};
 
 /// Where a node starts in the source file (1-based line and column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -317,11 +321,27 @@ fn merge_into(entries: &mut Vec<(Node, Node)>, source: Node) -> Vec<String> {
     added
 }
 
-/// What the deserializer needs besides the tree: environment and the config file's folder
-/// (relative `_file` paths are relative to it).
+/// What the deserializer needs besides the tree.
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
-    pub env: &'a dyn Env,
-    pub base_dir: &'a Path,
+    /// Where `${VAR}` values come from; `None` reads scalars literally (`$` is plain text).
+    pub env: Option<&'a dyn Env>,
+    /// The file's folder, for relative `<key>_file` paths; `None` gives `_file` keys no
+    /// special meaning.
+    pub base_dir: Option<&'a Path>,
+}
+
+impl Context<'_> {
+    /// Literal text, no `_file` keys: how device profiles are read.
+    pub const LITERAL: Context<'static> = Context { env: None, base_dir: None };
+
+    /// `text` with `${VAR}` expanded when this context has an environment.
+    fn expand<'t>(&self, text: &'t str) -> Result<Cow<'t, str>, String> {
+        match self.env {
+            Some(env) => interpolate(text, env),
+            None => Ok(Cow::Borrowed(text)),
+        }
+    }
 }
 
 /// Deserializes `T` from `node`, whose key path is `path`.
@@ -347,7 +367,7 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
                 if !quoted && is_null_text(text) {
                     return Ok(None);
                 }
-                interpolate(text, self.ctx.env).map(Some).map_err(|msg| self.fail(msg))
+                self.ctx.expand(text).map(Some).map_err(|msg| self.fail(msg))
             }
             NodeKind::Sequence(_) => Err(self.fail("expected a single value, found a list")),
             NodeKind::Mapping(_) => Err(self.fail("expected a single value, found a mapping")),
@@ -358,7 +378,9 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
     /// environment is not (it may be a secret put in the wrong place).
     fn shown(&self, value: &str) -> String {
         match &self.node.kind {
-            NodeKind::Scalar { text, .. } if !text.contains("${") => format!("`{}`", value.trim()),
+            NodeKind::Scalar { text, .. } if self.ctx.env.is_none() || !text.contains("${") => {
+                format!("`{}`", value.trim())
+            }
             _ => "the value from the environment".to_owned(),
         }
     }
@@ -390,7 +412,7 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
     /// it is never repeated in an error (a type's own parse error may quote its input).
     fn redact(&self, mut error: Error) -> Error {
         if let (true, NodeKind::Scalar { text, .. }) = (self.is_sensitive(), &self.node.kind)
-            && let Ok(value) = interpolate(text, self.ctx.env)
+            && let Ok(value) = self.ctx.expand(text)
         {
             let value = value.trim();
             if value.len() >= 3 && error.message.contains(value) {
@@ -400,8 +422,14 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
         error
     }
 
+    /// `text` as a scalar that expands to itself.
+    fn literal(&self, text: &str) -> String {
+        if self.ctx.env.is_some() { text.replace('$', "$$") } else { text.to_owned() }
+    }
+
     fn is_sensitive(&self) -> bool {
-        matches!(&self.node.kind, NodeKind::Scalar { text, from_file, .. } if *from_file || text.contains("${"))
+        matches!(&self.node.kind, NodeKind::Scalar { text, from_file, .. }
+            if *from_file || (self.ctx.env.is_some() && text.contains("${")))
     }
 
     fn visit_comma_list<'de, V: Visitor<'de>>(&self, text: &str, visitor: V) -> Result<V::Value, Error> {
@@ -412,7 +440,7 @@ impl<'n, 'c> NodeDeserializer<'n, 'c> {
             .map(|item| Node {
                 location: self.node.location,
                 // Already expanded: escape `$` so the item is not expanded twice.
-                kind: NodeKind::Scalar { text: item.replace('$', "$$"), quoted: true, from_file: self.is_sensitive() },
+                kind: NodeKind::Scalar { text: self.literal(item), quoted: true, from_file: self.is_sensitive() },
             })
             .collect();
         let access = SeqAccess { items: items.iter(), index: 0, parent: self };
@@ -649,6 +677,9 @@ fn resolve_file_keys<'n>(
     fields: &'static [&'static str],
     parent: &NodeDeserializer<'n, '_>,
 ) -> Result<Cow<'n, [(Node, Node)]>, Error> {
+    let Some(base_dir) = parent.ctx.base_dir else {
+        return Ok(Cow::Borrowed(entries));
+    };
     let is_file_key =
         |key: &str| key.strip_suffix("_file").is_some_and(|field| fields.contains(&field) && !fields.contains(&key));
     if !entries.iter().any(|(k, _)| k.key_text().is_some_and(is_file_key)) {
@@ -669,7 +700,7 @@ fn resolve_file_keys<'n>(
             ));
         }
         let file = parent.child(value, key_path.clone()).required_text("a file path")?;
-        let file_path = parent.ctx.base_dir.join(file.as_ref());
+        let file_path = base_dir.join(file.as_ref());
         let contents = std::fs::read_to_string(&file_path)
             .map_err(|e| Error::at(format!("cannot read `{}`: {e}", file_path.display()), value.location, &key_path))?;
         let contents = contents.strip_suffix('\n').unwrap_or(&contents);
@@ -679,7 +710,7 @@ fn resolve_file_keys<'n>(
             kind: NodeKind::Scalar { text: field.to_owned(), quoted: true, from_file: false },
         };
         // File contents are literal: `$` must not be expanded.
-        let text = contents.replace('$', "$$");
+        let text = parent.literal(contents);
         resolved.push((
             field_key,
             Node { location: value.location, kind: NodeKind::Scalar { text, quoted: true, from_file: true } },
