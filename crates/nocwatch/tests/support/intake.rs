@@ -26,7 +26,7 @@ pub fn openapi() -> &'static Value {
         // the spec's text must stay literal.
         let node = nocwatch::config::yaml::parse(&text.replace("${", "$${")).unwrap();
         let env = std::collections::HashMap::<String, String>::new();
-        let ctx = nocwatch::config::yaml::Context { env: &env, base_dir: std::path::Path::new(".") };
+        let ctx = nocwatch::config::yaml::Context { env: Some(&env), base_dir: Some(std::path::Path::new(".")) };
         nocwatch::config::yaml::from_node(&node, "", &ctx).unwrap()
     })
 }
