@@ -14,6 +14,8 @@
 //! - [`session`]: the v3 requester state machine (discovery, time window, reports as
 //!   errors naming device and user).
 //! - [`snmprec`]: snmpsim recordings (`OID|TAG|VALUE` lines) read into OIDs and values.
+//! - [`receiver`]: the notification receiver: v1/v2c/v3 traps and informs in, decoded
+//!   notifications, rejection reasons and inform responses / reports out.
 //! - [`display`]: values printed the way net-snmp's `snmpwalk -On` prints them.
 //!
 //! ```
@@ -35,6 +37,7 @@ pub mod display;
 pub mod message;
 mod oid;
 pub mod pdu;
+pub mod receiver;
 pub mod session;
 pub mod snmprec;
 pub mod usm;

@@ -40,7 +40,8 @@ impl SecurityLevel {
         }
     }
 
-    fn flags(self) -> u8 {
+    /// The msgFlags bits of this level (without reportable).
+    pub fn flags(self) -> u8 {
         match self {
             SecurityLevel::NoAuthNoPriv => 0,
             SecurityLevel::AuthNoPriv => flags::AUTH,
@@ -160,11 +161,85 @@ impl EngineState {
         let elapsed = now.saturating_duration_since(self.synced_at).as_secs();
         self.time.saturating_add(u32::try_from(elapsed).unwrap_or(u32::MAX))
     }
+
+    /// RFC 3414 3.2.7 b, the non-authoritative receiver's time check of an authenticated
+    /// message: newer boots/time (or the first authenticated ones) move our notion of the
+    /// remote engine's clock forward; a message more than [`TIME_WINDOW_SECS`] older than
+    /// that notion, from earlier boots, or at the last boots value is refused (false).
+    pub fn accept_time(&mut self, boots: u32, time: u32, now: Instant) -> bool {
+        let ours = self.time_at(now);
+        if boots > self.boots || (boots == self.boots && time > ours) || !self.time_synced {
+            self.boots = boots;
+            self.time = time;
+            self.synced_at = now;
+            self.time_synced = true;
+            return boots != MAX_BOOTS;
+        }
+        !(boots == MAX_BOOTS
+            || boots < self.boots
+            || (boots == self.boots && time.saturating_add(TIME_WINDOW_SECS) < ours))
+    }
+}
+
+/// Secures an outgoing message (RFC 3414 3.1) at `level` with `keys`: encrypts the scoped
+/// PDU when `level` is authPriv (with `salt`, the per-message privacy value), then fills in
+/// the digest when it is authenticated. `usm` carries engine ID, boots, time and user name;
+/// its digest and privacy parameters are set here. `header.flags` must match `level`.
+pub fn secure_message(
+    header: &HeaderData,
+    mut usm: UsmParams,
+    scoped: &ScopedPdu,
+    keys: &LocalizedKeys,
+    level: SecurityLevel,
+    salt: u64,
+) -> Result<Vec<u8>, KeyError> {
+    let data = match (&keys.privacy, level) {
+        (Some((proto, key)), SecurityLevel::AuthPriv) => {
+            let (ciphertext, params) =
+                proto.encrypt(key, usm.engine_boots, usm.engine_time, salt, &scoped.to_bytes())?;
+            usm.priv_params = params.to_vec();
+            MsgData::Encrypted(ciphertext)
+        }
+        (None, SecurityLevel::AuthPriv) => return Err(KeyError::KeyTooShort),
+        _ => MsgData::Plain(scoped.clone()),
+    };
+    let auth = keys.auth.as_ref().filter(|_| level != SecurityLevel::NoAuthNoPriv);
+    let auth_len = auth.map_or(0, |(p, _)| p.mac_len());
+    if level != SecurityLevel::NoAuthNoPriv && auth.is_none() {
+        return Err(KeyError::KeyTooShort);
+    }
+    let (mut bytes, range) = V3Message::encode_parts(header, &usm, &data, auth_len);
+    if let Some((proto, key)) = auth {
+        let mac = proto.mac(key, &bytes);
+        bytes[range].copy_from_slice(&mac);
+    }
+    Ok(bytes)
+}
+
+/// Checks a received message's digest (RFC 3414 6.3.2 / 7.3.2): the HMAC over the bytes as
+/// received with the digest field zeroed, compared in constant time.
+pub fn verify_digest(auth: AuthProtocol, key: &SecretKey, bytes: &[u8], msg: &V3Message) -> bool {
+    let range = msg.auth_range.clone();
+    if range.len() != auth.mac_len() || range.end > bytes.len() {
+        return false;
+    }
+    let zeros = [0u8; 64];
+    let mac = auth.mac_parts(key, &[&bytes[..range.start], &zeros[..range.len()], &bytes[range.end..]]);
+    digest_eq(&mac, &msg.usm.auth_params)
+}
+
+/// Decrypts and decodes an encrypted msgData; `None` when it does not decrypt to a scoped
+/// PDU (usmStatsDecryptionErrors).
+pub fn decrypt_scoped(proto: PrivProtocol, key: &SecretKey, msg: &V3Message) -> Option<ScopedPdu> {
+    let MsgData::Encrypted(ciphertext) = &msg.data else { return None };
+    let plain = proto.decrypt(key, msg.usm.engine_boots, msg.usm.engine_time, &msg.usm.priv_params, ciphertext).ok()?;
+    ScopedPdu::decode(&plain, true).ok()
 }
 
 /// RFC 3414's time window.
 pub const TIME_WINDOW_SECS: u32 = 150;
-const MAX_BOOTS: u32 = 2_147_483_647;
+/// snmpEngineBoots' last value (RFC 3414 2.2.2): an engine there must be reconfigured.
+pub const MAX_BOOTS: u32 = 2_147_483_647;
 
 /// The usmStats / snmp* counters a Report can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,7 +495,7 @@ impl V3Session {
             context_name: self.context_name.clone(),
             pdu: AnyPdu::Pdu(pdu.clone()),
         };
-        let mut usm = UsmParams {
+        let usm = UsmParams {
             engine_id,
             engine_boots: boots,
             engine_time: time,
@@ -429,30 +504,16 @@ impl V3Session {
             priv_params: Vec::new(),
         };
         let keys = self.keys.as_ref().ok_or_else(|| self.error(UsmErrorKind::NotDiscovered))?;
-        let data = match &keys.privacy {
-            Some((proto, key)) => {
-                self.salt = self.salt.wrapping_add(1);
-                let (ciphertext, params) = proto
-                    .encrypt(key, boots, time, self.salt, &scoped.to_bytes())
-                    .map_err(|e| self.error(UsmErrorKind::Key(e)))?;
-                usm.priv_params = params.to_vec();
-                MsgData::Encrypted(ciphertext)
-            }
-            None => MsgData::Plain(scoped),
-        };
+        if level == SecurityLevel::AuthPriv {
+            self.salt = self.salt.wrapping_add(1);
+        }
         let header = HeaderData {
             msg_id,
             max_size: self.max_size,
             flags: level.flags() | flags::REPORTABLE,
             security_model: USM_SECURITY_MODEL,
         };
-        let auth_len = keys.auth.as_ref().map_or(0, |(p, _)| p.mac_len());
-        let (mut bytes, range) = V3Message::encode_parts(&header, &usm, &data, auth_len);
-        if let Some((proto, key)) = &keys.auth {
-            let mac = proto.mac(key, &bytes);
-            bytes[range].copy_from_slice(&mac);
-        }
-        Ok(bytes)
+        secure_message(&header, usm, &scoped, keys, level, self.salt).map_err(|e| self.error(UsmErrorKind::Key(e)))
     }
 
     /// Verifies and opens a received message, updating engine state from discovery and
@@ -502,23 +563,15 @@ impl V3Session {
             return Err(self.error(UsmErrorKind::Mismatch("user name")));
         }
         let Some((auth, key)) = &keys.auth else { return Err(self.error(UsmErrorKind::ResponseLevel)) };
-        if msg.auth_range.len() != auth.mac_len() {
-            return Err(self.error(UsmErrorKind::ResponseDigest));
-        }
-        let mut zeroed = bytes.to_vec();
-        zeroed[msg.auth_range.clone()].fill(0);
-        if !digest_eq(&auth.mac(key, &zeroed), &msg.usm.auth_params) {
+        if !verify_digest(*auth, key, bytes, &msg) {
             return Err(self.error(UsmErrorKind::ResponseDigest));
         }
 
         let scoped = match (&msg.data, encrypted) {
             (MsgData::Plain(scoped), false) => scoped.clone(),
-            (MsgData::Encrypted(ciphertext), true) => {
+            (MsgData::Encrypted(_), true) => {
                 let Some((proto, key)) = &keys.privacy else { return Err(self.error(UsmErrorKind::ResponseLevel)) };
-                let plain = proto
-                    .decrypt(key, msg.usm.engine_boots, msg.usm.engine_time, &msg.usm.priv_params, ciphertext)
-                    .map_err(|_| self.error(UsmErrorKind::ResponseDecrypt))?;
-                ScopedPdu::decode(&plain, true).map_err(|_| self.error(UsmErrorKind::ResponseDecrypt))?
+                decrypt_scoped(*proto, key, &msg).ok_or_else(|| self.error(UsmErrorKind::ResponseDecrypt))?
             }
             _ => {
                 return Err(self.error(UsmErrorKind::Decode(DecodeError {
@@ -553,18 +606,11 @@ impl V3Session {
     /// RFC 3414 3.2.7 b for a non-authoritative receiver.
     fn check_time(&mut self, boots: u32, time: u32, now: Instant) -> Result<(), UsmError> {
         let Some(engine) = &mut self.engine else { return Ok(()) };
-        let ours = engine.time_at(now);
-        if boots > engine.boots || (boots == engine.boots && time > ours) || !engine.time_synced {
-            engine.boots = boots;
-            engine.time = time;
-            engine.synced_at = now;
-            engine.time_synced = true;
-            return Ok(());
+        if engine.accept_time(boots, time, now) {
+            Ok(())
+        } else {
+            Err(self.error(UsmErrorKind::ResponseNotInTimeWindow))
         }
-        if boots == MAX_BOOTS || boots < engine.boots || (boots == engine.boots && time + TIME_WINDOW_SECS < ours) {
-            return Err(self.error(UsmErrorKind::ResponseNotInTimeWindow));
-        }
-        Ok(())
     }
 
     /// The error for a report the caller does not resolve by resending.

@@ -145,10 +145,18 @@ impl AuthProtocol {
 
     /// The truncated HMAC of `data` under the localized key `key`.
     pub fn mac(self, key: &SecretKey, data: &[u8]) -> Vec<u8> {
+        self.mac_parts(key, &[data])
+    }
+
+    /// The truncated HMAC of the concatenation of `parts` (so a received message can be
+    /// checked with its digest field zeroed without copying it).
+    pub fn mac_parts(self, key: &SecretKey, parts: &[&[u8]]) -> Vec<u8> {
         let mut full = with_hash!(self, H => {
             match <Hmac<H> as KeyInit>::new_from_slice(key.as_bytes()) {
                 Ok(mut mac) => {
-                    mac.update(data);
+                    for part in parts {
+                        mac.update(part);
+                    }
                     mac.finalize().into_bytes().to_vec()
                 }
                 // HMAC accepts keys of any length; unreachable in practice.
