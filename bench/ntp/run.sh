@@ -121,6 +121,11 @@ start_peer() {
         PORT=$("$NTPLOAD" freeport)
         local bin=$NOCWATCH_BIN
         [[ $peer != baseline-* ]] || bin=$BASELINE_BIN
+        # The generator is one address (127.0.0.1) sending everything: the per-client rate
+        # limit would measure the limiter, not throughput. (A baseline binary from before the
+        # limiter existed does not know the key.)
+        local limit="    rate_limit: {enabled: false}"
+        [[ $peer != baseline-* ]] || limit=""
         # Defaults otherwise (timeout 1s, max_pending 10000, poll_interval 16s, one
         # tokio worker per CPU); the file sink only gets the ntp.* metrics every 15 s.
         cat >"$dir/nocwatch.yaml" <<EOF
@@ -133,6 +138,7 @@ sources:
     mode: ${peer#*-}
     address: 127.0.0.1:$PORT
     upstreams: ['127.0.0.1:$UPSTREAM_PORT']
+$limit
 sinks:
   out: {type: file, path: '$dir/events.jsonl'}
 EOF

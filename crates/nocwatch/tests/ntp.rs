@@ -14,11 +14,18 @@ use support::*;
 
 /// A chronyd serving time as stratum 3 on 127.0.0.1:`port`.
 fn chrony_upstream(port: u16, dir: &std::path::Path) -> Peer {
+    chrony_upstream_with(port, dir, 3, false)
+}
+
+/// A chronyd serving its own clock as `stratum` on 127.0.0.1:`port` (and [::1]:`port` with
+/// `ipv6`), never touching the system clock.
+fn chrony_upstream_with(port: u16, dir: &std::path::Path, stratum: u8, ipv6: bool) -> Peer {
     let conf = dir.join(format!("chrony-{port}.conf"));
+    let v6 = if ipv6 { "bindaddress ::1\nallow ::1\n" } else { "" };
     std::fs::write(
         &conf,
         format!(
-            "port {port}\nbindaddress 127.0.0.1\ncmdport 0\nlocal stratum 3\nallow 127.0.0.1\npidfile {}\n",
+            "port {port}\nbindaddress 127.0.0.1\n{v6}cmdport 0\nlocal stratum {stratum}\nallow 127.0.0.1\npidfile {}\n",
             dir.join(format!("chrony-{port}.pid")).display()
         ),
     )
@@ -57,7 +64,10 @@ fn chrony_client_accepts(port: u16) -> bool {
         || String::from_utf8_lossy(&output.stdout).contains("System clock wrong by")
 }
 
+/// The source's config; the rate limit is off unless `extra` sets one (the tests send many
+/// requests from 127.0.0.1).
 fn config(mode: &str, port: u16, health: u16, upstreams: &str, extra: &str) -> String {
+    let limit = if extra.contains("rate_limit") { "" } else { "    rate_limit: {enabled: false}\n" };
     format!(
         "
 admin: {{address: '${{ADMIN}}'}}
@@ -70,7 +80,7 @@ sources:
     health_check: 127.0.0.1:{health}
     upstreams: [{upstreams}]
     timeout: 300ms
-{extra}
+{limit}{extra}
 sinks:
   file: {{type: file, path: '${{DIR}}/events.jsonl'}}
 "
@@ -183,5 +193,130 @@ fn control_private_and_malformed_packets_get_no_reply_in_either_mode() {
         }
         let bad = agent.metric("nocwatch_component_errors_total", &["component_id=\"ntp\"", "reason=\"bad_request\""]);
         assert!(bad.unwrap_or(0.0) >= 4.0, "{mode}: counted: {bad:?}");
+    }
+}
+
+#[test]
+fn rate_limit_kisses_in_server_mode_and_drops_in_relay_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = free_port();
+    let _chrony = chrony_upstream(upstream, dir.path());
+    // 4 at once, then one per 100 s: the bucket does not refill during the test.
+    let limit = "    rate_limit: {rate: 0.01, burst: 4}";
+    for mode in ["server", "relay"] {
+        let (port, health) = (free_port(), free_port());
+        let agent = Agent::start(&config(mode, port, health, &format!("'127.0.0.1:{upstream}'"), limit), Stdio::null());
+        let replies: Vec<Option<Packet>> = (0..6).map(|i| query(port, 1000 + i)).collect();
+        for (i, reply) in replies.iter().take(4).enumerate() {
+            let reply = reply.as_ref().unwrap_or_else(|| panic!("{mode}: request {i} is within the burst"));
+            assert_eq!((reply.stratum, reply.kiss_code()), (if mode == "server" { 4 } else { 3 }, None), "{mode}");
+        }
+        if mode == "server" {
+            // The first request over the limit gets a Kiss-o'-Death RATE; the next, within the
+            // second, nothing (a kiss per client per second at most).
+            let kiss = replies[4].as_ref().expect("a kiss-o'-death");
+            assert_eq!((kiss.stratum, kiss.kiss_code().as_deref(), kiss.origin), (0, Some("RATE"), NtpTimestamp(1004)));
+            assert_eq!(kiss.leap, Leap::Unsynchronised);
+            assert!(replies[5].is_none());
+            let kod = agent.metric("nocwatch_component_errors_total", &["reason=\"rate_limited_kod\""]);
+            assert!(kod.unwrap_or(0.0) >= 1.0, "{kod:?}");
+        } else {
+            // A relay has no time of its own: a limited request gets no reply.
+            assert!(replies[4].is_none() && replies[5].is_none(), "relay: over the limit, no reply");
+        }
+        let limited = agent.metric("nocwatch_component_errors_total", &["reason=\"rate_limited\""]);
+        assert!(limited.unwrap_or(0.0) >= 1.0, "{mode}: {limited:?}");
+        // A real client from the same address (127.0.0.1) gets no time now.
+        assert!(!chrony_client_accepts(port), "{mode}: a rate-limited client must not synchronise");
+    }
+}
+
+#[test]
+fn relay_health_follows_upstream_reachability_without_any_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (upstream, port, health) = (free_port(), free_port(), free_port());
+    let chrony = chrony_upstream(upstream, dir.path());
+    let agent = Agent::start(
+        &config(
+            "relay",
+            port,
+            health,
+            &format!("'127.0.0.1:{upstream}'"),
+            "    poll_interval: 500ms\n    metrics_interval: 200ms",
+        ),
+        Stdio::null(),
+    );
+    let reachable = |value: f64| {
+        move |e: &serde_json::Value| {
+            e["name"] == "ntp.upstream.reachable"
+                && e["tags"]["upstream"] == format!("127.0.0.1:{upstream}")
+                && e["value"] == value
+        }
+    };
+    assert!(tcp_accepts(addr(health)));
+    eventually(Duration::from_secs(5), "reachable upstream metric", || agent.events().iter().any(reachable(1.0)));
+
+    // The upstream stops; no device sends anything: the relay's own probes notice.
+    drop(chrony);
+    eventually(Duration::from_secs(10), "health port closed", || !tcp_accepts(addr(health)));
+    assert_eq!(http_get(agent.admin, "/health/ready").unwrap().0, 503);
+    eventually(Duration::from_secs(5), "unreachable upstream metric", || agent.events().iter().any(reachable(0.0)));
+    let timeouts = agent.metric("nocwatch_component_errors_total", &["reason=\"upstream_timeout\""]);
+    assert!(timeouts.unwrap_or(0.0) >= 3.0, "probe timeouts counted: {timeouts:?}");
+
+    // It comes back on the same port: healthy again.
+    let _chrony = chrony_upstream(upstream, dir.path());
+    eventually(Duration::from_secs(10), "health port open again", || tcp_accepts(addr(health)));
+    assert_eq!(http_get(agent.admin, "/health/ready").unwrap().0, 200);
+    assert!(chrony_client_accepts(port), "and relays again");
+
+    // The receiving threads stop at shutdown: the process exits, cleanly.
+    let mut agent = agent;
+    agent.signal("TERM");
+    assert!(agent.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn a_stratum_15_upstream_makes_the_server_unsynchronised_not_stratum_15() {
+    let dir = tempfile::tempdir().unwrap();
+    let (upstream, port, health) = (free_port(), free_port(), free_port());
+    let _chrony = chrony_upstream_with(upstream, dir.path(), 15, false);
+    assert_eq!(query(upstream, 3).unwrap().stratum, 15, "chronyd serves stratum 15");
+    let agent = Agent::start_live(
+        &config("server", port, health, &format!("'127.0.0.1:{upstream}'"), "    metrics_interval: 200ms"),
+        Stdio::null(),
+    );
+    // The upstream answers (it is reachable), but one stratum more is 16: unsynchronised.
+    eventually(Duration::from_secs(5), "the upstream reached", || {
+        agent.events().iter().any(|e| e["name"] == "ntp.upstream.reachable" && e["value"] == 1.0)
+    });
+    let reply = query(port, 8).unwrap();
+    assert_eq!((reply.leap, reply.stratum), (Leap::Unsynchronised, 16));
+    assert!(!tcp_accepts(addr(health)));
+    assert!(!chrony_client_accepts(port), "a real client refuses it");
+}
+
+#[test]
+fn ipv4_and_ipv6_upstreams_each_get_a_socket_of_their_family() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v4_upstream, v6_upstream) = (free_port(), free_port());
+    let _chrony4 = chrony_upstream_with(v4_upstream, dir.path(), 3, false);
+    let _chrony6 = chrony_upstream_with(v6_upstream, dir.path(), 5, true);
+    let upstreams = format!("'[::1]:{v6_upstream}', '127.0.0.1:{v4_upstream}'");
+    for mode in ["server", "relay"] {
+        let (port, health) = (free_port(), free_port());
+        let agent = Agent::start(&config(mode, port, health, &upstreams, "    metrics_interval: 200ms"), Stdio::null());
+        for upstream in [format!("[::1]:{v6_upstream}"), format!("127.0.0.1:{v4_upstream}")] {
+            eventually(Duration::from_secs(5), &format!("{mode}: {upstream} reachable"), || {
+                agent.events().iter().any(|e| {
+                    e["name"] == "ntp.upstream.reachable" && e["tags"]["upstream"] == upstream && e["value"] == 1.0
+                })
+            });
+        }
+        // The first upstream (IPv6, stratum 5) is the preferred one.
+        let reply = query(port, 77).unwrap();
+        let expected = if mode == "server" { (6, [0, 0, 0, 0]) } else { (5, reply.reference_id) };
+        assert_eq!((reply.stratum, reply.reference_id), expected, "{mode}");
+        assert!(chrony_client_accepts(port), "{mode}");
     }
 }

@@ -4,18 +4,22 @@
 //! - [`packet`]: the NTPv4 packet (RFC 5905 §7.3) and its timestamp formats;
 //! - [`client`]: SNTP requests and the validation of replies into clock samples;
 //! - [`server`]: answers for clients, from the state of nocwatch's own synchronisation;
-//! - [`ratelimit`]: a token bucket per client;
+//! - [`ratelimit`]: a token bucket per client, and when to answer with a Kiss-o'-Death;
+//! - [`probe`]: polling the upstreams on a schedule, their reachability, and the sample
+//!   server mode follows;
 //! - [`relay`]: forwarding client requests to upstream servers and replies back, so that
 //!   concurrent clients never receive each other's replies.
 
 pub mod client;
 pub mod packet;
+pub mod probe;
 pub mod ratelimit;
 pub mod relay;
 pub mod server;
 
 pub use client::{Rejected, Request, Sample};
 pub use packet::{Leap, Mode, NtpTimestamp, Packet, ParseError};
-pub use ratelimit::RateLimiter;
+pub use probe::{Prober, UpstreamStatus};
+pub use ratelimit::{RateLimiter, Verdict};
 pub use relay::Relay;
 pub use server::{ServerClock, Synchronised};

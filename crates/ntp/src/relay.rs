@@ -9,7 +9,9 @@
 //! could not survive the rewrite.
 //!
 //! Upstreams fail over: after `FAILOVER_AFTER` unanswered requests in a row, requests go
-//! to the next upstream in the list.
+//! to the next upstream in the list. Unanswered requests are found by [`Relay::expire`],
+//! which the caller runs on a timer (a few times a second), not per request: it scans the
+//! whole pending table.
 
 use std::collections::HashMap;
 
@@ -75,7 +77,6 @@ impl<A: Clone> Relay<A> {
         if packet.mode != Mode::Client {
             return Err(Refused::NotARequest);
         }
-        self.expire(now);
         if self.pending.len() >= self.max_pending || self.pending.contains_key(&token) {
             return Err(Refused::Overloaded);
         }
@@ -106,7 +107,8 @@ impl<A: Clone> Relay<A> {
     }
 
     /// Forgets requests unanswered for longer than the timeout, and fails over when the
-    /// current upstream stops answering. Returns how many expired.
+    /// current upstream stops answering. Returns how many expired. Scans every pending
+    /// request: call it on a timer, not per request.
     pub fn expire(&mut self, now: i128) -> usize {
         let timeout = self.timeout_nanos;
         let mut expired = Vec::new();
@@ -179,6 +181,7 @@ mod tests {
             token += 1;
             assert!(now < 100_000, "no failover");
             let _ = relay.from_client(&request(1), 9, token, now);
+            relay.expire(now + 1_001);
         }
         let (upstream, to) = relay.from_client(&request(1), 7, 555, now).unwrap();
         assert_eq!(upstream, 1);

@@ -11,6 +11,9 @@ use crate::packet::{Leap, Mode, NtpTimestamp, Packet, short_from_duration};
 
 /// RFC 5905's frequency tolerance: dispersion grows 15 µs per second since the sample.
 const PHI: f64 = 15e-6;
+/// The highest stratum of a synchronised server (RFC 5905); 16 means unsynchronised.
+const MAX_STRATUM: u8 = 15;
+const UNSYNCHRONISED_STRATUM: u8 = 16;
 /// log2 seconds of our clock's precision (~1 µs).
 const PRECISION: i8 = -20;
 
@@ -40,9 +43,18 @@ impl ServerClock {
         self.synchronised = Some(sync);
     }
 
-    /// Whether answers now carry a usable time.
+    /// Whether answers now carry a usable time: a recent sample, from an upstream whose
+    /// stratum leaves room for ours (an upstream at 15 would make us 16, "unsynchronised").
     pub fn is_synchronised(&self, now: i128) -> bool {
-        self.synchronised.is_some_and(|s| now - s.at <= self.max_unsynchronised_nanos)
+        self.synchronised.is_some_and(|s| now - s.at <= self.max_unsynchronised_nanos && s.sample.stratum < MAX_STRATUM)
+    }
+
+    /// The stratum nocwatch serves at: the upstream's + 1, 16 when unsynchronised.
+    pub fn stratum(&self, now: i128) -> u8 {
+        match self.synchronised {
+            Some(sync) if self.is_synchronised(now) => sync.sample.stratum + 1,
+            _ => UNSYNCHRONISED_STRATUM,
+        }
     }
 
     /// The offset to add to the system clock (0 before the first sample).
@@ -90,7 +102,7 @@ impl ServerClock {
             leap: Leap::Unsynchronised,
             version: request.version,
             mode: Mode::Server,
-            stratum: 16,
+            stratum: UNSYNCHRONISED_STRATUM,
             poll: request.poll,
             precision: PRECISION,
             root_delay: 0,
@@ -105,7 +117,7 @@ impl ServerClock {
             let age = (received - sync.at).max(0) as f64 / 1e9;
             let delay = sync.sample.delay_nanos as f64 / 1e9;
             answer.leap = sync.sample.leap;
-            answer.stratum = sync.sample.stratum.saturating_add(1).min(15);
+            answer.stratum = self.stratum(received);
             answer.root_delay = short_from_duration(sync.sample.root_delay + delay);
             answer.root_dispersion = short_from_duration(sync.sample.root_dispersion + delay / 2.0 + PHI * age);
             answer.reference_id = sync.reference_id;
@@ -171,6 +183,14 @@ mod tests {
         not_client.mode = Mode::Server;
         assert_eq!(clock.respond(&not_client.to_bytes(), now, now), None);
         assert_eq!(clock.respond(&[1, 2, 3], now, now), None);
+
+        // An upstream at stratum 15 would make us 16: that is "unsynchronised", not 15.
+        clock.update(Synchronised { sample: Sample { stratum: 15, ..sample() }, at: now, reference_id: [1, 2, 3, 4] });
+        assert!(!clock.is_synchronised(now));
+        let answer = Packet::parse(&clock.respond(&client_request(1), now, now).unwrap()).unwrap();
+        assert_eq!((answer.leap, answer.stratum), (Leap::Unsynchronised, 16));
+        clock.update(Synchronised { sample: Sample { stratum: 14, ..sample() }, at: now, reference_id: [1, 2, 3, 4] });
+        assert_eq!(clock.stratum(now), 15);
 
         let kiss = Packet::parse(&clock.kiss(&client_request(9), *b"RATE").unwrap()).unwrap();
         assert_eq!((kiss.stratum, kiss.kiss_code().as_deref(), kiss.origin), (0, Some("RATE"), NtpTimestamp(9)));

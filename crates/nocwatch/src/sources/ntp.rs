@@ -8,27 +8,34 @@
 //!   it reports itself unhealthy, and answers "unsynchronised", once it has gone
 //!   `max_unsynchronised` without a good sample.
 //!
-//! Both emit metric events: `ntp.requests` (count), and in server mode `ntp.offset`,
-//! `ntp.delay` (seconds), `ntp.stratum` and `ntp.synchronized` (gauges).
+//! In both modes nocwatch polls every upstream on its own schedule (`nocwatch_ntp::Prober`),
+//! so health follows upstream reachability even when no device is asking, and limits each
+//! client address (`nocwatch_ntp::RateLimiter`; server mode kisses with `RATE`).
+//!
+//! This module is the I/O around those decisions: sockets (one for the clients, one per
+//! address family for the upstreams), a thread per socket blocked in recv_from that answers
+//! at once, and a task that ticks the timers and reports. Metric events: `ntp.requests`
+//! (count), per upstream `ntp.upstream.reachable`, `ntp.upstream.reach` and
+//! `ntp.upstream.last_success_age`, and in server mode `ntp.offset`, `ntp.delay` (seconds),
+//! `ntp.stratum` and `ntp.synchronized` (gauges).
 
-use std::collections::VecDeque;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use nocwatch_ntp::{Relay, Request, Sample, ServerClock, Synchronised};
+use nocwatch_ntp::{Prober, RateLimiter, Relay, ServerClock, Synchronised, Verdict};
+use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
-use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::{Listen, SourceContext};
 use crate::component::Running;
 use crate::config;
 use crate::event::{Event, Metric, MetricType, Tags};
-use crate::telemetry::RateLimit;
+use crate::telemetry::{ComponentMetrics, RateLimit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -50,7 +57,8 @@ pub struct NtpSourceConfig {
     /// How long an upstream gets to answer.
     #[serde(default = "default_timeout")]
     pub timeout: config::Duration,
-    /// Server mode: how often nocwatch measures its clock against the upstream.
+    /// How often nocwatch polls every upstream (server mode: to measure its clock; both
+    /// modes: to know which upstreams answer).
     #[serde(default = "default_poll_interval")]
     pub poll_interval: config::Duration,
     /// Server mode: how long without a good sample before answering "unsynchronised".
@@ -59,9 +67,30 @@ pub struct NtpSourceConfig {
     /// Relay mode: requests waiting for upstream replies beyond this are refused.
     #[serde(default = "default_max_pending")]
     pub max_pending: usize,
+    /// Per-client-address request limit.
+    #[serde(default)]
+    pub rate_limit: NtpRateLimitConfig,
     /// How often metric events are emitted.
     #[serde(default = "default_metrics_interval")]
     pub metrics_interval: config::Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NtpRateLimitConfig {
+    pub enabled: bool,
+    /// Requests per second per client address, on average.
+    pub rate: f64,
+    /// Requests a client may send at once before the average applies.
+    pub burst: u32,
+    /// Client addresses tracked at once (memory bound).
+    pub max_clients: usize,
+}
+
+impl Default for NtpRateLimitConfig {
+    fn default() -> Self {
+        NtpRateLimitConfig { enabled: true, rate: 1.0, burst: 16, max_clients: 65_536 }
+    }
 }
 
 fn default_timeout() -> config::Duration {
@@ -80,6 +109,12 @@ fn default_metrics_interval() -> config::Duration {
     config::Duration::from_secs(15)
 }
 
+/// Receive buffer of the client and upstream sockets: a burst of replies waits in the
+/// kernel instead of being dropped at the default ~208 KiB.
+const RECEIVE_BUFFER: usize = 1 << 20;
+/// How often the task expires relayed requests, ticks the prober and checks health.
+const TICK: Duration = Duration::from_millis(100);
+
 impl NtpSourceConfig {
     pub fn listens(&self) -> Vec<Listen> {
         let mut listens = vec![Listen { address: self.address, udp: true, key: "address" }];
@@ -96,11 +131,15 @@ impl NtpSourceConfig {
         if self.timeout.get().is_zero() || self.poll_interval.get().is_zero() || self.metrics_interval.get().is_zero() {
             return Err("timeout, poll_interval and metrics_interval must be more than 0s".to_owned());
         }
+        let limit = &self.rate_limit;
+        if limit.enabled && !(limit.rate.is_finite() && limit.rate > 0.0 && limit.burst > 0 && limit.max_clients > 0) {
+            return Err("rate_limit: rate, burst and max_clients must be more than 0 (or enabled: false)".to_owned());
+        }
         Ok(())
     }
 
     pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
-        let mut upstreams = Vec::with_capacity(self.upstreams.len());
+        let mut addresses = Vec::with_capacity(self.upstreams.len());
         for upstream in &self.upstreams {
             // `10.0.0.1`, `10.0.0.1:123`, `[fd00::1]:123`, `time.example:123`, `time.example`
             let target = match (upstream.parse::<SocketAddr>(), upstream.parse::<IpAddr>()) {
@@ -114,22 +153,124 @@ impl NtpSourceConfig {
                 .with_context(|| format!("cannot resolve upstream `{upstream}`"))?
                 .next()
                 .with_context(|| format!("upstream `{upstream}` has no address"))?;
-            upstreams.push(address);
+            addresses.push(address);
         }
-        let (mut sockets, _) = crate::net::bind_udp(self.address, 1 << 20, 1)
-            .with_context(|| format!("cannot listen on udp://{}", self.address))?;
-        let clients = sockets.pop().context("no socket")?;
-        let unspecified: SocketAddr =
-            if upstreams[0].is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-        let upstream_socket = UdpSocket::bind(unspecified).await?;
-        tracing::info!(source = %ctx.id, address = %self.address, mode = ?self.mode, upstreams = ?upstreams, "NTP listening");
+        let clients =
+            bind_blocking(self.address).with_context(|| format!("cannot listen on udp://{}", self.address))?;
+        let upstreams = UpstreamSockets::bind(addresses).context("cannot open the socket to the upstreams")?;
+        tracing::info!(source = %ctx.id, address = %self.address, mode = ?self.mode, upstreams = ?upstreams.addresses, "NTP listening");
         let config = self.clone();
         Ok(Box::pin(async move {
             match config.mode {
-                NtpMode::Relay => run_relay(config, clients, upstream_socket, upstreams, ctx).await,
-                NtpMode::Server => run_server(config, clients, upstream_socket, upstreams, ctx).await,
+                NtpMode::Relay => run_relay(config, clients, upstreams, ctx).await,
+                NtpMode::Server => run_server(config, clients, upstreams, ctx).await,
             }
         }))
+    }
+}
+
+/// The sockets nocwatch talks to its upstreams from: one per address family in use, each
+/// with a large receive buffer.
+struct UpstreamSockets {
+    addresses: Vec<SocketAddr>,
+    v4: Option<Arc<std::net::UdpSocket>>,
+    v6: Option<Arc<std::net::UdpSocket>>,
+    send_failed: Option<Counter>,
+}
+
+impl UpstreamSockets {
+    fn bind(addresses: Vec<SocketAddr>) -> io::Result<Self> {
+        let any = |v4: bool| -> io::Result<Option<Arc<std::net::UdpSocket>>> {
+            if !addresses.iter().any(|a| a.is_ipv4() == v4) {
+                return Ok(None);
+            }
+            let unspecified: IpAddr = if v4 { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
+            bind_blocking(SocketAddr::new(unspecified, 0)).map(|s| Some(Arc::new(s)))
+        };
+        Ok(UpstreamSockets { v4: any(true)?, v6: any(false)?, addresses, send_failed: None })
+    }
+
+    fn send(&self, index: usize, bytes: &[u8]) {
+        let Some(target) = self.addresses.get(index) else { return };
+        let socket = if target.is_ipv4() { &self.v4 } else { &self.v6 };
+        let sent = socket.as_ref().map(|s| s.send_to(bytes, target));
+        if let Some(Err(e)) = sent {
+            if let Some(counter) = &self.send_failed {
+                counter.inc();
+            }
+            if let Some(suppressed) = BAD_PACKETS.allow() {
+                tracing::warn!(upstream = %target, error = %e, suppressed, "cannot send to the NTP upstream");
+            }
+        }
+    }
+
+    /// Which upstream a datagram came from (address and port; an IPv6 scope is ignored).
+    fn index_of(&self, from: SocketAddr) -> Option<usize> {
+        self.addresses.iter().position(|a| a.ip() == from.ip() && a.port() == from.port())
+    }
+
+    fn sockets(&self) -> impl Iterator<Item = &Arc<std::net::UdpSocket>> {
+        self.v4.iter().chain(self.v6.iter())
+    }
+}
+
+/// The counters of every way a request or reply is not served, by `reason`.
+#[derive(Clone)]
+struct Counters {
+    bad_request: Counter,
+    overloaded: Counter,
+    rate_limited: Counter,
+    rate_limited_kod: Counter,
+    rate_limit_table_full: Counter,
+    upstream_timeout: Counter,
+    upstream_rejected: Counter,
+    upstream_unmatched: Counter,
+}
+
+impl Counters {
+    fn new(metrics: &ComponentMetrics) -> Self {
+        Counters {
+            bad_request: metrics.error_counter("bad_request"),
+            overloaded: metrics.error_counter("overloaded"),
+            rate_limited: metrics.error_counter("rate_limited"),
+            rate_limited_kod: metrics.error_counter("rate_limited_kod"),
+            rate_limit_table_full: metrics.error_counter("rate_limit_table_full"),
+            upstream_timeout: metrics.error_counter("upstream_timeout"),
+            upstream_rejected: metrics.error_counter("upstream_rejected"),
+            upstream_unmatched: metrics.error_counter("upstream_unmatched"),
+        }
+    }
+}
+
+/// The per-client limiter as the receiving thread uses it (owned by that thread, no lock).
+struct ClientLimiter {
+    limiter: Option<RateLimiter<IpAddr>>,
+    resets_seen: u64,
+    table_full: Counter,
+    id: String,
+}
+
+impl ClientLimiter {
+    fn new(config: &NtpRateLimitConfig, counters: &Counters, id: &str) -> Self {
+        ClientLimiter {
+            limiter: config.enabled.then(|| RateLimiter::new(config.rate, config.burst, config.max_clients)),
+            resets_seen: 0,
+            table_full: counters.rate_limit_table_full.clone(),
+            id: id.to_owned(),
+        }
+    }
+
+    fn check(&mut self, client: IpAddr, now: i128) -> Verdict {
+        let Some(limiter) = self.limiter.as_mut() else { return Verdict::Allow };
+        let verdict = limiter.check(client, now);
+        if limiter.table_resets() != self.resets_seen {
+            self.resets_seen = limiter.table_resets();
+            self.table_full.inc();
+            if let Some(suppressed) = BAD_PACKETS.allow() {
+                tracing::warn!(source = %self.id, suppressed, "NTP rate limit table full of limited clients: emptied it (raise rate_limit.max_clients?)");
+            }
+        }
+        verdict
     }
 }
 
@@ -142,7 +283,21 @@ fn nanos(duration: Duration) -> i128 {
 }
 
 fn metric(ctx: &SourceContext, name: &str, metric_type: MetricType, value: f64, interval: Duration) -> Event {
-    let tags: Tags = [("ntp_source".to_owned(), ctx.id.clone())].into();
+    metric_tagged(ctx, name, metric_type, value, interval, None)
+}
+
+fn metric_tagged(
+    ctx: &SourceContext,
+    name: &str,
+    metric_type: MetricType,
+    value: f64,
+    interval: Duration,
+    upstream: Option<SocketAddr>,
+) -> Event {
+    let mut tags: Tags = [("ntp_source".to_owned(), ctx.id.clone())].into();
+    if let Some(upstream) = upstream {
+        tags.insert("upstream".to_owned(), upstream.to_string());
+    }
     Event::Metric(Metric {
         name: name.to_owned(),
         metric_type,
@@ -154,48 +309,116 @@ fn metric(ctx: &SourceContext, name: &str, metric_type: MetricType, value: f64, 
     })
 }
 
+/// Per upstream: `ntp.upstream.reachable` (0/1), `ntp.upstream.reach` (chrony's register,
+/// 0-255) and, once it has answered, `ntp.upstream.last_success_age` (seconds).
+fn upstream_metrics(
+    ctx: &SourceContext,
+    prober: &Prober,
+    upstreams: &UpstreamSockets,
+    interval: Duration,
+) -> Vec<Event> {
+    let now = now_nanos();
+    let mut events = Vec::new();
+    for (index, address) in upstreams.addresses.iter().enumerate() {
+        let Some(status) = prober.status(index) else { continue };
+        let gauge = |name, value| metric_tagged(ctx, name, MetricType::Gauge, value, interval, Some(*address));
+        events.push(gauge("ntp.upstream.reachable", f64::from(u8::from(status.reachable))));
+        events.push(gauge("ntp.upstream.reach", f64::from(status.reach)));
+        if let Some(at) = status.last_success {
+            events.push(gauge("ntp.upstream.last_success_age", (now - at).max(0) as f64 / 1e9));
+        }
+    }
+    events
+}
+
 static BAD_PACKETS: RateLimit = RateLimit::new(Duration::from_secs(10));
+
+/// Sends the probes that are due and counts the ones that went unanswered.
+fn tick_prober(prober: &Mutex<Prober>, upstreams: &UpstreamSockets, counters: &Counters) {
+    let due = lock(prober).tick(now_nanos(), || fastrand::u64(..));
+    counters.upstream_timeout.inc_by(due.timed_out as u64);
+    for (index, bytes) in due.send {
+        upstreams.send(index, &bytes);
+    }
+}
+
+/// What the upstream-receiving threads do with a reply that is not for a relayed request:
+/// a probe's answer (`Some(sample result)`), or nothing we asked for (counted).
+fn probe_reply(
+    prober: &Mutex<Prober>,
+    index: usize,
+    reply: &[u8],
+    now: i128,
+    counters: &Counters,
+    upstreams: &UpstreamSockets,
+    id: &str,
+) -> Option<nocwatch_ntp::Sample> {
+    match lock(prober).on_reply(index, reply, now) {
+        Some(Ok(sample)) => Some(sample),
+        Some(Err(why)) => {
+            counters.upstream_rejected.inc();
+            if let Some(suppressed) = BAD_PACKETS.allow() {
+                tracing::warn!(source = %id, upstream = %upstreams.addresses[index], %why, suppressed, "upstream reply rejected");
+            }
+            None
+        }
+        // Late (after its request timed out), duplicated or forged.
+        None => {
+            counters.upstream_unmatched.inc();
+            None
+        }
+    }
+}
 
 async fn run_relay(
     config: NtpSourceConfig,
-    clients: UdpSocket,
-    upstream_socket: UdpSocket,
-    upstreams: Vec<SocketAddr>,
+    clients: std::net::UdpSocket,
+    mut upstreams: UpstreamSockets,
     ctx: SourceContext,
 ) -> anyhow::Result<()> {
-    let relay = Arc::new(Mutex::new(Relay::<SocketAddr>::new(
-        upstreams.len(),
+    let upstream_count = upstreams.addresses.len();
+    let relay =
+        Arc::new(Mutex::new(Relay::<SocketAddr>::new(upstream_count, nanos(config.timeout.get()), config.max_pending)));
+    let prober = Arc::new(Mutex::new(Prober::new(
+        upstream_count,
+        nanos(config.poll_interval.get()),
         nanos(config.timeout.get()),
-        config.max_pending,
+        now_nanos(),
     )));
     let requests = Arc::new(AtomicU64::new(0));
-    let timeouts = ctx.metrics.error_counter("upstream_timeout");
-    let (clients, upstream_socket) = (Arc::new(into_blocking(clients)?), Arc::new(into_blocking(upstream_socket)?));
-    let upstreams = Arc::new(upstreams);
+    let counters = Counters::new(&ctx.metrics);
+    upstreams.send_failed = Some(ctx.metrics.error_counter("upstream_send_failed"));
+    let (clients, upstreams) = (Arc::new(clients), Arc::new(upstreams));
     // Requests and replies are each relayed by a thread of their own (see `spawn_receiver`);
-    // this task expires unanswered requests and reports.
-    let stop = ctx.shutdown.child_token();
-    let _stop_receivers = stop.clone().drop_guard();
+    // this task expires unanswered requests, probes the upstreams and reports. At shutdown,
+    // requests stop being taken first; replies are still returned until the ones in flight
+    // are answered or time out.
+    let stop_requests = ctx.shutdown.child_token();
+    let stop_replies = CancellationToken::new();
+    let _stop_receivers = (stop_requests.clone().drop_guard(), stop_replies.clone().drop_guard());
     let forwarder = {
-        let (relay, requests, upstream_socket, upstreams) =
-            (relay.clone(), requests.clone(), upstream_socket.clone(), upstreams.clone());
+        let (relay, requests, upstreams, counters) =
+            (relay.clone(), requests.clone(), upstreams.clone(), counters.clone());
         let (metrics, id) = (ctx.metrics.clone(), ctx.id.clone());
-        let bad_requests = ctx.metrics.error_counter("bad_request");
-        let overloaded = ctx.metrics.error_counter("overloaded");
-        spawn_receiver(clients.clone(), stop.clone(), ctx.id.clone(), move |request, client| {
+        let mut limiter = ClientLimiter::new(&config.rate_limit, &counters, &ctx.id);
+        spawn_receiver(clients.clone(), stop_requests.clone(), ctx.id.clone(), move |request, client| {
             metrics.received(1);
-            let forward = lock(&relay).from_client(request, client, fastrand::u64(..), now_nanos());
+            let now = now_nanos();
+            // A relay has no time of its own to kiss with: a limited request is dropped.
+            if limiter.check(client.ip(), now) != Verdict::Allow {
+                counters.rate_limited.inc();
+                return;
+            }
+            let forward = lock(&relay).from_client(request, client, fastrand::u64(..), now);
             match forward {
                 Ok((upstream, bytes)) => {
                     requests.fetch_add(1, Ordering::Relaxed);
-                    if let Some(target) = upstreams.get(upstream) {
-                        let _ = upstream_socket.send_to(&bytes, target);
-                    }
+                    upstreams.send(upstream, &bytes);
                 }
                 Err(why) => {
                     match why {
-                        nocwatch_ntp::relay::Refused::NotARequest => bad_requests.inc(),
-                        nocwatch_ntp::relay::Refused::Overloaded => overloaded.inc(),
+                        nocwatch_ntp::relay::Refused::NotARequest => counters.bad_request.inc(),
+                        nocwatch_ntp::relay::Refused::Overloaded => counters.overloaded.inc(),
                     };
                     if let Some(suppressed) = BAD_PACKETS.allow() {
                         tracing::warn!(source = %id, %client, ?why, suppressed, "NTP request not relayed");
@@ -204,54 +427,80 @@ async fn run_relay(
             }
         })
     };
-    let returner = {
-        let (relay, clients, upstreams) = (relay.clone(), clients.clone(), upstreams.clone());
-        spawn_receiver(upstream_socket.clone(), stop.clone(), ctx.id.clone(), move |reply, from| {
-            let Some(index) = upstreams.iter().position(|u| *u == from) else { return };
-            let back = lock(&relay).from_upstream(reply, index);
-            if let Some((client, reply)) = back {
-                let _ = clients.send_to(&reply, client);
-            }
+    let returners: Vec<_> = upstreams
+        .sockets()
+        .map(|socket| {
+            let (relay, prober, clients, upstreams, counters) =
+                (relay.clone(), prober.clone(), clients.clone(), upstreams.clone(), counters.clone());
+            let id = ctx.id.clone();
+            spawn_receiver(socket.clone(), stop_replies.clone(), ctx.id.clone(), move |reply, from| {
+                let Some(index) = upstreams.index_of(from) else { return };
+                let back = lock(&relay).from_upstream(reply, index);
+                match back {
+                    Some((client, reply)) => {
+                        let _ = clients.send_to(&reply, client);
+                    }
+                    None => {
+                        probe_reply(&prober, index, reply, now_nanos(), &counters, &upstreams, &id);
+                    }
+                }
+            })
         })
-    };
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+        .collect();
+    let mut tick = tokio::time::interval(TICK);
     let mut metrics_tick = tokio::time::interval(config.metrics_interval.get());
-    let _ = ctx.healthy.send(true);
     loop {
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => break,
             _ = tick.tick() => {
                 let expired = lock(&relay).expire(now_nanos());
-                timeouts.inc_by(expired as u64);
+                counters.upstream_timeout.inc_by(expired as u64);
+                tick_prober(&prober, &upstreams, &counters);
+                let reachable = lock(&prober).any_reachable();
+                ctx.healthy.send_if_modified(|healthy| std::mem::replace(healthy, reachable) != reachable);
             }
             _ = metrics_tick.tick() => {
+                let interval = config.metrics_interval.get();
                 let relayed = requests.swap(0, Ordering::Relaxed);
-                let event = metric(&ctx, "ntp.requests", MetricType::Count, relayed as f64, config.metrics_interval.get());
-                ctx.output.send(vec![event]).await;
+                let mut events = vec![metric(&ctx, "ntp.requests", MetricType::Count, relayed as f64, interval)];
+                events.extend(upstream_metrics(&ctx, &lock(&prober), &upstreams, interval));
+                ctx.output.send(events).await;
             }
         }
     }
     let _ = ctx.healthy.send(false);
-    stop.cancel();
-    let _ = tokio::join!(forwarder, returner);
+    // `stop_requests` is a child of the shutdown token: the forwarder is stopping already.
+    let _ = forwarder.await;
+    let until = tokio::time::Instant::now() + config.timeout.get();
+    while lock(&relay).pending() > 0 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    counters.upstream_timeout.inc_by(lock(&relay).pending() as u64);
+    stop_replies.cancel();
+    for returner in returners {
+        let _ = returner.await;
+    }
     Ok(())
 }
 
 /// How often a receiving thread, blocked in recv_from, looks whether it should stop.
 const RECEIVER_WAKE: Duration = Duration::from_millis(100);
 
-/// A socket from the runtime made blocking, with `RECEIVER_WAKE` as its read timeout.
-fn into_blocking(socket: UdpSocket) -> io::Result<std::net::UdpSocket> {
-    let socket = socket.into_std()?;
+/// A UDP socket with a large receive buffer (`net::bind_udp`), made blocking with
+/// `RECEIVER_WAKE` as its read timeout, for a receiving thread.
+fn bind_blocking(address: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let (mut sockets, _) = crate::net::bind_udp(address, RECEIVE_BUFFER, 1)?;
+    let socket = sockets.pop().ok_or_else(|| io::Error::other("no socket"))?.into_std()?;
     socket.set_nonblocking(false)?;
     socket.set_read_timeout(Some(RECEIVER_WAKE))?;
     Ok(socket)
 }
 
 /// Calls `handle` with every datagram received on `socket`, from a thread of its own blocked
-/// in recv_from, until `stop`. The answer path of both modes runs this way: a reply goes
-/// out right after its request (or upstream reply) arrives, without an event loop turn in
+/// in recv_from, until `stop` (seen within `RECEIVER_WAKE`; what the kernel still holds
+/// then is left unread). The answer path of both modes runs this way: a reply goes out
+/// right after its request (or upstream reply) arrives, without an event loop turn in
 /// between, which is what keeps nocwatch's latency at or below chronyd's and stone's
 /// (bench/ntp). Other threads may send on the same socket.
 fn spawn_receiver(
@@ -300,102 +549,90 @@ fn reference_id(address: SocketAddr) -> [u8; 4] {
 
 async fn run_server(
     config: NtpSourceConfig,
-    clients: UdpSocket,
-    upstream_socket: UdpSocket,
-    upstreams: Vec<SocketAddr>,
+    clients: std::net::UdpSocket,
+    mut upstreams: UpstreamSockets,
     ctx: SourceContext,
 ) -> anyhow::Result<()> {
     let clock = Arc::new(Mutex::new(ServerClock::new(nanos(config.max_unsynchronised.get()))));
+    let prober = Arc::new(Mutex::new(Prober::new(
+        upstreams.addresses.len(),
+        nanos(config.poll_interval.get()),
+        nanos(config.timeout.get()),
+        now_nanos(),
+    )));
     let requests = Arc::new(AtomicU64::new(0));
-    // Clients are answered by a thread of their own (see `spawn_receiver`); this task polls
-    // the upstreams, keeps the clock the thread answers from, and reports.
+    let counters = Counters::new(&ctx.metrics);
+    upstreams.send_failed = Some(ctx.metrics.error_counter("upstream_send_failed"));
+    let upstreams = Arc::new(upstreams);
+    // Clients are answered by a thread of their own, and upstream replies taken by one per
+    // socket (see `spawn_receiver`); this task sends the polls, checks health and reports.
     let stop = ctx.shutdown.child_token();
-    // The thread also stops if this task is dropped without a shutdown.
-    let _stop_receiver = stop.clone().drop_guard();
+    // The threads also stop if this task is dropped without a shutdown.
+    let _stop_receivers = stop.clone().drop_guard();
     let answerer = {
-        let clients = Arc::new(into_blocking(clients)?);
-        let (clock, requests, metrics, id) = (clock.clone(), requests.clone(), ctx.metrics.clone(), ctx.id.clone());
-        let bad_request = ctx.metrics.error_counter("bad_request");
+        let clients = Arc::new(clients);
+        let (clock, requests, metrics, id, counters) =
+            (clock.clone(), requests.clone(), ctx.metrics.clone(), ctx.id.clone(), counters.clone());
+        let mut limiter = ClientLimiter::new(&config.rate_limit, &counters, &ctx.id);
         spawn_receiver(clients.clone(), stop.clone(), ctx.id.clone(), move |request, client| {
             let received_at = now_nanos();
-            let answer = lock(&clock).respond(request, received_at, now_nanos());
+            metrics.received(1);
+            let answer = match limiter.check(client.ip(), received_at) {
+                Verdict::Allow => lock(&clock).respond(request, received_at, now_nanos()),
+                Verdict::Limited { kiss: false } => {
+                    counters.rate_limited.inc();
+                    return;
+                }
+                Verdict::Limited { kiss: true } => match lock(&clock).kiss(request, *b"RATE") {
+                    Some(kiss) => {
+                        counters.rate_limited_kod.inc();
+                        let _ = clients.send_to(&kiss, client);
+                        return;
+                    }
+                    None => None,
+                },
+            };
             match answer {
                 Some(answer) => {
                     let _ = clients.send_to(&answer, client);
                     requests.fetch_add(1, Ordering::Relaxed);
                 }
                 None => {
-                    bad_request.inc();
+                    counters.bad_request.inc();
                     if let Some(suppressed) = BAD_PACKETS.allow() {
                         tracing::warn!(source = %id, %client, suppressed, "not an NTP client request; ignored");
                     }
                 }
             }
-            metrics.received(1);
         })
     };
-    let rejected = ctx.metrics.error_counter("upstream_rejected");
-    let timeouts = ctx.metrics.error_counter("upstream_timeout");
-    // The samples of the last polls; the one with the least delay is the most accurate.
-    let mut samples: VecDeque<(Sample, i128, [u8; 4])> = VecDeque::with_capacity(8);
-    let mut current = 0usize;
-    let mut outstanding: Option<(Request, usize, tokio::time::Instant)> = None;
-    // Four quick polls at start (like chrony's iburst), then every poll_interval.
-    let mut quick_polls = 4;
-    let mut next_poll = tokio::time::Instant::now();
+    let pollers: Vec<_> = upstreams
+        .sockets()
+        .map(|socket| {
+            let (prober, clock, upstreams, counters, id) =
+                (prober.clone(), clock.clone(), upstreams.clone(), counters.clone(), ctx.id.clone());
+            spawn_receiver(socket.clone(), stop.clone(), ctx.id.clone(), move |reply, from| {
+                let Some(index) = upstreams.index_of(from) else { return };
+                let now = now_nanos();
+                if probe_reply(&prober, index, reply, now, &counters, &upstreams, &id).is_none() {
+                    return;
+                }
+                let best = lock(&prober).best();
+                if let Some((index, sample, at)) = best {
+                    let reference_id = reference_id(upstreams.addresses[index]);
+                    lock(&clock).update(Synchronised { sample, at, reference_id });
+                }
+            })
+        })
+        .collect();
+    let mut tick = tokio::time::interval(TICK);
     let mut metrics_tick = tokio::time::interval(config.metrics_interval.get());
-    let mut health_tick = tokio::time::interval(Duration::from_millis(500));
-    let mut reply_buf = [0u8; 1024];
     loop {
-        let deadline = match &outstanding {
-            Some((_, _, sent)) => *sent + config.timeout.get(),
-            None => next_poll,
-        };
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => break,
-            received = upstream_socket.recv_from(&mut reply_buf) => {
-                let now = now_nanos();
-                let Ok((len, from)) = received else { continue };
-                let Some((request, index, _)) = outstanding.as_ref() else { continue };
-                if upstreams.get(*index) != Some(&from) {
-                    continue;
-                }
-                match request.process(&reply_buf[..len], now) {
-                    Ok(sample) => {
-                        if samples.len() == 8 {
-                            samples.pop_front();
-                        }
-                        samples.push_back((sample, now, reference_id(from)));
-                        if let Some(best) = samples.iter().min_by_key(|(s, _, _)| s.delay_nanos) {
-                            lock(&clock).update(Synchronised { sample: best.0, at: now, reference_id: best.2 });
-                        }
-                        outstanding = None;
-                    }
-                    // Not an answer to our request: keep waiting for the real one.
-                    Err(nocwatch_ntp::Rejected::NotOurs) => {}
-                    Err(why) => {
-                        rejected.inc();
-                        tracing::warn!(source = %ctx.id, upstream = %from, %why, "upstream reply rejected");
-                        outstanding = None;
-                        current = (current + 1) % upstreams.len();
-                    }
-                }
-            }
-            _ = tokio::time::sleep_until(deadline) => {
-                if let Some((_, index, _)) = outstanding.take() {
-                    timeouts.inc();
-                    tracing::debug!(source = %ctx.id, upstream = %upstreams[index], "upstream did not answer");
-                    current = (current + 1) % upstreams.len();
-                    continue;
-                }
-                let (request, bytes) = Request::new(fastrand::u64(..), now_nanos());
-                let _ = upstream_socket.send_to(&bytes, upstreams[current]).await;
-                outstanding = Some((request, current, tokio::time::Instant::now()));
-                next_poll = tokio::time::Instant::now()
-                    + if quick_polls > 0 { quick_polls -= 1; Duration::from_secs(2) } else { config.poll_interval.get() };
-            }
-            _ = health_tick.tick() => {
+            _ = tick.tick() => {
+                tick_prober(&prober, &upstreams, &counters);
                 let synchronised = lock(&clock).is_synchronised(now_nanos());
                 ctx.healthy.send_if_modified(|healthy| std::mem::replace(healthy, synchronised) != synchronised);
             }
@@ -403,16 +640,18 @@ async fn run_server(
                 let interval = config.metrics_interval.get();
                 let answered = requests.swap(0, Ordering::Relaxed);
                 let mut events = vec![metric(&ctx, "ntp.requests", MetricType::Count, answered as f64, interval)];
-                let (synchronised, sync) = {
+                let now = now_nanos();
+                let (synchronised, sync, stratum) = {
                     let clock = lock(&clock);
-                    (clock.is_synchronised(now_nanos()), clock.synchronised)
+                    (clock.is_synchronised(now), clock.synchronised, clock.stratum(now))
                 };
                 events.push(metric(&ctx, "ntp.synchronized", MetricType::Gauge, f64::from(u8::from(synchronised)), interval));
                 if let Some(sync) = sync {
                     events.push(metric(&ctx, "ntp.offset", MetricType::Gauge, sync.sample.offset_nanos as f64 / 1e9, interval));
                     events.push(metric(&ctx, "ntp.delay", MetricType::Gauge, sync.sample.delay_nanos as f64 / 1e9, interval));
-                    events.push(metric(&ctx, "ntp.stratum", MetricType::Gauge, f64::from(sync.sample.stratum + 1), interval));
+                    events.push(metric(&ctx, "ntp.stratum", MetricType::Gauge, f64::from(stratum), interval));
                 }
+                events.extend(upstream_metrics(&ctx, &lock(&prober), &upstreams, interval));
                 ctx.output.send(events).await;
             }
         }
@@ -420,5 +659,8 @@ async fn run_server(
     let _ = ctx.healthy.send(false);
     stop.cancel();
     let _ = answerer.await;
+    for poller in pollers {
+        let _ = poller.await;
+    }
     Ok(())
 }

@@ -44,6 +44,20 @@ impl Agent {
 
     /// Like [`Agent::start`], with extra environment variables for the agent.
     pub fn start_with_env(config: &str, stdout: Stdio, env: &[(&str, &str)]) -> Agent {
+        let mut agent = Agent::spawn(config, stdout, env);
+        agent.wait_ready();
+        agent
+    }
+
+    /// Like [`Agent::start`], but waits only until the process is live (`/health/live`),
+    /// for configs whose sources are meant to stay unhealthy.
+    pub fn start_live(config: &str, stdout: Stdio) -> Agent {
+        let mut agent = Agent::spawn(config, stdout, &[]);
+        agent.wait_for("/health/live");
+        agent
+    }
+
+    fn spawn(config: &str, stdout: Stdio, env: &[(&str, &str)]) -> Agent {
         let dir = tempfile::tempdir().unwrap();
         let admin = addr(free_port());
         let config = config.replace("${ADMIN}", &admin.to_string()).replace("${DIR}", dir.path().to_str().unwrap());
@@ -58,9 +72,7 @@ impl Agent {
             .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
             .spawn()
             .unwrap();
-        let mut agent = Agent { child, dir, admin };
-        agent.wait_ready();
-        agent
+        Agent { child, dir, admin }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -83,17 +95,21 @@ impl Agent {
     }
 
     fn wait_ready(&mut self) {
+        self.wait_for("/health/ready");
+    }
+
+    fn wait_for(&mut self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("nocwatch exited early ({status}):\n{}", self.stderr());
             }
-            if matches!(http_get(self.admin, "/health/ready"), Ok((200, _))) {
+            if matches!(http_get(self.admin, path), Ok((200, _))) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("nocwatch not ready in time:\n{}", self.stderr());
+        panic!("nocwatch: {path} not 200 in time:\n{}", self.stderr());
     }
 
     pub fn signal(&self, signal: &str) {

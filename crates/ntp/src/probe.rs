@@ -1,0 +1,252 @@
+//! Polling the upstream servers on a schedule of our own, whether or not devices are asking:
+//! which upstream gets a request when, which replies count, and from that each upstream's
+//! reachability (a register like chrony's `reach`) and, in server mode, the sample the
+//! clock follows.
+//!
+//! Every round sends one SNTP request to every upstream: the first [`QUICK_ROUNDS`] + 1
+//! rounds [`QUICK_INTERVAL_NANOS`] apart at start-up (like chrony's `iburst`), then one round per
+//! interval. A request unanswered within the timeout is missed; an upstream is reachable
+//! once it has answered and until it misses [`UNREACHABLE_AFTER`] requests in a row.
+
+use std::collections::VecDeque;
+
+use crate::client::{Rejected, Request, Sample};
+
+/// Rounds at the start, 2 s apart, so that a fresh process is usable within seconds.
+pub const QUICK_ROUNDS: u32 = 4;
+pub const QUICK_INTERVAL_NANOS: i128 = 2_000_000_000;
+/// Consecutive missed requests after which an upstream counts as unreachable.
+pub const UNREACHABLE_AFTER: u32 = 3;
+/// Samples kept per upstream; the one with the least delay is the most accurate.
+const SAMPLES: usize = 8;
+
+#[derive(Debug, Default)]
+struct Upstream {
+    /// One bit per request, newest lowest: 1 when answered (chrony's `reach`, in binary).
+    reach: u8,
+    missed_in_a_row: u32,
+    answered_once: bool,
+    last_success: Option<i128>,
+    outstanding: Option<(Request, i128)>,
+    samples: VecDeque<Sample>,
+}
+
+/// What one upstream looks like now, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamStatus {
+    /// The last 8 requests, newest in the lowest bit, 1 = answered (377 octal = all).
+    pub reach: u8,
+    pub reachable: bool,
+    /// When it last answered (the caller's clock, ns).
+    pub last_success: Option<i128>,
+}
+
+/// What [`Prober::tick`] decided.
+#[derive(Debug, Default)]
+pub struct Due {
+    /// Requests to send now: (upstream index, packet).
+    pub send: Vec<(usize, [u8; 48])>,
+    /// Requests that went unanswered past the timeout, since the last tick.
+    pub timed_out: usize,
+}
+
+pub struct Prober {
+    upstreams: Vec<Upstream>,
+    interval: i128,
+    timeout: i128,
+    quick_rounds_left: u32,
+    next_round: i128,
+}
+
+impl Prober {
+    /// `upstreams` servers, polled every `interval_nanos` after the quick start; a request
+    /// gets `timeout_nanos` to be answered. The first round is due at `now`.
+    pub fn new(upstreams: usize, interval_nanos: i128, timeout_nanos: i128, now: i128) -> Self {
+        Prober {
+            upstreams: (0..upstreams).map(|_| Upstream::default()).collect(),
+            interval: interval_nanos.max(1),
+            timeout: timeout_nanos,
+            quick_rounds_left: QUICK_ROUNDS,
+            next_round: now,
+        }
+    }
+
+    /// Call often (every few hundred ms): expires requests past their timeout and, when a
+    /// round is due, the requests to send. `nonce` gives a random number per request.
+    pub fn tick(&mut self, now: i128, mut nonce: impl FnMut() -> u64) -> Due {
+        let mut due = Due::default();
+        for upstream in &mut self.upstreams {
+            if upstream.outstanding.is_some_and(|(_, sent)| now - sent > self.timeout) {
+                upstream.outstanding = None;
+                upstream.missed_in_a_row += 1;
+                due.timed_out += 1;
+            }
+        }
+        if now < self.next_round {
+            return due;
+        }
+        for (index, upstream) in self.upstreams.iter_mut().enumerate() {
+            if upstream.outstanding.take().is_some() {
+                // Still unanswered at the next round (a timeout longer than the interval).
+                upstream.missed_in_a_row += 1;
+                due.timed_out += 1;
+            }
+            let (request, bytes) = Request::new(nonce(), now);
+            upstream.reach <<= 1;
+            upstream.outstanding = Some((request, now));
+            due.send.push((index, bytes));
+        }
+        let wait = if self.quick_rounds_left > 0 {
+            self.quick_rounds_left -= 1;
+            QUICK_INTERVAL_NANOS.min(self.interval)
+        } else {
+            self.interval
+        };
+        self.next_round = now + wait;
+        due
+    }
+
+    /// When [`tick`](Self::tick) next has something to do.
+    pub fn next_deadline(&self) -> i128 {
+        let timeouts = self.upstreams.iter().filter_map(|u| u.outstanding.map(|(_, sent)| sent + self.timeout + 1));
+        timeouts.fold(self.next_round, i128::min)
+    }
+
+    /// A datagram from upstream `index`, received at `now`. `None` if it answers none of our
+    /// requests (so the caller can look elsewhere, e.g. the relay's pending table);
+    /// otherwise the sample it gave or why it was rejected.
+    pub fn on_reply(&mut self, index: usize, reply: &[u8], now: i128) -> Option<Result<Sample, Rejected>> {
+        let upstream = self.upstreams.get_mut(index)?;
+        let (request, _) = upstream.outstanding?;
+        let result = request.process(reply, now);
+        match &result {
+            Err(Rejected::NotOurs) | Err(Rejected::Malformed(_)) | Err(Rejected::NotAServerReply) => return None,
+            Ok(sample) => {
+                upstream.reach |= 1;
+                upstream.missed_in_a_row = 0;
+                upstream.answered_once = true;
+                upstream.last_success = Some(now);
+                if upstream.samples.len() == SAMPLES {
+                    upstream.samples.pop_front();
+                }
+                upstream.samples.push_back(*sample);
+            }
+            // It answered, but with nothing to use (a kiss, or unsynchronised): a miss for our
+            // purpose, and no second chance for this request.
+            Err(_) => upstream.missed_in_a_row += 1,
+        }
+        upstream.outstanding = None;
+        Some(result)
+    }
+
+    pub fn status(&self, index: usize) -> Option<UpstreamStatus> {
+        self.upstreams.get(index).map(|u| UpstreamStatus {
+            reach: u.reach,
+            reachable: Self::reachable(u),
+            last_success: u.last_success,
+        })
+    }
+
+    fn reachable(upstream: &Upstream) -> bool {
+        upstream.answered_once && upstream.reach != 0 && upstream.missed_in_a_row < UNREACHABLE_AFTER
+    }
+
+    /// Whether some upstream answers: the relay's health.
+    pub fn any_reachable(&self) -> bool {
+        self.upstreams.iter().any(Self::reachable)
+    }
+
+    /// The sample to follow: the least-delay one of the last samples of the first reachable
+    /// upstream in order of preference, with its index and when that upstream last answered.
+    pub fn best(&self) -> Option<(usize, Sample, i128)> {
+        let (index, upstream) = self.upstreams.iter().enumerate().find(|(_, u)| Self::reachable(u))?;
+        let sample = upstream.samples.iter().min_by_key(|s| s.delay_nanos)?;
+        Some((index, *sample, upstream.last_success?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{Leap, Mode, NtpTimestamp, Packet};
+
+    const SEC: i128 = 1_000_000_000;
+
+    /// A synchronised server's reply to `request`, with `delay_nanos` of round trip.
+    fn answer(request: &[u8; 48], at: i128, stratum: u8) -> [u8; 48] {
+        let mut packet = Packet::parse(request).unwrap();
+        packet.mode = Mode::Server;
+        packet.leap = Leap::NoWarning;
+        packet.stratum = stratum;
+        packet.origin = packet.transmit;
+        packet.receive = NtpTimestamp::from_unix_nanos(at);
+        packet.transmit = NtpTimestamp::from_unix_nanos(at);
+        packet.to_bytes()
+    }
+
+    fn nonces() -> impl FnMut() -> u64 {
+        let mut n = 0;
+        move || {
+            n += 1;
+            n
+        }
+    }
+
+    #[test]
+    fn probes_every_upstream_quickly_then_per_interval_and_tracks_reachability() {
+        let mut nonce = nonces();
+        let mut prober = Prober::new(2, 16 * SEC, SEC, 0);
+        assert!(!prober.any_reachable(), "nothing is known before an answer");
+        let due = prober.tick(0, &mut nonce);
+        assert_eq!(due.send.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1]);
+        assert!(prober.tick(SEC / 2, &mut nonce).send.is_empty(), "not yet");
+        // Upstream 1 answers; upstream 0 does not.
+        assert!(prober.on_reply(1, &answer(&due.send[1].1, SEC / 2, 2), SEC / 2).unwrap().is_ok());
+        assert!(prober.on_reply(1, &answer(&due.send[1].1, SEC / 2, 2), SEC / 2).is_none(), "a duplicate");
+        assert!(prober.on_reply(0, &answer(&due.send[1].1, SEC / 2, 2), SEC / 2).is_none(), "the wrong upstream");
+        assert_eq!(prober.tick(SEC + SEC / 2, &mut nonce).timed_out, 1);
+        assert!(prober.any_reachable());
+        assert_eq!(prober.status(1).unwrap().reach, 1);
+        assert_eq!(prober.best().unwrap().0, 1, "the first reachable upstream");
+
+        // Quick rounds at 2, 4, 6, 8 s (five with the first), then one every 16 s.
+        let mut rounds = Vec::new();
+        let mut now = SEC + SEC / 2;
+        while now <= 40 * SEC {
+            let due = prober.tick(now, &mut nonce);
+            if !due.send.is_empty() {
+                rounds.push(now / SEC);
+            }
+            now += SEC / 4;
+        }
+        assert_eq!(rounds, [2, 4, 6, 8, 24, 40]);
+        // Upstream 1 stopped answering too: three misses in a row make it unreachable.
+        assert!(!prober.any_reachable());
+        assert_eq!(prober.status(1).unwrap().reach & 0b1111, 0);
+        assert!(prober.best().is_none());
+        assert_eq!(prober.status(1).unwrap().last_success, Some(SEC / 2));
+    }
+
+    #[test]
+    fn a_kiss_or_an_unsynchronised_answer_is_not_reachability() {
+        let mut prober = Prober::new(1, 16 * SEC, SEC, 0);
+        let due = prober.tick(0, nonces());
+        let result = prober.on_reply(0, &answer(&due.send[0].1, 0, 16), 1).unwrap();
+        assert_eq!(result, Err(Rejected::Unsynchronised));
+        assert!(!prober.any_reachable());
+        assert_eq!(prober.status(0).unwrap().reach, 0);
+    }
+
+    #[test]
+    fn the_sample_with_the_least_delay_wins() {
+        let mut nonce = nonces();
+        let mut prober = Prober::new(1, SEC, SEC / 2, 0);
+        for (round, delay) in [(0, 30_000_000), (1, 10_000_000), (2, 20_000_000)] {
+            let now = round * SEC;
+            let due = prober.tick(now, &mut nonce);
+            prober.on_reply(0, &answer(&due.send[0].1, now, 3), now + delay).unwrap().unwrap();
+        }
+        let (_, sample, at) = prober.best().unwrap();
+        assert_eq!((sample.delay_nanos, at), (10_000_000, 2 * SEC + 20_000_000));
+    }
+}
