@@ -6,6 +6,7 @@
 pub mod internal_metrics;
 pub mod ntp;
 pub mod ping;
+pub mod snmp;
 pub mod syslog;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ component_enum! {
         InternalMetrics(internal_metrics::InternalMetricsConfig) = "internal_metrics",
         Ntp(ntp::NtpSourceConfig) = "ntp",
         Ping(ping::PingSourceConfig) = "ping",
+        Snmp(snmp::SnmpSourceConfig) = "snmp",
     }
 }
 
@@ -58,6 +60,7 @@ impl SourceConfig {
             SourceConfig::InternalMetrics(_) => Vec::new(),
             SourceConfig::Ntp(config) => config.listens(),
             SourceConfig::Ping(_) => Vec::new(),
+            SourceConfig::Snmp(_) => Vec::new(),
         }
     }
 
@@ -68,6 +71,7 @@ impl SourceConfig {
             SourceConfig::InternalMetrics(_) => None,
             SourceConfig::Ntp(config) => config.health_check,
             SourceConfig::Ping(_) => None,
+            SourceConfig::Snmp(_) => None,
         }
     }
 
@@ -79,6 +83,7 @@ impl SourceConfig {
             SourceConfig::InternalMetrics(config) => config.validate(),
             SourceConfig::Ntp(config) => config.validate(),
             SourceConfig::Ping(config) => config.validate(),
+            SourceConfig::Snmp(config) => config.validate(),
         }
     }
 
@@ -88,6 +93,7 @@ impl SourceConfig {
             SourceConfig::InternalMetrics(config) => config.build(ctx).await,
             SourceConfig::Ntp(config) => config.build(ctx).await,
             SourceConfig::Ping(config) => config.build(ctx).await,
+            SourceConfig::Snmp(config) => config.build(ctx).await,
         }
     }
 }

@@ -60,6 +60,14 @@ struct ReasonLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    component_kind: ComponentKind,
+    component_id: String,
+    component_type: String,
+    request_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -117,6 +125,7 @@ pub struct Telemetry {
     sent: Family<ComponentLabels, Counter>,
     dropped: Family<ReasonLabels, Counter>,
     errors: Family<ReasonLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
     queue_events: Family<ComponentLabels, Gauge>,
     queue_capacity: Family<ComponentLabels, Gauge>,
     last_event: Family<ComponentLabels, Gauge>,
@@ -142,6 +151,7 @@ impl Telemetry {
         let sent = Family::default();
         let dropped = Family::default();
         let errors = Family::default();
+        let requests = Family::default();
         let queue_events = Family::default();
         let queue_capacity = Family::default();
         let last_event = Family::default();
@@ -163,6 +173,11 @@ impl Telemetry {
             dropped.clone(),
         );
         registry.register("component_errors", "Errors by kind (bad input, I/O, destination)", errors.clone());
+        registry.register(
+            "component_requests",
+            "Requests a source sent to devices, by type (SNMP get, getbulk, getnext)",
+            requests.clone(),
+        );
         registry.register("queue_events", "Events waiting in a sink's queue", queue_events.clone());
         registry.register("queue_capacity_events", "Capacity of a sink's queue", queue_capacity.clone());
         registry.register(
@@ -197,6 +212,7 @@ impl Telemetry {
             sent,
             dropped,
             errors,
+            requests,
             queue_events,
             queue_capacity,
             last_event,
@@ -232,6 +248,7 @@ impl Telemetry {
                 in_flight: std::sync::atomic::AtomicU64::new(0),
                 dropped: self.dropped.clone(),
                 errors: self.errors.clone(),
+                requests: self.requests.clone(),
                 labels,
                 state: Mutex::new((ComponentState::Starting, None)),
             }),
@@ -274,6 +291,7 @@ struct ComponentInner {
     in_flight: std::sync::atomic::AtomicU64,
     dropped: Family<ReasonLabels, Counter>,
     errors: Family<ReasonLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
     state: Mutex<(ComponentState, Option<String>)>,
 }
 
@@ -337,6 +355,18 @@ impl ComponentMetrics {
     /// A counter of errors of `kind`, to keep in the hot path (no `/status` message).
     pub fn error_counter(&self, kind: &str) -> Counter {
         self.inner.errors.get_or_create(&self.reason_labels(kind)).clone()
+    }
+
+    /// A counter of requests of `request_type` a source sends (SNMP `get`, `getbulk`...).
+    pub fn request_counter(&self, request_type: &str) -> Counter {
+        let labels = &self.inner.labels;
+        let labels = RequestLabels {
+            component_kind: labels.component_kind,
+            component_id: labels.component_id.clone(),
+            component_type: labels.component_type.clone(),
+            request_type: request_type.to_owned(),
+        };
+        self.inner.requests.get_or_create(&labels).clone()
     }
 
     /// Counts an error of `kind` (a short snake_case label) and remembers it for `/status`.

@@ -501,7 +501,7 @@ impl SnmpSourceConfig {
             }
             defaults.check().map_err(|e| format!("discovery uses the source's credentials, which {e}"))?;
         }
-        let profiles = super::profiles::load(&self.profile_dirs).map_err(|e| format!("profile_dirs: {e}"))?;
+        let profiles = nocwatch_profile::Profiles::load(&self.profile_dirs).map_err(|e| format!("profile_dirs: {e}"))?;
         for (i, device) in self.devices.iter().enumerate() {
             if let Some(name) = &device.profile
                 && profiles.get(name).is_none()

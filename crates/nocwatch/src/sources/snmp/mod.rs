@@ -1,0 +1,642 @@
+//! The SNMP polling source (`type: snmp`), replacing the Datadog Agent `snmp` check.
+//!
+//! Owns the devices (configured, and found by subnet discovery), sharding between
+//! replicas, scheduling (one task per device, first poll at a random offset within its
+//! interval so devices do not poll in lockstep, a source-wide limit of polls at once),
+//! and each poll: sysObjectID, sysUpTime and sysName first (profile choice, reboot
+//! detection, `snmp_host`), then the profile's plan ([`fetch`]) under a deadline, then
+//! the profile's evaluation turned into events ([`report`]) with the device's counter
+//! state ([`counters`]).
+//!
+//! Profiles (schema, bundled ones, evaluation) are `nocwatch_profile`'s; requests go
+//! through the shared client in [`crate::snmp`].
+
+mod config;
+pub mod counters;
+pub mod discovery;
+pub mod fetch;
+pub mod report;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+use nocwatch_profile::{Fetched, Profile, Profiles};
+use nocwatch_snmp::{Community, Oid, Value, Version};
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{
+    Credentials, DeviceConfig, DiscoveryConfig, InterfaceConfig, InterfaceMatch, ShardConfig, SnmpSourceConfig,
+    SnmpVersion,
+};
+
+use self::counters::CounterTracker;
+use self::discovery::{Discovered, Subnet};
+use self::fetch::{FetchStats, Fetcher};
+use self::report::{DeviceIdentity, Reporter};
+use super::SourceContext;
+use crate::component::Running;
+use crate::event::Tags;
+use crate::pipeline::SourceOutput;
+use crate::snmp::{AuthProtocol, Client, Device, DeviceOptions, PrivProtocol, Security, SnmpError, UsmUser};
+use crate::telemetry::{ComponentMetrics, RateLimit};
+
+/// SNMPv2-MIB sysObjectID.0, sysUpTime.0 and sysName.0: asked first in every poll.
+const SYS_OBJECT_ID: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
+const SYS_UP_TIME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
+const SYS_NAME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 5, 0];
+
+/// One warning per kind per minute at most for problems devices cause.
+static NO_PROFILE_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
+static UNREACHABLE_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
+static POLL_ERROR_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
+
+/// The stable identity hash that decides which replica polls a device: FNV-1a 64 of the
+/// device id (the same on every replica, every version, every platform).
+pub fn shard_hash(device_id: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in device_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// True when this replica polls the device `device_id`.
+pub fn owns(shard: Option<ShardConfig>, device_id: &str) -> bool {
+    match shard {
+        Some(shard) if shard.count > 1 => shard_hash(device_id) % u64::from(shard.count) == u64::from(shard.index),
+        _ => true,
+    }
+}
+
+/// Datadog's device id: `<namespace>:<address>`, with `:<port>` when the port is not 161
+/// (so devices sharing an address on several ports stay apart).
+pub fn device_id(namespace: &str, address: &str, port: u16) -> String {
+    if port == 161 { format!("{namespace}:{address}") } else { format!("{namespace}:{address}:{port}") }
+}
+
+/// The `snmp_device` tag: the address, with `:<port>` when the port is not 161.
+fn snmp_device_tag(address: &str, port: u16) -> String {
+    if port == 161 { address.to_owned() } else { format!("{address}:{port}") }
+}
+
+impl SnmpSourceConfig {
+    pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
+        let profiles = Profiles::load(&self.profile_dirs).map_err(|e| anyhow::anyhow!("profile_dirs: {e}"))?;
+        let client = Client::new().await.context("cannot open the SNMP client sockets")?;
+        let mut keys = UserCache::default();
+        let defaults = self.credentials();
+        let mut devices = Vec::new();
+        for device in self.all_devices() {
+            let port = device.port.unwrap_or(self.port);
+            let id = device_id(&self.namespace, &device.address, port);
+            if !owns(self.shard, &id) {
+                continue;
+            }
+            let ip = resolve(&device.address).await?;
+            let security = keys.security(&device.credentials().or(&defaults))?;
+            devices.push(Planned { config: device, address: SocketAddr::new(ip, port), security, subnet: None });
+        }
+        let discovery_security = match &self.discovery {
+            Some(_) => Some(keys.security(&defaults)?),
+            None => None,
+        };
+        tracing::info!(
+            source = %ctx.id,
+            devices = devices.len(),
+            discovery = self.discovery.is_some(),
+            shard = ?self.shard,
+            "SNMP polling ready"
+        );
+        Ok(Box::pin(run(self.clone(), profiles, client, devices, discovery_security, ctx)))
+    }
+}
+
+async fn resolve(address: &str) -> anyhow::Result<IpAddr> {
+    if let Ok(ip) = address.trim().parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    tokio::net::lookup_host((address.trim(), 161))
+        .await
+        .with_context(|| format!("cannot resolve SNMP device `{address}`"))?
+        .next()
+        .map(|a| a.ip())
+        .with_context(|| format!("SNMP device `{address}` has no address"))
+}
+
+/// SNMPv3 keys, derived once per distinct user (a password-to-key is a megabyte of
+/// hashing; a thousand devices usually share one user).
+#[derive(Default)]
+struct UserCache {
+    users: HashMap<String, UsmUser>,
+}
+
+impl UserCache {
+    fn security(&mut self, credentials: &Credentials) -> anyhow::Result<Security> {
+        match credentials.effective_version() {
+            SnmpVersion::V1 | SnmpVersion::V2c => {
+                let version = if credentials.effective_version() == SnmpVersion::V1 { Version::V1 } else { Version::V2c };
+                let community = credentials.community.as_ref().context("SNMP device without a community")?;
+                Ok(Security::Community { version, community: Community(community.expose().as_bytes().to_vec()) })
+            }
+            SnmpVersion::V3 => {
+                let name = credentials.user.clone().unwrap_or_default();
+                let auth: Option<AuthProtocol> =
+                    credentials.auth_protocol.as_deref().map(str::parse).transpose().map_err(|e: String| anyhow::anyhow!(e))?;
+                let privacy: Option<PrivProtocol> =
+                    credentials.priv_protocol.as_deref().map(str::parse).transpose().map_err(|e: String| anyhow::anyhow!(e))?;
+                // The cache key holds the secrets only in memory, like the user itself.
+                let key = format!(
+                    "{name}\u{0}{auth:?}\u{0}{}\u{0}{privacy:?}\u{0}{}",
+                    credentials.auth_key.as_ref().map_or("", |k| k.expose()),
+                    credentials.priv_key.as_ref().map_or("", |k| k.expose())
+                );
+                let user = match self.users.get(&key) {
+                    Some(user) => user.clone(),
+                    None => {
+                        let user = match &credentials.auth_key {
+                            None => UsmUser::no_auth(name.clone().into_bytes()),
+                            Some(auth_key) => {
+                                let privacy_key = credentials
+                                    .priv_key
+                                    .as_ref()
+                                    .map(|k| (privacy.unwrap_or(PrivProtocol::Des), k.expose().as_bytes()));
+                                UsmUser::new(
+                                    name.clone().into_bytes(),
+                                    auth.unwrap_or(AuthProtocol::Md5),
+                                    auth_key.expose().as_bytes(),
+                                    privacy_key,
+                                )
+                                .map_err(|e| anyhow::anyhow!("SNMPv3 user `{name}`: {e}"))?
+                            }
+                        };
+                        self.users.insert(key, user.clone());
+                        user
+                    }
+                };
+                Ok(Security::Usm {
+                    user,
+                    context_name: credentials.context_name.clone().unwrap_or_default().into_bytes(),
+                    context_engine_id: None,
+                    engine_id: None,
+                })
+            }
+        }
+    }
+}
+
+/// A device known at start or found by discovery, before its task starts.
+struct Planned {
+    config: DeviceConfig,
+    address: SocketAddr,
+    security: Security,
+    subnet: Option<String>,
+}
+
+/// What every device task shares.
+struct Shared {
+    config: SnmpSourceConfig,
+    profiles: Profiles,
+    client: Client,
+    permits: Semaphore,
+    output: SourceOutput,
+    epoch: Instant,
+    stats: SourceStats,
+}
+
+/// The source's self-metrics (`/metrics`): requests by type, errors by kind.
+struct SourceStats {
+    get: Counter,
+    getbulk: Counter,
+    getnext: Counter,
+    timeouts: Counter,
+    too_big: Counter,
+    request_errors: Counter,
+    poll_timeouts: Counter,
+    unreachable: Counter,
+    no_profile: Counter,
+    bulk_fallbacks: Counter,
+    metrics: ComponentMetrics,
+}
+
+impl SourceStats {
+    fn new(metrics: &ComponentMetrics) -> SourceStats {
+        SourceStats {
+            get: metrics.request_counter("get"),
+            getbulk: metrics.request_counter("getbulk"),
+            getnext: metrics.request_counter("getnext"),
+            timeouts: metrics.error_counter("timeout"),
+            too_big: metrics.error_counter("too_big"),
+            request_errors: metrics.error_counter("request_error"),
+            poll_timeouts: metrics.error_counter("poll_timeout"),
+            unreachable: metrics.error_counter("unreachable"),
+            no_profile: metrics.error_counter("no_profile"),
+            bulk_fallbacks: metrics.error_counter("getbulk_fallback"),
+            metrics: metrics.clone(),
+        }
+    }
+
+    fn count(&self, stats: &FetchStats) {
+        self.get.inc_by(u64::from(stats.get_requests));
+        self.getbulk.inc_by(u64::from(stats.getbulk_requests));
+        self.getnext.inc_by(u64::from(stats.getnext_requests));
+        self.timeouts.inc_by(u64::from(stats.timeouts));
+        self.too_big.inc_by(u64::from(stats.too_big));
+        self.request_errors.inc_by(u64::from(stats.errors));
+        if stats.fell_back_to_getnext {
+            self.bulk_fallbacks.inc();
+        }
+    }
+}
+
+async fn run(
+    config: SnmpSourceConfig,
+    profiles: Profiles,
+    client: Client,
+    devices: Vec<Planned>,
+    discovery_security: Option<Security>,
+    ctx: SourceContext,
+) -> anyhow::Result<()> {
+    let shared = Arc::new(Shared {
+        permits: Semaphore::new(config.max_concurrent_polls.max(1)),
+        stats: SourceStats::new(&ctx.metrics),
+        config,
+        profiles,
+        client,
+        output: ctx.output,
+        epoch: Instant::now(),
+    });
+    let mut tasks = JoinSet::new();
+    let configured: Vec<IpAddr> = devices.iter().map(|d| d.address.ip()).collect();
+    for planned in devices {
+        let token = ctx.shutdown.child_token();
+        tasks.spawn(device_loop(shared.clone(), planned, token));
+    }
+    let _ = ctx.healthy.send(true);
+    if let (Some(discovery), Some(security)) = (shared.config.discovery.clone(), discovery_security) {
+        discover(&shared, &discovery, security, &configured, &mut tasks, &ctx.shutdown).await;
+    } else {
+        ctx.shutdown.cancelled().await;
+    }
+    while tasks.join_next().await.is_some() {}
+    let _ = ctx.healthy.send(false);
+    Ok(())
+}
+
+/// Scans the subnets every `discovery.interval` until shutdown, starting and stopping
+/// device tasks as devices appear and fail.
+async fn discover(
+    shared: &Arc<Shared>,
+    discovery: &DiscoveryConfig,
+    security: Security,
+    configured: &[IpAddr],
+    tasks: &mut JoinSet<()>,
+    shutdown: &CancellationToken,
+) {
+    let subnets: Vec<Subnet> = discovery.subnets.iter().filter_map(|s| s.parse().ok()).collect();
+    let ignored: Vec<IpAddr> = discovery.ignored_addresses.iter().filter_map(|a| a.trim().parse().ok()).collect();
+    let port = shared.config.port;
+    let mut discovered = Discovered::default();
+    let mut running: HashMap<IpAddr, CancellationToken> = HashMap::new();
+    let mut scan = tokio::time::interval(discovery.interval.get());
+    scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = scan.tick() => {}
+        }
+        let mut candidates: Vec<(IpAddr, String)> = Vec::new();
+        for subnet in &subnets {
+            let name = subnet.to_string();
+            for ip in subnet.hosts() {
+                let id = device_id(&shared.config.namespace, &ip.to_string(), port);
+                if !ignored.contains(&ip) && !configured.contains(&ip) && owns(shared.config.shard, &id) {
+                    candidates.push((ip, name.clone()));
+                }
+            }
+        }
+        let started = Instant::now();
+        let results = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            results = probe_all(shared, &security, candidates, discovery.concurrency) => results,
+        };
+        let changes = discovered.apply_scan(&results, discovery.allowed_failures);
+        tracing::info!(
+            scanned = results.len(),
+            answered = results.iter().filter(|r| r.2).count(),
+            added = changes.added.len(),
+            removed = changes.removed.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "SNMP discovery scan done"
+        );
+        for address in changes.removed {
+            if let Some(token) = running.remove(&address) {
+                token.cancel();
+            }
+        }
+        for (ip, subnet) in changes.added {
+            let mut config = DeviceConfig::from_address(&ip.to_string());
+            config.tags = discovery.tags.clone();
+            let token = shutdown.child_token();
+            running.insert(ip, token.clone());
+            let planned = Planned { config, address: SocketAddr::new(ip, port), security: security.clone(), subnet: Some(subnet) };
+            tasks.spawn(device_loop(shared.clone(), planned, token));
+        }
+        // Reap finished tasks so the set does not grow with removed devices.
+        while tasks.try_join_next().is_some() {}
+    }
+}
+
+/// Probes every candidate (GET sysObjectID.0) with at most `concurrency` at once.
+async fn probe_all(
+    shared: &Arc<Shared>,
+    security: &Security,
+    candidates: Vec<(IpAddr, String)>,
+    concurrency: usize,
+) -> Vec<(IpAddr, String, bool)> {
+    let queue = Arc::new(Mutex::new(candidates.into_iter()));
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let mut workers = JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (queue, results, shared, security) = (queue.clone(), results.clone(), shared.clone(), security.clone());
+        workers.spawn(async move {
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.next());
+                let Some((ip, subnet)) = next else { break };
+                let device = shared.client.device(SocketAddr::new(ip, shared.config.port), security.clone(), device_options(&shared.config));
+                shared.stats.get.inc();
+                let answered = device
+                    .get(&[Oid::from(SYS_OBJECT_ID)])
+                    .await
+                    .is_ok_and(|vbs| vbs.first().is_some_and(|vb| matches!(vb.value, Value::ObjectId(_))));
+                if let Ok(mut results) = results.lock() {
+                    results.push((ip, subnet, answered));
+                }
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    let mut results = results.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+    results.sort_by_key(|r| r.0);
+    results
+}
+
+fn device_options(config: &SnmpSourceConfig) -> DeviceOptions {
+    DeviceOptions {
+        timeout: config.timeout.get(),
+        retries: config.retries,
+        max_in_flight: 1,
+        // Batching is the fetcher's (adaptive); the client only splits what it is given
+        // when the agent says tooBig.
+        max_oids_per_request: 256,
+        accept_any_source: false,
+        allow_non_increasing: false,
+    }
+}
+
+/// One device's state between polls.
+struct Polled {
+    identity: DeviceIdentity,
+    device: Device,
+    interval: Duration,
+    profile_override: Option<String>,
+    fetcher: Fetcher,
+    tracker: CounterTracker,
+    /// The profile in use and the sysObjectID it was chosen for.
+    profile: Option<(Option<Oid>, Arc<Profile>)>,
+    /// Device tags of the last answered poll (kept for the unreachable metrics).
+    last_tags: Tags,
+}
+
+async fn device_loop(shared: Arc<Shared>, planned: Planned, cancel: CancellationToken) {
+    let config = &shared.config;
+    let port = planned.address.port();
+    let id = device_id(&config.namespace, &planned.config.address, port);
+    let mut tags = Tags::new();
+    for tag in config.tags.iter().chain(&planned.config.tags) {
+        let (key, value) = config::split_tag(tag);
+        tags.insert(key, value);
+    }
+    tags.insert("snmp_device".into(), snmp_device_tag(&planned.config.address, port));
+    tags.insert("device_namespace".into(), config.namespace.clone());
+    if let Some(subnet) = &planned.subnet {
+        tags.insert("autodiscovery_subnet".into(), subnet.clone());
+    }
+    let identity = DeviceIdentity {
+        host: config.use_device_id_as_hostname.then(|| format!("device:{id}")),
+        id,
+        tags: tags.clone(),
+        interfaces: planned.config.interfaces.clone(),
+    };
+    let interval = planned.config.interval.unwrap_or(config.interval).get();
+    let mut polled = Polled {
+        device: shared.client.device(planned.address, planned.security, device_options(config)),
+        identity,
+        interval,
+        profile_override: planned.config.profile.clone(),
+        fetcher: Fetcher::new(config.oid_batch_size, config.max_repetitions),
+        tracker: CounterTracker::new(shared.epoch),
+        profile: None,
+        last_tags: tags,
+    };
+    // A random phase within the interval: a thousand devices configured together must
+    // not all poll in the same second.
+    let mut next = tokio::time::Instant::now() + interval.mul_f64(fastrand::f64());
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep_until(next) => {}
+        }
+        let permit = tokio::select! {
+            _ = cancel.cancelled() => return,
+            permit = shared.permits.acquire() => permit,
+        };
+        let events = tokio::select! {
+            _ = cancel.cancelled() => return,
+            events = poll(&shared, &mut polled) => events,
+        };
+        drop(permit);
+        shared.output.send(events).await;
+        next += interval;
+        let now = tokio::time::Instant::now();
+        if next <= now {
+            // A poll longer than the interval: skip the missed slots, keep the phase.
+            let behind = now.duration_since(next).as_nanos() / interval.as_nanos().max(1) + 1;
+            next += interval * u32::try_from(behind).unwrap_or(u32::MAX);
+        }
+    }
+}
+
+/// Why a poll's fetching stopped early.
+enum FetchEnd {
+    Complete,
+    Unreachable(SnmpError),
+    NoProfile(Option<Oid>),
+    Failed(SnmpError),
+}
+
+/// One poll: returns the events to send.
+async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<crate::event::Event> {
+    let started = Instant::now();
+    let timestamp = Timestamp::now();
+    let deadline = shared.config.poll_timeout.map_or(polled.interval, |d| d.get());
+    let mut stats = FetchStats::default();
+    let mut fetched = Fetched::new();
+    let mut uptime = None;
+    let mut sys_name = None;
+    let end = tokio::time::timeout(deadline, fetch_all(shared, polled, &mut stats, &mut fetched, &mut uptime, &mut sys_name)).await;
+    let end = match end {
+        Ok(end) => end,
+        Err(_) => {
+            shared.stats.poll_timeouts.inc();
+            if let Some(suppressed) = POLL_ERROR_LOG.allow() {
+                tracing::warn!(device = %polled.identity.id, deadline = ?deadline, suppressed, "SNMP poll did not finish in time; sending what was fetched");
+            }
+            FetchEnd::Complete
+        }
+    };
+    shared.stats.count(&stats);
+    let reachable = !matches!(end, FetchEnd::Unreachable(_));
+    match &end {
+        FetchEnd::Unreachable(error) => {
+            shared.stats.unreachable.inc();
+            if let Some(suppressed) = UNREACHABLE_LOG.allow() {
+                tracing::warn!(device = %polled.identity.id, error = %error, suppressed, "SNMP device unreachable");
+            }
+        }
+        FetchEnd::NoProfile(sys_object_id) => {
+            shared.stats.no_profile.inc();
+            if let Some(suppressed) = NO_PROFILE_LOG.allow() {
+                let sys_object_id = sys_object_id.as_ref().map_or("none".to_owned(), Oid::to_string);
+                tracing::warn!(device = %polled.identity.id, %sys_object_id, suppressed, "no SNMP profile matches this device");
+            }
+        }
+        FetchEnd::Failed(error) => {
+            if let Some(suppressed) = POLL_ERROR_LOG.allow() {
+                tracing::warn!(device = %polled.identity.id, error = %error, suppressed, "SNMP poll failed part-way; sending what was fetched");
+            }
+            shared.stats.metrics.error("poll_failed", &format!("{}: {error}", polled.identity.id));
+        }
+        FetchEnd::Complete => polled.fetcher.poll_succeeded(),
+    }
+    let mut device_tags = if reachable { polled.identity.tags.clone() } else { polled.last_tags.clone() };
+    if reachable {
+        if let Some((_, profile)) = &polled.profile {
+            device_tags.insert("snmp_profile".into(), profile.name.clone());
+            if let Some(vendor) = profile.device_vendor() {
+                device_tags.insert("device_vendor".into(), vendor.to_owned());
+            }
+        }
+        if let Some(name) = sys_name.filter(|n: &String| !n.is_empty()) {
+            device_tags.insert("snmp_host".into(), name);
+        }
+        polled.last_tags = device_tags.clone();
+    }
+    let interval_secs = u32::try_from(polled.interval.as_secs()).unwrap_or(u32::MAX).max(1);
+    let mut reporter = Reporter::new(&polled.identity, timestamp, interval_secs, device_tags);
+    if reachable && let Some((_, profile)) = &polled.profile {
+        let evaluation = profile.evaluate(&fetched);
+        polled.tracker.begin_poll(started, uptime);
+        reporter.samples(&evaluation, &fetched, &mut polled.tracker);
+        polled.tracker.end_poll();
+    }
+    reporter.device(reachable, started.elapsed().as_secs_f64(), &stats);
+    reporter.events
+}
+
+async fn fetch_all(
+    shared: &Shared,
+    polled: &mut Polled,
+    stats: &mut FetchStats,
+    fetched: &mut Fetched,
+    uptime: &mut Option<u32>,
+    sys_name: &mut Option<String>,
+) -> FetchEnd {
+    let first = [Oid::from(SYS_OBJECT_ID), Oid::from(SYS_UP_TIME), Oid::from(SYS_NAME)];
+    let mut sys_object_id = None;
+    let answer = polled
+        .fetcher
+        .get(&polled.device, &first, stats, |vb| {
+            match &vb.value {
+                Value::ObjectId(oid) if vb.oid.arcs() == SYS_OBJECT_ID => sys_object_id = Some(oid.clone()),
+                Value::TimeTicks(_) if vb.oid.arcs() == SYS_UP_TIME => *uptime = fetch::time_ticks(&vb.value),
+                Value::OctetString(bytes) if vb.oid.arcs() == SYS_NAME => {
+                    *sys_name = Some(String::from_utf8_lossy(bytes).trim().to_owned())
+                }
+                _ => {}
+            }
+            fetched.insert(vb.oid, vb.value);
+        })
+        .await;
+    if let Err(error) = answer {
+        return FetchEnd::Unreachable(error);
+    }
+    let profile = choose_profile(shared, polled, sys_object_id.as_ref());
+    let Some(profile) = profile else {
+        return FetchEnd::NoProfile(sys_object_id);
+    };
+    let plan = profile.plan();
+    let scalars: Vec<Oid> = plan.scalars.iter().filter(|oid| !first.contains(oid)).cloned().collect();
+    if let Err(error) = polled.fetcher.get(&polled.device, &scalars, stats, |vb| fetched.insert(vb.oid, vb.value)).await {
+        return FetchEnd::Failed(error);
+    }
+    let columns: Vec<Oid> = plan.tables.iter().flat_map(|t| t.columns.iter().cloned()).collect();
+    if let Err(error) =
+        polled.fetcher.walk_columns(&polled.device, &columns, stats, |vb| fetched.insert(vb.oid, vb.value)).await
+    {
+        return FetchEnd::Failed(error);
+    }
+    FetchEnd::Complete
+}
+
+/// The device's profile: its `profile:` override, else the most specific match of its
+/// sysObjectID (kept while the sysObjectID stays the same). A change of profile forgets
+/// the counter state (the series are not the same).
+fn choose_profile(shared: &Shared, polled: &mut Polled, sys_object_id: Option<&Oid>) -> Option<Arc<Profile>> {
+    if let Some((for_oid, profile)) = &polled.profile
+        && (polled.profile_override.is_some() || for_oid.as_ref() == sys_object_id)
+    {
+        return Some(profile.clone());
+    }
+    let profile = match &polled.profile_override {
+        Some(name) => shared.profiles.get(name),
+        None => sys_object_id.and_then(|oid| shared.profiles.for_sys_object_id(oid)),
+    };
+    if polled.profile.as_ref().map(|(_, p)| &p.name) != profile.as_ref().map(|p| &p.name) {
+        polled.tracker.clear();
+    }
+    polled.profile = profile.clone().map(|p| (sys_object_id.cloned(), p));
+    profile
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sharding_is_stable_and_splits_devices() {
+        // FNV-1a 64 reference value for "a" (from the FNV specification's test vectors).
+        assert_eq!(shard_hash("a"), 0xaf63dc4c8601ec8c);
+        let ids: Vec<String> = (0..1000).map(|i| device_id("default", &format!("10.0.{}.{}", i / 250, i % 250), 161)).collect();
+        let shards: Vec<usize> = (0..4)
+            .map(|index| ids.iter().filter(|id| owns(Some(ShardConfig { index, count: 4 }), id)).count())
+            .collect();
+        assert_eq!(shards.iter().sum::<usize>(), 1000, "every device has exactly one owner");
+        assert!(shards.iter().all(|n| (200..300).contains(n)), "{shards:?}");
+        assert!(owns(None, "x") && owns(Some(ShardConfig { index: 0, count: 1 }), "x"));
+    }
+
+    #[test]
+    fn device_ids_and_tags_name_the_port_only_when_it_is_not_161() {
+        assert_eq!(device_id("default", "10.0.0.1", 161), "default:10.0.0.1");
+        assert_eq!(device_id("dc1", "10.0.0.1", 1161), "dc1:10.0.0.1:1161");
+        assert_eq!(snmp_device_tag("10.0.0.1", 161), "10.0.0.1");
+    }
+}

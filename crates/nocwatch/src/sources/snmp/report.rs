@@ -1,0 +1,511 @@
+//! From a profile's evaluation of one poll to metric events, with the Datadog SNMP
+//! integration's names and semantics: `snmp.<name>`; counters as rates (or monotonic
+//! counts) through the device's [`CounterTracker`]; `snmp.ifBandwidthIn/OutUsage.rate`
+//! from the HC octet counters and ifHighSpeed (or a configured speed);
+//! `snmp.memory.usage` from used/free/total; `snmp.interface.status`; the device metrics
+//! (`snmp.device.reachable`, `snmp.devices_monitored`, poll duration and requests).
+//! Sans-IO: the caller passes the evaluation, the fetched values and the time.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use jiff::Timestamp;
+use nocwatch_profile::{Evaluation, InterfaceMetadata, MetricType as ProfileMetricType, Sample, SampleValue};
+use nocwatch_snmp::{Oid, Value};
+
+use super::config::{InterfaceConfig, InterfaceMatch, split_tag};
+use super::counters::{CounterTracker, Reading};
+use super::fetch::FetchStats;
+use crate::event::{Event, Metric, MetricType, Tags};
+
+/// IF-MIB ifHighSpeed (Mb/s), by ifIndex.
+const IF_HIGH_SPEED: [u32; 11] = [1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15];
+
+/// Who a device is, for tags and host names.
+#[derive(Debug, Clone)]
+pub struct DeviceIdentity {
+    /// `<namespace>:<address>` (`:<port>` added when not 161): Datadog's device id.
+    pub id: String,
+    /// The host of the device's metrics (`device:<id>` with `use_device_id_as_hostname`).
+    pub host: Option<String>,
+    /// snmp_device, device_namespace, autodiscovery_subnet and the user's tags.
+    pub tags: Tags,
+    pub interfaces: Vec<InterfaceConfig>,
+}
+
+/// What the poller emits for one poll of one device.
+pub struct Reporter<'a> {
+    pub identity: &'a DeviceIdentity,
+    pub timestamp: Timestamp,
+    pub interval_secs: u32,
+    /// The device tags of this poll: identity tags, snmp_profile, device_vendor, and the
+    /// profile's device-level tags.
+    pub device_tags: Tags,
+    pub events: Vec<Event>,
+}
+
+impl<'a> Reporter<'a> {
+    pub fn new(identity: &'a DeviceIdentity, timestamp: Timestamp, interval_secs: u32, device_tags: Tags) -> Self {
+        Reporter { identity, timestamp, interval_secs, device_tags, events: Vec::new() }
+    }
+
+    fn push(&mut self, name: &str, metric_type: MetricType, value: f64, tags: Tags) {
+        if !value.is_finite() {
+            return;
+        }
+        let interval_secs = (metric_type != MetricType::Gauge).then_some(self.interval_secs.max(1));
+        self.events.push(Event::Metric(Metric {
+            name: format!("snmp.{name}"),
+            metric_type,
+            value,
+            timestamp: self.timestamp,
+            interval_secs,
+            host: self.identity.host.clone(),
+            tags,
+        }));
+    }
+
+    fn sample_tags(&self, sample: &Sample) -> Tags {
+        let mut tags = self.device_tags.clone();
+        for (key, value) in &sample.tags {
+            tags.insert(key.clone(), value.clone());
+        }
+        if let Some(interface) = self.interface_config(&tags) {
+            for tag in &interface.tags {
+                let (key, value) = split_tag(tag);
+                tags.insert(key, value);
+            }
+        }
+        tags
+    }
+
+    /// The configured override for the interface these tags name, if any.
+    fn interface_config(&self, tags: &Tags) -> Option<&'a InterfaceConfig> {
+        if self.identity.interfaces.is_empty() {
+            return None;
+        }
+        self.identity.interfaces.iter().find(|config| match config.match_field {
+            InterfaceMatch::Name => tags.get("interface") == Some(&config.match_value),
+            InterfaceMatch::Index => tags.get("interface_index").map(String::as_str) == Some(config.match_value.trim()),
+        })
+    }
+
+    /// Every sample of the evaluation, the derived bandwidth and memory metrics, and
+    /// `snmp.interface.status`. Counters go through `tracker`, whose poll must have begun.
+    pub fn samples(&mut self, evaluation: &Evaluation, fetched: &nocwatch_profile::Fetched, tracker: &mut CounterTracker) {
+        let mut memory: Vec<(String, f64, Tags)> = Vec::new();
+        let has_memory_usage = evaluation.samples.iter().any(|s| s.name == "memory.usage");
+        for sample in &evaluation.samples {
+            let tags = self.sample_tags(sample);
+            match (sample.metric_type, sample.value) {
+                (ProfileMetricType::Gauge, value) => {
+                    let value = match value {
+                        SampleValue::Gauge(v) => v,
+                        SampleValue::Counter { raw, .. } => raw as f64 * sample.scale,
+                    };
+                    if !has_memory_usage && matches!(sample.name.as_str(), "memory.used" | "memory.free" | "memory.total") {
+                        memory.push((sample.name.clone(), value, tags.clone()));
+                    }
+                    self.push(&sample.name, MetricType::Gauge, value, tags);
+                }
+                (metric_type, value) => {
+                    let (raw, bits) = match value {
+                        SampleValue::Counter { raw, bits } => (raw, bits),
+                        // A gauge-typed value submitted as a rate or count (`metric_type:`
+                        // on an INTEGER): treated as a 64-bit counter; negatives cannot be.
+                        SampleValue::Gauge(v) if v >= 0.0 && v.is_finite() => (v as u64, 64),
+                        SampleValue::Gauge(_) => continue,
+                    };
+                    let Reading::Delta { delta, seconds } = tracker.update(series_key(sample), raw, bits) else {
+                        continue;
+                    };
+                    let increase = delta as f64 * sample.scale;
+                    match metric_type {
+                        ProfileMetricType::Rate => self.push(&sample.name, MetricType::Rate, increase / seconds, tags.clone()),
+                        ProfileMetricType::MonotonicCount => {
+                            self.push(&sample.name, MetricType::Count, increase, tags.clone())
+                        }
+                        ProfileMetricType::MonotonicCountAndRate => {
+                            self.push(&sample.name, MetricType::Count, increase, tags.clone());
+                            self.push(&format!("{}.rate", sample.name), MetricType::Rate, increase / seconds, tags.clone());
+                        }
+                        ProfileMetricType::Gauge => {}
+                    }
+                    let direction = match sample.name.as_str() {
+                        "ifHCInOctets" => Some(Direction::In),
+                        "ifHCOutOctets" => Some(Direction::Out),
+                        _ => None,
+                    };
+                    if let Some(direction) = direction {
+                        self.bandwidth(direction, delta as f64, seconds, tags, fetched);
+                    }
+                }
+            }
+        }
+        if !has_memory_usage {
+            self.memory_usage(&memory);
+        }
+        for interface in &evaluation.interfaces {
+            self.interface_status(interface);
+        }
+    }
+
+    /// `snmp.ifBandwidth{In,Out}Usage.rate`: percent of the interface's speed used.
+    fn bandwidth(&mut self, direction: Direction, octets: f64, seconds: f64, tags: Tags, fetched: &nocwatch_profile::Fetched) {
+        let configured = self.interface_config(&tags).and_then(|config| match direction {
+            Direction::In => config.in_speed,
+            Direction::Out => config.out_speed,
+        });
+        let speed_bps = match configured {
+            Some(speed) => speed as f64,
+            None => {
+                let Some(index) = tags.get("interface_index").and_then(|i| i.parse::<u32>().ok()) else {
+                    return;
+                };
+                let mut oid = IF_HIGH_SPEED.to_vec();
+                oid.push(index);
+                match fetched.get(&Oid::new(oid)).and_then(numeric) {
+                    Some(mbps) if mbps > 0.0 => mbps * 1e6,
+                    _ => return,
+                }
+            }
+        };
+        let name = match direction {
+            Direction::In => "ifBandwidthInUsage.rate",
+            Direction::Out => "ifBandwidthOutUsage.rate",
+        };
+        self.push(name, MetricType::Gauge, octets * 8.0 / (speed_bps * seconds) * 100.0, tags);
+    }
+
+    /// `snmp.memory.usage` (percent) from used/free, used/total or total/free with the
+    /// same tags, unless the profile gives it.
+    fn memory_usage(&mut self, memory: &[(String, f64, Tags)]) {
+        let find = |name: &str, tags: &Tags| memory.iter().find(|(n, _, t)| n == name && t == tags).map(|(_, v, _)| *v);
+        let mut done: Vec<&Tags> = Vec::new();
+        for (_, _, tags) in memory {
+            if done.contains(&tags) {
+                continue;
+            }
+            done.push(tags);
+            let (used, free, total) = (find("memory.used", tags), find("memory.free", tags), find("memory.total", tags));
+            let usage = match (used, free, total) {
+                (Some(used), Some(free), _) if used + free > 0.0 => used / (used + free) * 100.0,
+                (Some(used), None, Some(total)) if total > 0.0 => used / total * 100.0,
+                (None, Some(free), Some(total)) if total > 0.0 => (total - free) / total * 100.0,
+                _ => continue,
+            };
+            self.push("memory.usage", MetricType::Gauge, usage, tags.clone());
+        }
+    }
+
+    fn interface_status(&mut self, interface: &InterfaceMetadata) {
+        let (Some(admin), Some(oper)) = (interface.admin_status, interface.oper_status) else {
+            return;
+        };
+        let mut tags = self.device_tags.clone();
+        tags.insert("status".into(), interface_status(admin, oper).into());
+        tags.insert("admin_status".into(), admin_status_name(admin).into());
+        tags.insert("oper_status".into(), oper_status_name(oper).into());
+        tags.insert("interface_index".into(), interface.index.to_string());
+        if let Some(name) = interface.name.as_ref().filter(|n| !n.is_empty()) {
+            tags.insert("interface".into(), name.clone());
+        }
+        if let Some(alias) = interface.alias.as_ref().filter(|a| !a.is_empty()) {
+            tags.insert("interface_alias".into(), alias.clone());
+        }
+        if let Some(config) = self.interface_config(&tags) {
+            for tag in &config.tags {
+                let (key, value) = split_tag(tag);
+                tags.insert(key, value);
+            }
+        }
+        self.push("interface.status", MetricType::Gauge, 1.0, tags);
+    }
+
+    /// The device metrics of every poll, answered or not.
+    pub fn device(&mut self, reachable: bool, duration_secs: f64, stats: &FetchStats) {
+        let tags = self.device_tags.clone();
+        self.push("device.reachable", MetricType::Gauge, f64::from(u8::from(reachable)), tags.clone());
+        self.push("device.unreachable", MetricType::Gauge, f64::from(u8::from(!reachable)), tags.clone());
+        self.push("devices_monitored", MetricType::Gauge, 1.0, tags.clone());
+        let submitted = self.events.len() as f64 + 2.0;
+        // Datadog's names for the check's own telemetry (its NDM dashboards use them).
+        let telemetry = |name: &str| format!("datadog.snmp.{name}");
+        let interval_secs = self.interval_secs.max(1);
+        let mut own = |name: String, metric_type: MetricType, value: f64, tags: Tags| {
+            self.events.push(Event::Metric(Metric {
+                name,
+                metric_type,
+                value,
+                timestamp: self.timestamp,
+                interval_secs: (metric_type != MetricType::Gauge).then_some(interval_secs),
+                host: self.identity.host.clone(),
+                tags,
+            }))
+        };
+        own(telemetry("check_duration"), MetricType::Gauge, duration_secs, tags.clone());
+        own(telemetry("submitted_metrics"), MetricType::Gauge, submitted, tags.clone());
+        for (kind, count) in
+            [("get", stats.get_requests), ("getbulk", stats.getbulk_requests), ("getnext", stats.getnext_requests)]
+        {
+            if count > 0 {
+                let mut tags = tags.clone();
+                tags.insert("request_type".into(), kind.into());
+                own(telemetry("requests"), MetricType::Count, f64::from(count), tags);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    In,
+    Out,
+}
+
+/// The counter series of a sample: its name and profile tags (the device's own tags are
+/// the same for all its series).
+fn series_key(sample: &Sample) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    sample.name.hash(&mut hasher);
+    sample.tags.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn numeric(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(v) => Some(*v as f64),
+        Value::Counter32(v) | Value::Gauge32(v) | Value::TimeTicks(v) | Value::UInteger32(v) => Some(f64::from(*v)),
+        Value::Counter64(v) => Some(*v as f64),
+        _ => None,
+    }
+}
+
+/// Datadog's summary of ifAdminStatus × ifOperStatus.
+pub fn interface_status(admin: i64, oper: i64) -> &'static str {
+    const UP: i64 = 1;
+    const DOWN: i64 = 2;
+    const TESTING: i64 = 3;
+    match (admin, oper) {
+        (UP, UP) => "up",
+        (UP, DOWN) => "down",
+        (UP, _) => "warning",
+        (DOWN, UP) => "down",
+        (DOWN, DOWN) => "off",
+        (DOWN, _) => "warning",
+        (TESTING, o) if o != DOWN => "warning",
+        _ => "down",
+    }
+}
+
+fn admin_status_name(value: i64) -> &'static str {
+    match value {
+        1 => "up",
+        2 => "down",
+        3 => "testing",
+        _ => "unknown",
+    }
+}
+
+fn oper_status_name(value: i64) -> &'static str {
+    match value {
+        1 => "up",
+        2 => "down",
+        3 => "testing",
+        4 => "unknown",
+        5 => "dormant",
+        6 => "not_present",
+        7 => "lower_layer_down",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::{Duration, Instant};
+
+    use nocwatch_profile::Fetched;
+
+    use super::*;
+
+    fn identity() -> DeviceIdentity {
+        DeviceIdentity {
+            id: "default:192.0.2.1".into(),
+            host: Some("device:default:192.0.2.1".into()),
+            tags: [("snmp_device".to_owned(), "192.0.2.1".to_owned())].into(),
+            interfaces: vec![InterfaceConfig {
+                match_field: InterfaceMatch::Name,
+                match_value: "Gi0/2".into(),
+                in_speed: Some(10_000_000),
+                out_speed: None,
+                tags: vec!["role:uplink".into()],
+            }],
+        }
+    }
+
+    fn counter(name: &str, raw: u64, bits: u8, interface: (&str, u32)) -> Sample {
+        Sample {
+            name: name.into(),
+            value: SampleValue::Counter { raw, bits },
+            metric_type: ProfileMetricType::Rate,
+            scale: 1.0,
+            tags: vec![("interface".into(), interface.0.into()), ("interface_index".into(), interface.1.to_string())],
+        }
+    }
+
+    fn metrics(events: &[Event]) -> Vec<(&str, f64, &Tags)> {
+        events
+            .iter()
+            .map(|e| match e {
+                Event::Metric(m) => (m.name.as_str(), m.value, &m.tags),
+                Event::Log(_) => panic!("a log"),
+            })
+            .collect()
+    }
+
+    fn poll(
+        tracker: &mut CounterTracker,
+        epoch: Instant,
+        secs: u64,
+        uptime: u32,
+        samples: Vec<Sample>,
+        fetched: &Fetched,
+    ) -> Vec<Event> {
+        let identity = identity();
+        tracker.begin_poll(epoch + Duration::from_secs(secs), Some(uptime));
+        let mut reporter = Reporter::new(&identity, Timestamp::UNIX_EPOCH, 60, identity.tags.clone());
+        let evaluation = Evaluation { samples, ..Evaluation::default() };
+        reporter.samples(&evaluation, fetched, tracker);
+        tracker.end_poll();
+        reporter.events
+    }
+
+    #[test]
+    fn octet_counters_give_rates_and_bandwidth_usage_from_if_high_speed_or_the_override() {
+        let epoch = Instant::now();
+        let mut tracker = CounterTracker::new(epoch);
+        // Gi0/1 is 100 Mb/s by ifHighSpeed; Gi0/2 has a configured 10 Mb/s inbound.
+        let fetched: Fetched = [
+            (Oid::new([1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15, 1]), Value::Gauge32(100)),
+            (Oid::new([1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15, 2]), Value::Gauge32(1000)),
+        ]
+        .into_iter()
+        .collect();
+        let first = poll(
+            &mut tracker,
+            epoch,
+            0,
+            100,
+            vec![counter("ifHCInOctets", 1_000, 64, ("Gi0/1", 1)), counter("ifHCInOctets", 0, 64, ("Gi0/2", 2))],
+            &fetched,
+        );
+        assert!(first.is_empty(), "a first reading is only a baseline");
+        // 60 s later: Gi0/1 got 75,000,000 octets (10 Mb/s: 10% of 100 Mb/s); Gi0/2
+        // 37,500,000 octets (5 Mb/s: 50% of its configured 10 Mb/s).
+        let second = poll(
+            &mut tracker,
+            epoch,
+            60,
+            6100,
+            vec![
+                counter("ifHCInOctets", 75_001_000, 64, ("Gi0/1", 1)),
+                counter("ifHCInOctets", 37_500_000, 64, ("Gi0/2", 2)),
+            ],
+            &fetched,
+        );
+        let got = metrics(&second);
+        assert_eq!(got.len(), 4);
+        assert_eq!((got[0].0, got[0].1), ("snmp.ifHCInOctets", 1_250_000.0));
+        assert_eq!((got[1].0, got[1].1), ("snmp.ifBandwidthInUsage.rate", 10.0));
+        assert_eq!(got[1].2.get("interface").unwrap(), "Gi0/1");
+        assert_eq!(got[1].2.get("snmp_device").unwrap(), "192.0.2.1");
+        assert_eq!((got[3].0, got[3].1), ("snmp.ifBandwidthInUsage.rate", 50.0));
+        assert_eq!(got[3].2.get("role").unwrap(), "uplink");
+    }
+
+    #[test]
+    fn reboot_and_counter32_wrap_never_give_a_negative_or_a_spike() {
+        let epoch = Instant::now();
+        let mut tracker = CounterTracker::new(epoch);
+        let fetched = Fetched::new();
+        let sample = |raw| vec![counter("ifInErrors", raw, 32, ("Gi0/1", 1))];
+        poll(&mut tracker, epoch, 0, 1_000_000, sample(u64::from(u32::MAX) - 59), &fetched);
+        let wrapped = poll(&mut tracker, epoch, 60, 1_006_000, sample(60), &fetched);
+        assert_eq!(metrics(&wrapped)[0].1, 2.0, "120 errors over 60 s through the wrap");
+        let rebooted = poll(&mut tracker, epoch, 120, 500, sample(3), &fetched);
+        assert!(rebooted.is_empty(), "no sample across a reboot: {:?}", metrics(&rebooted));
+        let after = poll(&mut tracker, epoch, 180, 6500, sample(63), &fetched);
+        assert_eq!(metrics(&after)[0].1, 1.0);
+    }
+
+    #[test]
+    fn missing_column_gives_no_bandwidth_and_other_metrics_still_flow() {
+        let epoch = Instant::now();
+        let mut tracker = CounterTracker::new(epoch);
+        // No ifHighSpeed fetched (the device has no ifXTable speed column).
+        let fetched = Fetched::new();
+        let gauge = Sample {
+            name: "cpu.usage".into(),
+            value: SampleValue::Gauge(17.0),
+            metric_type: ProfileMetricType::Gauge,
+            scale: 1.0,
+            tags: vec![("cpu".into(), "1".into())],
+        };
+        poll(&mut tracker, epoch, 0, 100, vec![counter("ifHCInOctets", 0, 64, ("Gi0/1", 1)), gauge.clone()], &fetched);
+        let second =
+            poll(&mut tracker, epoch, 60, 6100, vec![counter("ifHCInOctets", 600, 64, ("Gi0/1", 1)), gauge], &fetched);
+        let names: Vec<&str> = metrics(&second).iter().map(|m| m.0).collect();
+        assert_eq!(names, ["snmp.ifHCInOctets", "snmp.cpu.usage"]);
+    }
+
+    #[test]
+    fn monotonic_count_and_rate_and_scale() {
+        let epoch = Instant::now();
+        let mut tracker = CounterTracker::new(epoch);
+        let fetched = Fetched::new();
+        let sample = |raw| Sample {
+            name: "ifInDiscards".into(),
+            value: SampleValue::Counter { raw, bits: 32 },
+            metric_type: ProfileMetricType::MonotonicCountAndRate,
+            scale: 2.0,
+            tags: vec![],
+        };
+        poll(&mut tracker, epoch, 0, 100, vec![sample(10)], &fetched);
+        let second = poll(&mut tracker, epoch, 30, 3100, vec![sample(40)], &fetched);
+        let got = metrics(&second);
+        assert_eq!((got[0].0, got[0].1), ("snmp.ifInDiscards", 60.0));
+        assert_eq!((got[1].0, got[1].1), ("snmp.ifInDiscards.rate", 2.0));
+        let Event::Metric(count) = &second[0] else { unreachable!() };
+        assert_eq!((count.metric_type, count.interval_secs), (MetricType::Count, Some(60)));
+    }
+
+    #[test]
+    fn memory_usage_from_used_and_free() {
+        let epoch = Instant::now();
+        let mut tracker = CounterTracker::new(epoch);
+        let gauge = |name: &str, v: f64| Sample {
+            name: name.into(),
+            value: SampleValue::Gauge(v),
+            metric_type: ProfileMetricType::Gauge,
+            scale: 1.0,
+            tags: vec![("mem".into(), "1".into())],
+        };
+        let events =
+            poll(&mut tracker, epoch, 0, 1, vec![gauge("memory.used", 300.0), gauge("memory.free", 100.0)], &Fetched::new());
+        let got = metrics(&events);
+        assert_eq!((got[2].0, got[2].1), ("snmp.memory.usage", 75.0));
+        assert_eq!(got[2].2.get("mem").unwrap(), "1");
+    }
+
+    #[test]
+    fn interface_status_summary() {
+        assert_eq!(interface_status(1, 1), "up");
+        assert_eq!(interface_status(1, 2), "down");
+        assert_eq!(interface_status(1, 7), "warning");
+        assert_eq!(interface_status(2, 2), "off");
+        assert_eq!(interface_status(2, 1), "down");
+        assert_eq!(interface_status(3, 1), "warning");
+        assert_eq!(interface_status(3, 2), "down");
+    }
+}
