@@ -1,10 +1,12 @@
-//! The command line: `nocwatch run`, `nocwatch check-config`, `nocwatch version`.
+//! The command line: `nocwatch run`, `nocwatch check-config`, `nocwatch version`, and
+//! operator tools (`syslog parse`, `snmp get|walk|...`, `import datadog-snmp`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod import;
 mod snmp;
 
 use crate::config::{self, Config, ConfigError, EMBEDDED_DEFAULT, ProcessEnv};
@@ -34,6 +36,18 @@ enum Command {
     /// SNMP tools for operators: get, getnext, walk, bulkwalk (net-snmp flags and output)
     #[command(subcommand)]
     Snmp(snmp::SnmpCommand),
+    /// Convert another agent's config into nocwatch config (printed on stdout)
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// A Datadog Agent snmp.d/conf.yaml (rendered, or the seed's entrykit template) into an `snmp` source
+    DatadogSnmp {
+        /// The conf.yaml to read
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Syslog(SyslogCommand::Parse(args)) => syslog_parse(&args),
         Command::Snmp(command) => snmp::run(command),
+        Command::Import(ImportCommand::DatadogSnmp { file }) => import::datadog_snmp(&file),
     }
 }
 

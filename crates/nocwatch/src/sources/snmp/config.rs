@@ -139,7 +139,9 @@ impl Credentials {
                 let has_auth = self.auth_key.is_some();
                 let has_priv = self.priv_key.is_some();
                 if has_priv && !has_auth {
-                    return Err("`priv_key` needs `auth_key` too (there is no privacy without authentication)".to_owned());
+                    return Err(
+                        "`priv_key` needs `auth_key` too (there is no privacy without authentication)".to_owned()
+                    );
                 }
                 for (key, secret) in [("auth_key", &self.auth_key), ("priv_key", &self.priv_key)] {
                     if let Some(secret) = secret
@@ -486,9 +488,10 @@ impl SnmpSourceConfig {
                 subnet.parse::<Subnet>().map_err(|e| format!("discovery.subnets: {e}"))?;
             }
             for address in &discovery.ignored_addresses {
-                address.trim().parse::<IpAddr>().map_err(|_| {
-                    format!("discovery.ignored_addresses: `{address}` is not an IP address")
-                })?;
+                address
+                    .trim()
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("discovery.ignored_addresses: `{address}` is not an IP address"))?;
             }
             if discovery.concurrency == 0 {
                 return Err("discovery.concurrency: must be at least 1".to_owned());
@@ -501,7 +504,8 @@ impl SnmpSourceConfig {
             }
             defaults.check().map_err(|e| format!("discovery uses the source's credentials, which {e}"))?;
         }
-        let profiles = nocwatch_profile::Profiles::load(&self.profile_dirs).map_err(|e| format!("profile_dirs: {e}"))?;
+        let profiles =
+            nocwatch_profile::Profiles::load(&self.profile_dirs).map_err(|e| format!("profile_dirs: {e}"))?;
         for (i, device) in self.devices.iter().enumerate() {
             if let Some(name) = &device.profile
                 && profiles.get(name).is_none()

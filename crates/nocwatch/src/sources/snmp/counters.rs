@@ -55,14 +55,7 @@ pub struct CounterTracker {
 
 impl CounterTracker {
     pub fn new(epoch: Instant) -> CounterTracker {
-        CounterTracker {
-            epoch,
-            series: HashMap::new(),
-            poll: 0,
-            now_ms: 0,
-            last_uptime: None,
-            rebooted: false,
-        }
+        CounterTracker { epoch, series: HashMap::new(), poll: 0, now_ms: 0, last_uptime: None, rebooted: false }
     }
 
     /// Starts a poll made at `now`, with the device's sysUpTime (hundredths of a second)
@@ -197,7 +190,10 @@ mod tests {
         assert_eq!(tracker.update(1, 700, 64), Reading::Delta { delta: 600, seconds: 60.0 });
         tracker.end_poll();
         assert!(!tracker.begin_poll(at(epoch, 120), Some(13000)));
-        assert_eq!(tracker.update(1, u64::from(u32::MAX) + 5, 64), Reading::Delta { delta: 4_294_966_600, seconds: 60.0 });
+        assert_eq!(
+            tracker.update(1, u64::from(u32::MAX) + 5, 64),
+            Reading::Delta { delta: 4_294_966_600, seconds: 60.0 }
+        );
     }
 
     #[test]

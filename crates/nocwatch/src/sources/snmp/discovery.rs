@@ -23,7 +23,8 @@ impl FromStr for Subnet {
 
     fn from_str(text: &str) -> Result<Subnet, String> {
         let text = text.trim();
-        let (address, prefix) = text.split_once('/').ok_or_else(|| format!("`{text}` is not a subnet: write e.g. `10.0.1.0/24`"))?;
+        let (address, prefix) =
+            text.split_once('/').ok_or_else(|| format!("`{text}` is not a subnet: write e.g. `10.0.1.0/24`"))?;
         let address: IpAddr = address.parse().map_err(|_| format!("`{text}`: `{address}` is not an IP address"))?;
         let bits: u8 = if address.is_ipv4() { 32 } else { 128 };
         let prefix: u8 = prefix

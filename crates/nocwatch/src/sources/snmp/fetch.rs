@@ -69,7 +69,10 @@ impl ColumnWalk {
                 continue;
             }
             let column = asked[slot];
-            if vb.value.is_exception() || !vb.oid.starts_with(&self.columns[column]) || vb.oid.len() == self.columns[column].len() {
+            if vb.value.is_exception()
+                || !vb.oid.starts_with(&self.columns[column])
+                || vb.oid.len() == self.columns[column].len()
+            {
                 ended[slot] = true;
                 continue;
             }

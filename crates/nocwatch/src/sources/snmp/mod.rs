@@ -142,16 +142,25 @@ impl UserCache {
     fn security(&mut self, credentials: &Credentials) -> anyhow::Result<Security> {
         match credentials.effective_version() {
             SnmpVersion::V1 | SnmpVersion::V2c => {
-                let version = if credentials.effective_version() == SnmpVersion::V1 { Version::V1 } else { Version::V2c };
+                let version =
+                    if credentials.effective_version() == SnmpVersion::V1 { Version::V1 } else { Version::V2c };
                 let community = credentials.community.as_ref().context("SNMP device without a community")?;
                 Ok(Security::Community { version, community: Community(community.expose().as_bytes().to_vec()) })
             }
             SnmpVersion::V3 => {
                 let name = credentials.user.clone().unwrap_or_default();
-                let auth: Option<AuthProtocol> =
-                    credentials.auth_protocol.as_deref().map(str::parse).transpose().map_err(|e: String| anyhow::anyhow!(e))?;
-                let privacy: Option<PrivProtocol> =
-                    credentials.priv_protocol.as_deref().map(str::parse).transpose().map_err(|e: String| anyhow::anyhow!(e))?;
+                let auth: Option<AuthProtocol> = credentials
+                    .auth_protocol
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|e: String| anyhow::anyhow!(e))?;
+                let privacy: Option<PrivProtocol> = credentials
+                    .priv_protocol
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|e: String| anyhow::anyhow!(e))?;
                 // The cache key holds the secrets only in memory, like the user itself.
                 let key = format!(
                     "{name}\u{0}{auth:?}\u{0}{}\u{0}{privacy:?}\u{0}{}",
@@ -346,7 +355,12 @@ async fn discover(
             config.tags = discovery.tags.clone();
             let token = shutdown.child_token();
             running.insert(ip, token.clone());
-            let planned = Planned { config, address: SocketAddr::new(ip, port), security: security.clone(), subnet: Some(subnet) };
+            let planned = Planned {
+                config,
+                address: SocketAddr::new(ip, port),
+                security: security.clone(),
+                subnet: Some(subnet),
+            };
             tasks.spawn(device_loop(shared.clone(), planned, token));
         }
         // Reap finished tasks so the set does not grow with removed devices.
@@ -370,7 +384,11 @@ async fn probe_all(
             loop {
                 let next = queue.lock().ok().and_then(|mut q| q.next());
                 let Some((ip, subnet)) = next else { break };
-                let device = shared.client.device(SocketAddr::new(ip, shared.config.port), security.clone(), device_options(&shared.config));
+                let device = shared.client.device(
+                    SocketAddr::new(ip, shared.config.port),
+                    security.clone(),
+                    device_options(&shared.config),
+                );
                 shared.stats.get.inc();
                 let answered = device
                     .get(&[Oid::from(SYS_OBJECT_ID)])
@@ -491,7 +509,9 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<crate::event::Event> 
     let mut fetched = Fetched::new();
     let mut uptime = None;
     let mut sys_name = None;
-    let end = tokio::time::timeout(deadline, fetch_all(shared, polled, &mut stats, &mut fetched, &mut uptime, &mut sys_name)).await;
+    let end =
+        tokio::time::timeout(deadline, fetch_all(shared, polled, &mut stats, &mut fetched, &mut uptime, &mut sys_name))
+            .await;
     let end = match end {
         Ok(end) => end,
         Err(_) => {
@@ -584,7 +604,8 @@ async fn fetch_all(
     };
     let plan = profile.plan();
     let scalars: Vec<Oid> = plan.scalars.iter().filter(|oid| !first.contains(oid)).cloned().collect();
-    if let Err(error) = polled.fetcher.get(&polled.device, &scalars, stats, |vb| fetched.insert(vb.oid, vb.value)).await {
+    if let Err(error) = polled.fetcher.get(&polled.device, &scalars, stats, |vb| fetched.insert(vb.oid, vb.value)).await
+    {
         return FetchEnd::Failed(error);
     }
     let columns: Vec<Oid> = plan.tables.iter().flat_map(|t| t.columns.iter().cloned()).collect();
@@ -624,7 +645,8 @@ mod tests {
     fn sharding_is_stable_and_splits_devices() {
         // FNV-1a 64 reference value for "a" (from the FNV specification's test vectors).
         assert_eq!(shard_hash("a"), 0xaf63dc4c8601ec8c);
-        let ids: Vec<String> = (0..1000).map(|i| device_id("default", &format!("10.0.{}.{}", i / 250, i % 250), 161)).collect();
+        let ids: Vec<String> =
+            (0..1000).map(|i| device_id("default", &format!("10.0.{}.{}", i / 250, i % 250), 161)).collect();
         let shards: Vec<usize> = (0..4)
             .map(|index| ids.iter().filter(|id| owns(Some(ShardConfig { index, count: 4 }), id)).count())
             .collect();

@@ -91,7 +91,12 @@ impl<'a> Reporter<'a> {
 
     /// Every sample of the evaluation, the derived bandwidth and memory metrics, and
     /// `snmp.interface.status`. Counters go through `tracker`, whose poll must have begun.
-    pub fn samples(&mut self, evaluation: &Evaluation, fetched: &nocwatch_profile::Fetched, tracker: &mut CounterTracker) {
+    pub fn samples(
+        &mut self,
+        evaluation: &Evaluation,
+        fetched: &nocwatch_profile::Fetched,
+        tracker: &mut CounterTracker,
+    ) {
         let mut memory: Vec<(String, f64, Tags)> = Vec::new();
         let has_memory_usage = evaluation.samples.iter().any(|s| s.name == "memory.usage");
         for sample in &evaluation.samples {
@@ -102,7 +107,9 @@ impl<'a> Reporter<'a> {
                         SampleValue::Gauge(v) => v,
                         SampleValue::Counter { raw, .. } => raw as f64 * sample.scale,
                     };
-                    if !has_memory_usage && matches!(sample.name.as_str(), "memory.used" | "memory.free" | "memory.total") {
+                    if !has_memory_usage
+                        && matches!(sample.name.as_str(), "memory.used" | "memory.free" | "memory.total")
+                    {
                         memory.push((sample.name.clone(), value, tags.clone()));
                     }
                     self.push(&sample.name, MetricType::Gauge, value, tags);
@@ -120,13 +127,20 @@ impl<'a> Reporter<'a> {
                     };
                     let increase = delta as f64 * sample.scale;
                     match metric_type {
-                        ProfileMetricType::Rate => self.push(&sample.name, MetricType::Rate, increase / seconds, tags.clone()),
+                        ProfileMetricType::Rate => {
+                            self.push(&sample.name, MetricType::Rate, increase / seconds, tags.clone())
+                        }
                         ProfileMetricType::MonotonicCount => {
                             self.push(&sample.name, MetricType::Count, increase, tags.clone())
                         }
                         ProfileMetricType::MonotonicCountAndRate => {
                             self.push(&sample.name, MetricType::Count, increase, tags.clone());
-                            self.push(&format!("{}.rate", sample.name), MetricType::Rate, increase / seconds, tags.clone());
+                            self.push(
+                                &format!("{}.rate", sample.name),
+                                MetricType::Rate,
+                                increase / seconds,
+                                tags.clone(),
+                            );
                         }
                         ProfileMetricType::Gauge => {}
                     }
@@ -150,7 +164,14 @@ impl<'a> Reporter<'a> {
     }
 
     /// `snmp.ifBandwidth{In,Out}Usage.rate`: percent of the interface's speed used.
-    fn bandwidth(&mut self, direction: Direction, octets: f64, seconds: f64, tags: Tags, fetched: &nocwatch_profile::Fetched) {
+    fn bandwidth(
+        &mut self,
+        direction: Direction,
+        octets: f64,
+        seconds: f64,
+        tags: Tags,
+        fetched: &nocwatch_profile::Fetched,
+    ) {
         let configured = self.interface_config(&tags).and_then(|config| match direction {
             Direction::In => config.in_speed,
             Direction::Out => config.out_speed,
@@ -186,7 +207,8 @@ impl<'a> Reporter<'a> {
                 continue;
             }
             done.push(tags);
-            let (used, free, total) = (find("memory.used", tags), find("memory.free", tags), find("memory.total", tags));
+            let (used, free, total) =
+                (find("memory.used", tags), find("memory.free", tags), find("memory.total", tags));
             let usage = match (used, free, total) {
                 (Some(used), Some(free), _) if used + free > 0.0 => used / (used + free) * 100.0,
                 (Some(used), None, Some(total)) if total > 0.0 => used / total * 100.0,
@@ -491,8 +513,14 @@ mod tests {
             scale: 1.0,
             tags: vec![("mem".into(), "1".into())],
         };
-        let events =
-            poll(&mut tracker, epoch, 0, 1, vec![gauge("memory.used", 300.0), gauge("memory.free", 100.0)], &Fetched::new());
+        let events = poll(
+            &mut tracker,
+            epoch,
+            0,
+            1,
+            vec![gauge("memory.used", 300.0), gauge("memory.free", 100.0)],
+            &Fetched::new(),
+        );
         let got = metrics(&events);
         assert_eq!((got[2].0, got[2].1), ("snmp.memory.usage", 75.0));
         assert_eq!(got[2].2.get("mem").unwrap(), "1");
