@@ -95,7 +95,9 @@ fn untemplate(text: &str) -> Result<String, String> {
                 None => return Err(format!("`{{{{ {inner} }}}}`: `{var}` is not a range variable")),
             },
             _ => {
-                return Err(format!("template construct `{{{{ {inner} }}}}` cannot be imported; render the file first"));
+                return Err(format!(
+                    "template construct `{{{{ {inner} }}}}` cannot be imported; render the file first"
+                ));
             }
         }
     }

@@ -581,9 +581,15 @@ async fn fetch_all(
 ) -> FetchEnd {
     let first = [Oid::from(SYS_OBJECT_ID), Oid::from(SYS_UP_TIME), Oid::from(SYS_NAME)];
     let mut sys_object_id = None;
-    let answer = polled
-        .fetcher
-        .get(&polled.device, &first, stats, |vb| {
+    // Not through the adaptive batching: no answer here means an unreachable device, not
+    // a request too large.
+    stats.get_requests += 1;
+    let answer = polled.device.get(&first).await.map(|varbinds| {
+        for vb in varbinds {
+            if vb.value.is_exception() {
+                continue;
+            }
+            stats.varbinds += 1;
             match &vb.value {
                 Value::ObjectId(oid) if vb.oid.arcs() == SYS_OBJECT_ID => sys_object_id = Some(oid.clone()),
                 Value::TimeTicks(_) if vb.oid.arcs() == SYS_UP_TIME => *uptime = fetch::time_ticks(&vb.value),
@@ -593,9 +599,14 @@ async fn fetch_all(
                 _ => {}
             }
             fetched.insert(vb.oid, vb.value);
-        })
-        .await;
+        }
+    });
     if let Err(error) = answer {
+        if matches!(error, SnmpError::Timeout { .. }) {
+            stats.timeouts += 1;
+        } else {
+            stats.errors += 1;
+        }
         return FetchEnd::Unreachable(error);
     }
     let profile = choose_profile(shared, polled, sys_object_id.as_ref());
