@@ -13,13 +13,21 @@
 //! The runtime table holds no descriptions and no parse trees: one string arena
 //! plus flat arrays indexed by u32, so a big vendor set costs tens of MiB at most.
 
+mod ast;
+mod cache;
 mod display_hint;
+mod intern;
+mod lexer;
+mod link;
+mod load;
+mod parser;
 mod table;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use display_hint::{format_integer, format_octets};
+pub use load::{Compiled, ModuleReport, ModuleStatus};
 pub use table::{Mibs, Node, Syntax};
 
 /// What an OID-tree node is, from the macro that defined it.
@@ -121,12 +129,36 @@ impl Mibs {
     /// `cache_dir` keyed by file paths+mtimes+sizes. Problems in single modules are
     /// diagnostics, not errors.
     pub fn load(dirs: &[PathBuf], cache_dir: Option<&Path>) -> Result<(Mibs, Vec<Diagnostic>), MibError> {
-        // Skeleton: the compiler lands next. Directories are still checked so
-        // configuration mistakes surface now.
-        let _ = cache_dir;
-        for dir in dirs {
-            std::fs::read_dir(dir).map_err(|source| MibError::Io { path: dir.clone(), source })?;
+        let files = load::discover(dirs)?;
+        let key = cache::key(&files);
+        let cache_file = cache_dir.map(|dir| cache::path(dir, dirs));
+        if let Some(path) = &cache_file
+            && let Ok(bytes) = std::fs::read(path)
+            && let Some(cached) = cache::decode(&bytes, key)
+        {
+            return Ok(cached);
         }
-        Ok((Mibs::empty(), Vec::new()))
+        let mut compiled = load::compile(&files);
+        if let Some(path) = &cache_file {
+            let bytes = cache::encode(&compiled.mibs, &compiled.diagnostics, key);
+            if let Err(e) = cache::write(path, &bytes) {
+                // Not fatal: the next start compiles again.
+                compiled.diagnostics.push(Diagnostic {
+                    severity: Severity::Warning,
+                    file: path.clone(),
+                    line: 0,
+                    module: None,
+                    message: format!("cannot write the MIB cache: {e}"),
+                });
+            }
+        }
+        Ok((compiled.mibs, compiled.diagnostics))
+    }
+
+    /// Compiles every module under `dirs` from source (no cache), with a
+    /// per-module report: what `nocwatch mib check` prints.
+    pub fn compile(dirs: &[PathBuf]) -> Result<Compiled, MibError> {
+        let files = load::discover(dirs)?;
+        Ok(load::compile(&files))
     }
 }

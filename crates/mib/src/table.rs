@@ -45,6 +45,16 @@ pub(crate) struct SyntaxRec {
     pub labels_len: u32,
 }
 
+/// One (name, module) -> node entry. Every definition has one, so a name that
+/// several modules define (or an OID several modules name differently) can be
+/// looked up under each of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NameRec {
+    pub name: Str,
+    pub module: u32,
+    pub node: u32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LabelRec {
     pub value: i64,
@@ -57,8 +67,8 @@ pub struct Mibs {
     pub(crate) strings: String,
     /// Index 0 is the unnamed root; its children are the top-level arcs (0, 1, 2).
     pub(crate) nodes: Vec<NodeRec>,
-    /// Indices of named nodes sorted by (name, module name).
-    pub(crate) by_name: Vec<u32>,
+    /// Every definition, sorted by (name, module index); modules are sorted by name.
+    pub(crate) by_name: Vec<NameRec>,
     pub(crate) modules: Vec<Str>,
     pub(crate) syntaxes: Vec<SyntaxRec>,
     /// Sorted by value within each syntax's run.
@@ -97,7 +107,7 @@ impl Mibs {
         }
     }
 
-    /// Number of named nodes.
+    /// Number of definitions (a name defined by two modules counts twice).
     pub fn len(&self) -> usize {
         self.by_name.len()
     }
@@ -109,6 +119,13 @@ impl Mibs {
     /// Names of the modules that contributed at least one definition, sorted.
     pub fn modules(&self) -> impl Iterator<Item = &str> + '_ {
         self.modules.iter().map(|s| self.str(*s))
+    }
+
+    /// Every named node (the primary name of each OID), parents before children.
+    pub fn nodes(&self) -> impl Iterator<Item = Node<'_>> + '_ {
+        (0..self.nodes.len() as u32)
+            .filter(|&i| self.nodes[i as usize].name.len > 0)
+            .map(|index| Node { mibs: self, index })
     }
 
     pub(crate) fn str(&self, s: Str) -> &str {
@@ -172,15 +189,35 @@ impl Mibs {
         Some(oid)
     }
 
-    /// The named node `label`, in `module` if given. Without a module and several
-    /// candidates, the one defined by the module sorting first wins (deterministic).
+    /// Every definition of `label`: (defining module, node), by module name. A name
+    /// that several modules define differently has several.
+    pub fn definitions<'s>(&'s self, label: &'s str) -> impl Iterator<Item = (&'s str, Node<'s>)> + 's {
+        let start = self.by_name.partition_point(|r| self.str(r.name) < label);
+        self.by_name[start..].iter().take_while(move |r| self.str(r.name) == label).map(move |r| {
+            let module = self.modules.get(r.module as usize).map(|s| self.str(*s)).unwrap_or("");
+            (module, Node { mibs: self, index: r.node })
+        })
+    }
+
+    /// The node named `label`, by `module` if given. Without a module and several
+    /// candidates, a node whose primary name this is wins, then the module
+    /// sorting first (deterministic).
     pub fn find_named(&self, module: Option<&str>, label: &str) -> Option<Node<'_>> {
-        let start = self.by_name.partition_point(|&i| self.str(self.nodes[i as usize].name) < label);
-        self.by_name[start..]
-            .iter()
-            .take_while(|&&i| self.str(self.nodes[i as usize].name) == label)
-            .map(|&index| Node { mibs: self, index })
-            .find(|node| module.is_none_or(|m| node.module() == m))
+        let start = self.by_name.partition_point(|r| self.str(r.name) < label);
+        let candidates = self.by_name[start..].iter().take_while(|r| self.str(r.name) == label);
+        let module_name = |r: &NameRec| self.modules.get(r.module as usize).map(|s| self.str(*s)).unwrap_or("");
+        let mut fallback = None;
+        for r in candidates {
+            if module.is_some_and(|m| module_name(r) != m) {
+                continue;
+            }
+            let node = Node { mibs: self, index: r.node };
+            if node.name() == label {
+                return Some(node);
+            }
+            fallback.get_or_insert(node);
+        }
+        fallback
     }
 }
 
