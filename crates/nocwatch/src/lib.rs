@@ -13,6 +13,7 @@ pub mod cli;
 pub mod component;
 pub mod config;
 pub mod event;
+pub mod mibs;
 pub mod net;
 pub mod pipeline;
 pub mod runtime;

@@ -70,6 +70,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         sinks.push(Task { id: id.clone(), metrics, durable, handle: tokio::spawn(running) });
     }
 
+    let mibs = {
+        let (config, data_dir) = (config.global.mibs.clone(), config.global.agent.data_dir.clone());
+        tokio::task::spawn_blocking(move || crate::mibs::load(&config, &data_dir)).await??
+    };
     let stop_sources = CancellationToken::new();
     let mut sources = Vec::new();
     for (id, source) in &config.sources {
@@ -99,6 +103,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             metrics: metrics.clone(),
             telemetry: telemetry.clone(),
             hostname: hostname.clone(),
+            mibs: mibs.clone(),
         };
         let running = source.build(ctx).await.with_context(|| format!("source `{id}`"))?;
         metrics.set_state(ComponentState::Running);

@@ -43,6 +43,8 @@ pub struct GlobalConfig {
     pub log: LogConfig,
     pub admin: AdminConfig,
     pub shutdown: ShutdownConfig,
+    /// MIB files for names (traps, `nocwatch snmp`).
+    pub mibs: crate::mibs::MibsConfig,
 }
 
 /// Top-level keys read apart from [`GlobalConfig`].

@@ -7,6 +7,7 @@ pub mod internal_metrics;
 pub mod ntp;
 pub mod ping;
 pub mod snmp;
+pub mod snmp_traps;
 pub mod syslog;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ component_enum! {
         Ntp(ntp::NtpSourceConfig) = "ntp",
         Ping(ping::PingSourceConfig) = "ping",
         Snmp(snmp::SnmpSourceConfig) = "snmp",
+        SnmpTraps(snmp_traps::SnmpTrapsConfig) = "snmp_traps",
     }
 }
 
@@ -43,6 +45,8 @@ pub struct SourceContext {
     pub telemetry: Arc<Telemetry>,
     /// The agent's host name, for events about nocwatch itself.
     pub hostname: String,
+    /// The MIBs of the `mibs` section (empty when none are configured).
+    pub mibs: Arc<nocwatch_mib::Mibs>,
 }
 
 /// One socket a source listens on, for conflict checks.
@@ -61,6 +65,7 @@ impl SourceConfig {
             SourceConfig::Ntp(config) => config.listens(),
             SourceConfig::Ping(_) => Vec::new(),
             SourceConfig::Snmp(_) => Vec::new(),
+            SourceConfig::SnmpTraps(config) => config.listens(),
         }
     }
 
@@ -72,6 +77,7 @@ impl SourceConfig {
             SourceConfig::Ntp(config) => config.health_check,
             SourceConfig::Ping(_) => None,
             SourceConfig::Snmp(_) => None,
+            SourceConfig::SnmpTraps(config) => config.health_check,
         }
     }
 
@@ -84,6 +90,7 @@ impl SourceConfig {
             SourceConfig::Ntp(config) => config.validate(),
             SourceConfig::Ping(config) => config.validate(),
             SourceConfig::Snmp(config) => config.validate(),
+            SourceConfig::SnmpTraps(config) => config.validate(),
         }
     }
 
@@ -94,6 +101,7 @@ impl SourceConfig {
             SourceConfig::Ntp(config) => config.build(ctx).await,
             SourceConfig::Ping(config) => config.build(ctx).await,
             SourceConfig::Snmp(config) => config.build(ctx).await,
+            SourceConfig::SnmpTraps(config) => config.build(ctx).await,
         }
     }
 }

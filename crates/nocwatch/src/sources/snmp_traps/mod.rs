@@ -1,0 +1,437 @@
+//! The SNMP trap source: receives SNMPv1/v2c/v3 traps and informs over UDP (default
+//! `0.0.0.0:9162`, as the Datadog Agent's traps listener) and turns each accepted one
+//! into a log event ([`event`]). Decisions (communities, USM, engine discovery, inform
+//! responses, rejection reasons) are the sans-IO `nocwatch_snmp::receiver`'s; this module
+//! owns the sockets, the threads and the counters.
+//!
+//! Each socket (`SO_REUSEPORT`, one per CPU by default) is read by a thread of its own
+//! blocked in recv_from, with its own receiver state: an inform is answered right after
+//! it is read, and the decoding and USM cryptography of a burst spread over the cores
+//! without an event-loop turn per datagram. Events go to the pipeline in batches.
+
+pub mod event;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use nocwatch_snmp::receiver::{Network, Outcome, Receiver, ReceiverConfig, RejectReason};
+use nocwatch_snmp::{AuthProtocol, PrivProtocol, UsmUser};
+use prometheus_client::metrics::counter::Counter;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Listen, SourceContext};
+use crate::component::Running;
+use crate::config::{ByteSize, Secret};
+use crate::event::Event;
+use crate::telemetry::RateLimit;
+use event::TrapFormatter;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpTrapsConfig {
+    /// Where devices send traps and informs.
+    #[serde(default = "default_address")]
+    pub address: SocketAddr,
+    /// A TCP address that accepts connections while this source is healthy.
+    #[serde(default)]
+    pub health_check: Option<SocketAddr>,
+    /// SNMPv1/v2c communities accepted. None: v1/v2c notifications are refused.
+    #[serde(default)]
+    pub communities: Vec<Secret>,
+    /// SNMPv3 users.
+    #[serde(default)]
+    pub users: Vec<TrapUser>,
+    /// Networks allowed to send (`10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`). Empty: any.
+    #[serde(default)]
+    pub allowed_sources: Vec<String>,
+    /// The `device_namespace` tag.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Our SNMPv3 engine ID (hex, 5 to 32 bytes), authoritative for informs. Default:
+    /// derived from the agent's host name.
+    #[serde(default)]
+    pub engine_id: Option<String>,
+    /// Kernel receive buffer asked for each socket (bursts wait here).
+    #[serde(default = "default_receive_buffer")]
+    pub receive_buffer: ByteSize,
+    /// Sockets sharing the port, each read by its own thread. Default: one per CPU.
+    #[serde(default)]
+    pub receivers: Option<usize>,
+}
+
+/// An SNMPv3 user (the names of the Datadog SNMP integration's instance keys).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrapUser {
+    pub user: String,
+    /// MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512.
+    #[serde(default)]
+    pub auth_protocol: Option<String>,
+    #[serde(default)]
+    pub auth_key: Option<Secret>,
+    /// DES, AES (AES-128), AES-192, AES-256, AES-192-C, AES-256-C.
+    #[serde(default)]
+    pub priv_protocol: Option<String>,
+    #[serde(default)]
+    pub priv_key: Option<Secret>,
+}
+
+fn default_address() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 9162))
+}
+
+fn default_namespace() -> String {
+    "default".to_owned()
+}
+
+fn default_receive_buffer() -> ByteSize {
+    ByteSize::mib(8)
+}
+
+/// Datagrams read per wakeup before the events are handed on.
+const MAX_BATCH: usize = 256;
+/// Batches waiting between the receiving threads and the pipeline.
+const QUEUE_BATCHES: usize = 64;
+/// How often a receiving thread, blocked in recv_from, looks whether it should stop.
+const RECEIVER_WAKE: Duration = Duration::from_millis(100);
+/// Largest datagram accepted (the IPv4 UDP payload limit).
+const MAX_DATAGRAM: usize = 65_507;
+
+static REJECTED: RateLimit = RateLimit::new(Duration::from_secs(10));
+static RECV_ERRORS: RateLimit = RateLimit::new(Duration::from_secs(10));
+
+impl TrapUser {
+    fn usm_user(&self) -> anyhow::Result<UsmUser> {
+        let name = &self.user;
+        let auth = match (&self.auth_protocol, &self.auth_key) {
+            (None, None) => None,
+            (protocol, Some(key)) => {
+                let protocol: AuthProtocol =
+                    protocol.as_deref().unwrap_or("MD5").parse().map_err(anyhow::Error::msg)?;
+                Some((protocol, key))
+            }
+            (Some(_), None) => anyhow::bail!("user `{name}`: auth_protocol needs auth_key"),
+        };
+        let privacy = match (&self.priv_protocol, &self.priv_key) {
+            (None, None) => None,
+            (protocol, Some(key)) => {
+                let protocol: PrivProtocol =
+                    protocol.as_deref().unwrap_or("DES").parse().map_err(anyhow::Error::msg)?;
+                Some((protocol, key))
+            }
+            (Some(_), None) => anyhow::bail!("user `{name}`: priv_protocol needs priv_key"),
+        };
+        match (auth, privacy) {
+            (None, None) => Ok(UsmUser::no_auth(name.as_bytes())),
+            (None, Some(_)) => anyhow::bail!("user `{name}`: privacy (priv_key) needs authentication (auth_key)"),
+            (Some((auth, auth_key)), privacy) => UsmUser::new(
+                name.as_bytes(),
+                auth,
+                auth_key.expose().as_bytes(),
+                privacy.map(|(p, key)| (p, key.expose().as_bytes())),
+            )
+            .map_err(|e| anyhow::anyhow!("user `{name}`: {e}")),
+        }
+    }
+}
+
+/// The default engine ID (RFC 3411 SnmpEngineID, text format): the net-snmp enterprise
+/// prefix `80001f88`, format 4, then `nocwatch@<host>` cut to the 32-byte maximum. Stable
+/// across restarts, so devices that cached it keep using it.
+fn default_engine_id(hostname: &str) -> Vec<u8> {
+    let mut id = vec![0x80, 0x00, 0x1f, 0x88, 0x04];
+    id.extend(format!("nocwatch@{hostname}").bytes().take(27));
+    id
+}
+
+fn parse_hex(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim().trim_start_matches("0x").trim_start_matches("0X");
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// snmpEngineBoots must grow at every restart: the wall clock in seconds does, without a
+/// state file (RFC 3414 only asks that it never go back for an engine ID).
+fn engine_boots() -> u32 {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs());
+    u32::try_from(secs).unwrap_or(u32::MAX).clamp(1, nocwatch_snmp::session::MAX_BOOTS - 1)
+}
+
+impl SnmpTrapsConfig {
+    pub fn listens(&self) -> Vec<Listen> {
+        let mut listens = vec![Listen { address: self.address, udp: true, key: "address" }];
+        if let Some(address) = self.health_check {
+            listens.push(Listen { address, udp: false, key: "health_check" });
+        }
+        listens
+    }
+
+    fn networks(&self) -> Result<Vec<Network>, String> {
+        self.allowed_sources
+            .iter()
+            .map(|text| text.parse::<Network>().map_err(|e| format!("allowed_sources: {e}")))
+            .collect()
+    }
+
+    fn engine_id(&self, hostname: &str) -> Result<Vec<u8>, String> {
+        match &self.engine_id {
+            None => Ok(default_engine_id(hostname)),
+            Some(text) => match parse_hex(text) {
+                Some(id) if (5..=32).contains(&id.len()) => Ok(id),
+                _ => Err(format!("engine_id `{text}`: give 5 to 32 bytes in hex, e.g. 80001f88046e6f63")),
+            },
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        self.networks()?;
+        self.engine_id("localhost")?;
+        if self.receivers == Some(0) {
+            return Err("receivers must be at least 1".to_owned());
+        }
+        if self.communities.is_empty() && self.users.is_empty() {
+            return Err("give `communities` (v1/v2c) or `users` (v3): without either every trap is refused".to_owned());
+        }
+        for user in &self.users {
+            // Protocol names and key lengths (the 1 MiB key hashing happens at start-up).
+            let auth = user.auth_protocol.as_deref().map(str::parse::<AuthProtocol>).transpose();
+            let privacy = user.priv_protocol.as_deref().map(str::parse::<PrivProtocol>).transpose();
+            auth.and(privacy).map_err(|e| format!("user `{}`: {e}", user.user))?;
+            for key in [&user.auth_key, &user.priv_key].into_iter().flatten() {
+                if key.expose().len() < 8 {
+                    return Err(format!("user `{}`: keys must be at least 8 characters (RFC 3414)", user.user));
+                }
+            }
+            if user.priv_key.is_some() && user.auth_key.is_none() {
+                return Err(format!("user `{}`: privacy (priv_key) needs authentication (auth_key)", user.user));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
+        self.validate().map_err(anyhow::Error::msg)?;
+        let mut receiver_config =
+            ReceiverConfig::new(self.engine_id(&ctx.hostname).map_err(anyhow::Error::msg)?, engine_boots());
+        receiver_config.communities = self.communities.iter().map(|c| c.expose().as_bytes().to_vec()).collect();
+        receiver_config.allowed_sources = self.networks().map_err(anyhow::Error::msg)?;
+        // Password-to-key hashes 1 MiB per key: once here, shared by every receiving thread.
+        let users = self.users.clone();
+        receiver_config.users = tokio::task::spawn_blocking(move || {
+            users.iter().map(TrapUser::usm_user).collect::<anyhow::Result<Vec<_>>>()
+        })
+        .await??;
+
+        let receivers =
+            self.receivers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+        let (sockets, granted) = crate::net::bind_udp(self.address, self.receive_buffer.as_usize(), receivers)
+            .with_context(|| format!("cannot listen on udp://{}", self.address))?;
+        tracing::info!(
+            source = %ctx.id,
+            address = %self.address,
+            receivers,
+            receive_buffer = granted,
+            communities = self.communities.len(),
+            users = self.users.len(),
+            mib_nodes = ctx.mibs.len(),
+            "SNMP traps listening"
+        );
+        let formatter = Arc::new(TrapFormatter::new(ctx.mibs.clone(), self.namespace.clone()));
+        let counters = Arc::new(Counters::new(&ctx));
+        let started = Instant::now();
+        let mut blocking = Vec::with_capacity(sockets.len());
+        for socket in sockets {
+            blocking.push(into_blocking(socket)?);
+        }
+        Ok(Box::pin(async move {
+            let (tx, mut rx) = mpsc::channel::<Vec<Event>>(QUEUE_BATCHES);
+            let stop = ctx.shutdown.child_token();
+            let _stop_threads = stop.clone().drop_guard();
+            let mut threads = Vec::new();
+            for (index, socket) in blocking.into_iter().enumerate() {
+                let receiver = Receiver::new(receiver_config.clone(), started, fastrand::u64(..));
+                let thread = ReceiveThread {
+                    socket,
+                    receiver,
+                    formatter: formatter.clone(),
+                    counters: counters.clone(),
+                    tx: tx.clone(),
+                    stop: stop.clone(),
+                    id: ctx.id.clone(),
+                };
+                threads.push(
+                    std::thread::Builder::new()
+                        .name(format!("traps-{index}"))
+                        .spawn(move || thread.run())
+                        .context("cannot start a receiving thread")?,
+                );
+            }
+            drop(tx);
+            let _ = ctx.healthy.send(true);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = ctx.shutdown.cancelled() => break,
+                    batch = rx.recv() => match batch {
+                        Some(batch) => ctx.output.send(batch).await,
+                        None => break,
+                    }
+                }
+            }
+            let _ = ctx.healthy.send(false);
+            stop.cancel();
+            // What the threads read before they stopped still goes out.
+            while let Some(batch) = rx.recv().await {
+                ctx.output.send(batch).await;
+            }
+            for thread in threads {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+            Ok(())
+        }))
+    }
+}
+
+/// A socket from the runtime made blocking, with `RECEIVER_WAKE` as its read timeout.
+fn into_blocking(socket: tokio::net::UdpSocket) -> io::Result<std::net::UdpSocket> {
+    let socket = socket.into_std()?;
+    socket.set_nonblocking(false)?;
+    socket.set_read_timeout(Some(RECEIVER_WAKE))?;
+    Ok(socket)
+}
+
+/// Self-metrics: rejections by reason (`nocwatch_component_errors{reason=...}`), and
+/// responses that could not be sent.
+struct Counters {
+    rejected: Vec<(RejectReason, Counter)>,
+    send_errors: Counter,
+    receive_errors: Counter,
+}
+
+impl Counters {
+    fn new(ctx: &SourceContext) -> Counters {
+        Counters {
+            rejected: RejectReason::ALL.iter().map(|r| (*r, ctx.metrics.error_counter(r.as_str()))).collect(),
+            send_errors: ctx.metrics.error_counter("send"),
+            receive_errors: ctx.metrics.error_counter("receive"),
+        }
+    }
+
+    fn rejected(&self, reason: RejectReason) {
+        if let Some((_, counter)) = self.rejected.iter().find(|(r, _)| *r == reason) {
+            counter.inc();
+        }
+    }
+}
+
+struct ReceiveThread {
+    socket: std::net::UdpSocket,
+    receiver: Receiver,
+    formatter: Arc<TrapFormatter>,
+    counters: Arc<Counters>,
+    tx: mpsc::Sender<Vec<Event>>,
+    stop: CancellationToken,
+    id: String,
+}
+
+impl ReceiveThread {
+    fn run(mut self) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut batch: Vec<Event> = Vec::new();
+        while !self.stop.is_cancelled() {
+            // Wait for the first datagram, then take what else is queued without waiting.
+            match self.socket.recv_from(&mut buf) {
+                Ok((len, from)) => self.handle(&buf[..len], from, &mut batch),
+                Err(e) if is_timeout(&e) => continue,
+                Err(e) => {
+                    self.receive_error(&e);
+                    continue;
+                }
+            }
+            if self.socket.set_nonblocking(true).is_ok() {
+                while batch.len() < MAX_BATCH {
+                    match self.socket.recv_from(&mut buf) {
+                        Ok((len, from)) => self.handle(&buf[..len], from, &mut batch),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            self.receive_error(&e);
+                            break;
+                        }
+                    }
+                }
+                let _ = self.socket.set_nonblocking(false);
+            }
+            if !batch.is_empty() {
+                // Back-pressure: a full pipeline stops reading; the kernel buffer absorbs it.
+                if self.tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, datagram: &[u8], from: SocketAddr, batch: &mut Vec<Event>) {
+        let sender: IpAddr = from.ip().to_canonical();
+        let received = self.receiver.receive(datagram, sender, Instant::now());
+        if let Some(response) = &received.response
+            && self.socket.send_to(response, from).is_err()
+        {
+            self.counters.send_errors.inc();
+        }
+        match received.outcome {
+            Outcome::Notification(notification) => {
+                batch.push(Event::Log(self.formatter.to_event(&notification, sender, jiff::Timestamp::now())));
+            }
+            // Answered above; a normal first step of every v3 inform sender.
+            Outcome::Discovery => {}
+            Outcome::Rejected(rejection) => {
+                self.counters.rejected(rejection.reason);
+                if let Some(suppressed) = REJECTED.allow() {
+                    tracing::warn!(
+                        source = %self.id,
+                        sender = %from,
+                        reason = %rejection.reason,
+                        detail = %rejection.detail,
+                        suppressed,
+                        "SNMP notification rejected"
+                    );
+                }
+            }
+        }
+    }
+
+    fn receive_error(&self, e: &io::Error) {
+        self.counters.receive_errors.inc();
+        if let Some(suppressed) = RECV_ERRORS.allow() {
+            tracing::warn!(source = %self.id, error = %e, suppressed, "UDP receive failed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_id_default_and_hex() {
+        let id = default_engine_id("a-rather-long-host-name.example.com");
+        assert_eq!(&id[..5], &[0x80, 0x00, 0x1f, 0x88, 0x04]);
+        assert_eq!(id.len(), 32);
+        assert_eq!(parse_hex("0x80001F8804"), Some(vec![0x80, 0, 0x1f, 0x88, 4]));
+        assert_eq!(parse_hex("8000f"), None);
+        assert_eq!(parse_hex("zz"), None);
+    }
+}
