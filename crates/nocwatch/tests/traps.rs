@@ -15,10 +15,9 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value as Json;
 use support::*;
 
-/// The MIB compiler (crates/mib) landed after this test was written: while `Mibs::load`
-/// returns an empty table, only numeric OIDs can be asserted. Name assertions (checked
-/// against snmptranslate) run when this is true.
-const NAMES_FROM_MIBS: bool = false;
+/// Name assertions (checked against snmptranslate) need the MIB compiler (crates/mib); set
+/// to false to test the numeric shape alone while the compiler is broken.
+const NAMES_FROM_MIBS: bool = true;
 
 const V3_ENGINE: &str = "0x8000000001020304";
 
@@ -288,10 +287,10 @@ fn v2c_if_mib_cisco_and_juniper_notifications() {
         &target,
         "",
         ".1.3.6.1.4.1.2636.4.1.1",
-        ".1.3.6.1.4.1.2636.3.1.6.1.1.2.1.0.0",
+        ".1.3.6.1.4.1.2636.3.1.8.1.1.2.1.0.0",
         "i",
         "2",
-        ".1.3.6.1.4.1.2636.3.1.6.1.6.2.1.0.0",
+        ".1.3.6.1.4.1.2636.3.1.8.1.6.2.1.0.0",
         "s",
         "PEM 1",
         ".1.3.6.1.4.1.2636.3.1.13.1.6.2.1.0.0",
@@ -304,6 +303,48 @@ fn v2c_if_mib_cisco_and_juniper_notifications() {
     if NAMES_FROM_MIBS {
         assert_eq!(event["attributes"]["jnxOperatingState"], "down");
         assert_eq!(event["attributes"]["jnxContentsDescr"], "PEM 1");
+    }
+}
+
+/// OCTET STRINGs by DISPLAY-HINT and BITS by label. The expected texts follow RFC 2579's
+/// hints as net-snmp's MIBs give them (`snmptranslate -Td`): MacAddress "1x:", DateAndTime
+/// "2d-1d-1d,1d:1d:1d.1d,1a1d:1d"; BITS {existence(0), boolean(1), threshold(2)}.
+#[test]
+fn display_hints_and_bits() {
+    let port = free_port();
+    let (_links, dirs) = mib_dirs();
+    let agent = Agent::start(&config(port, &dirs, ""), Stdio::null());
+    snmptrap(&[
+        "-v2c",
+        "-c",
+        "public",
+        &format!("127.0.0.1:{port}"),
+        "",
+        ".1.3.6.1.6.3.1.1.5.4",
+        ".1.3.6.1.2.1.2.2.1.6.7",
+        "x",
+        "001B54C22001",
+        ".1.3.6.1.2.1.25.1.2.0",
+        "x",
+        "07EA0B1908391F002B0900",
+        ".1.3.6.1.2.1.88.1.2.2.1.4.1.97.1.98",
+        "x",
+        "A0",
+    ]);
+    let event = wait_trap(&agent, "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.2.1.2.2.1.6.7");
+    // Raw: not printable text, so hex; BITS always hex.
+    assert_eq!(variable(&event, "1.3.6.1.2.1.2.2.1.6.7")["value"], "0x001B54C22001");
+    assert_eq!(variable(&event, "1.3.6.1.2.1.88.1.2.2.1.4.1.97.1.98")["value"], "0xA0");
+    assert_names(&event, &dirs);
+    if NAMES_FROM_MIBS {
+        let a = &event["attributes"];
+        // nocwatch_mib::format_octets pads hex octets to two digits (net-snmp prints
+        // "0:1b:54:c2:20:1"; the hint does not say, and the padded form is the usual MAC).
+        assert_eq!(a["ifPhysAddress"], "00:1b:54:c2:20:01");
+        // 0x07EA = 2026, 11, 25, 8:57:31.0, '+' 9:00
+        assert_eq!(a["hrSystemDate"], "2026-11-25,8:57:31.0,+9:0");
+        // 0xA0: bits 0 and 2
+        assert_eq!(a["mteTriggerTest"], serde_json::json!(["existence", "threshold"]));
     }
 }
 
