@@ -1,16 +1,31 @@
 //! SNMP device profiles in the Datadog schema, sans-IO: which OIDs to fetch from a device
 //! ([`FetchPlan`]) and what the fetched values mean ([`Profile::evaluate`] turns a
-//! [`Fetched`] into samples with tags and device/interface metadata).
+//! [`Fetched`] into samples with tags, device metadata and interface metadata).
 //!
-//! SKELETON: the API is the agreed contract (CONTRACTS.md section B); loading and
-//! evaluation are being filled in.
+//! - [`Profiles`]: the bundled profiles (repo root `profiles/`, compiled in) overridden by
+//!   name by user directories; `extends` flattened; sysObjectID matching (`*` patterns,
+//!   most specific wins, a generic fallback).
+//! - Loading errors name file, line, column and field ([`ProfileError`]); profiles are
+//!   read literally (no `${VAR}`).
+//! - Everything evaluation needs is precomputed at load (OIDs, regexes, types, tag
+//!   sources), so a poll only looks values up. See docs/profiles.md for the format.
+
+mod compile;
+mod eval;
+mod load;
+mod matching;
+mod schema;
+mod value;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use nocwatch_snmp::{Oid, Value};
+
+use crate::matching::SysObjectIdPattern;
 
 /// A set of profiles: the bundled ones, overridden by name by user directories.
 #[derive(Debug, Default)]
@@ -21,24 +36,54 @@ pub struct Profiles {
 impl Profiles {
     /// The profiles compiled into the binary (repo root `profiles/`).
     pub fn bundled() -> Profiles {
-        Profiles::default()
+        // The bundled files are tested to load (tests/profiles.rs); failing here would be a
+        // build defect, so fall back to an empty set rather than abort the agent.
+        Profiles::load(&[]).unwrap_or_default()
     }
 
     /// Bundled profiles plus every `*.yaml` / `*.yml` in `user_dirs` (a user profile
-    /// overrides a bundled one of the same name).
-    pub fn load(_user_dirs: &[PathBuf]) -> Result<Profiles, ProfileError> {
-        Ok(Profiles::bundled())
+    /// overrides a bundled one of the same name, also where other profiles `extends` it;
+    /// a later directory overrides an earlier one).
+    pub fn load(user_dirs: &[PathBuf]) -> Result<Profiles, ProfileError> {
+        let sources = load::sources(user_dirs)?;
+        Ok(Profiles { profiles: load::build(&sources)? })
     }
 
-    /// The profile whose `sysobjectid` pattern matches most specifically, else the generic
-    /// fallback profile.
-    pub fn for_sys_object_id(&self, _sys_object_id: &Oid) -> Option<Arc<Profile>> {
-        None
+    /// The profile whose `sysobjectid` pattern matches most specifically, else the
+    /// `generic-device` fallback. Ties between profiles go to a user profile over a bundled
+    /// one, then to the first name in alphabetical order.
+    pub fn for_sys_object_id(&self, sys_object_id: &Oid) -> Option<Arc<Profile>> {
+        let dotted = matching::dotted(sys_object_id);
+        let mut best: Option<(&SysObjectIdPattern, &Arc<Profile>)> = None;
+        for profile in self.profiles.values() {
+            for pattern in profile.sys_object_ids.iter().filter(|p| p.matches(&dotted)) {
+                let better = best.is_none_or(|(current, current_profile)| {
+                    pattern.specificity_cmp(current).then_with(|| current_profile.bundled.cmp(&profile.bundled)).is_gt()
+                });
+                if better {
+                    best = Some((pattern, profile));
+                }
+            }
+        }
+        best.map(|(_, profile)| profile.clone()).or_else(|| self.get(load::FALLBACK))
     }
 
     /// A profile by name (a device's `profile:` override).
     pub fn get(&self, name: &str) -> Option<Arc<Profile>> {
         self.profiles.get(name).cloned()
+    }
+
+    /// Every profile name, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.profiles.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.profiles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.profiles.is_empty()
     }
 }
 
@@ -46,8 +91,13 @@ impl Profiles {
 #[derive(Debug)]
 pub struct Profile {
     pub name: String,
-    plan: FetchPlan,
+    /// The file it came from (`<bundled>/NAME.yaml` for bundled profiles).
+    pub source: PathBuf,
+    bundled: bool,
+    sys_object_ids: Vec<SysObjectIdPattern>,
     device_vendor: Option<String>,
+    plan: FetchPlan,
+    compiled: compile::Compiled,
 }
 
 impl Profile {
@@ -56,14 +106,27 @@ impl Profile {
         &self.plan
     }
 
-    /// Samples, metadata and warnings from what was fetched. Never panics on device values.
-    pub fn evaluate(&self, _fetched: &Fetched) -> Evaluation {
-        Evaluation::default()
+    /// Samples, tags, metadata and warnings from what was fetched. Never panics on device
+    /// values.
+    pub fn evaluate(&self, fetched: &Fetched) -> Evaluation {
+        eval::evaluate(&self.compiled, fetched)
     }
 
-    /// `metadata.device.fields.vendor.value`, or `device.vendor` (the `device_vendor` tag).
+    /// `device.vendor`, else the constant `metadata.device.fields.vendor.value` (the
+    /// `device_vendor` tag).
     pub fn device_vendor(&self) -> Option<&str> {
         self.device_vendor.as_deref()
+    }
+
+    /// The profile's own `sysobjectid` patterns (not inherited through `extends`).
+    pub fn sys_object_ids(&self) -> impl Iterator<Item = &str> {
+        self.sys_object_ids.iter().map(SysObjectIdPattern::as_str)
+    }
+
+    /// Every metric name this profile's `metrics` define (flattened, in order, each once;
+    /// `flag_stream` suffixes not applied): for tests, docs and diagnostics.
+    pub fn metric_names(&self) -> Vec<&str> {
+        self.compiled.metric_names.iter().map(String::as_str).collect()
     }
 }
 
@@ -82,10 +145,13 @@ pub struct TablePlan {
     pub columns: Vec<Oid>,
 }
 
-/// The values a poll got: any mix of scalar instances and column rows, by full OID.
+/// The values a poll got: any mix of scalar instances and column cells, by full OID (no
+/// routing needed: evaluation looks scalars up exactly, and columns by prefix). A scalar
+/// the profile names without its `.0` instance may be stored with or without it.
+/// Reuse one per device with [`Fetched::clear`] to keep its allocation.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {
-    values: BTreeMap<Oid, Value>,
+    pub(crate) values: BTreeMap<Oid, Value>,
 }
 
 impl Fetched {
@@ -116,6 +182,15 @@ impl Fetched {
     pub fn clear(&mut self) {
         self.values.clear();
     }
+
+    /// The cells under `column`, in index order: (row index, value).
+    pub fn column<'a>(&'a self, column: &[u32]) -> impl Iterator<Item = (&'a [u32], &'a Value)> {
+        let start = column.len();
+        self.values
+            .range::<[u32], _>((Bound::Excluded(column), Bound::Unbounded))
+            .take_while(move |(oid, _)| oid.arcs().starts_with(column))
+            .map(move |(oid, value)| (&oid.arcs()[start..], value))
+    }
 }
 
 impl FromIterator<(Oid, Value)> for Fetched {
@@ -136,8 +211,15 @@ pub struct Evaluation {
     /// product_name, model, os_name, os_version, location, ...
     pub device: BTreeMap<String, String>,
     pub interfaces: Vec<InterfaceMetadata>,
-    /// Values that could not be used (not a number, a regex that did not match...).
+    /// Profile-level tags for every metric of the device, including those the poller
+    /// derives: `static_tags` and `metric_tags` of the profile (e.g. `snmp_host` from
+    /// sysName in `_base`), sorted. Not in each sample's `tags`.
+    pub tags: Vec<(String, String)>,
+    /// Values that could not be used (not a number, a regex that did not match...), the
+    /// first few described; the rest summarised in a last line.
     pub warnings: Vec<String>,
+    /// How many values could not be used (for a self-metric).
+    pub unusable_values: u64,
 }
 
 /// Interface metadata (Datadog's `metadata.interface.fields`), by ifIndex.
@@ -160,17 +242,21 @@ pub struct Sample {
     pub value: SampleValue,
     /// `forced_type` / `metric_type` resolved; Counter32/Counter64 values default to Rate.
     pub metric_type: MetricType,
-    /// `scale_factor` (1.0 by default). Gauges are already scaled; counters are to be
-    /// scaled after the rate or delta is computed.
+    /// `scale_factor` (1.0 by default; `percent` multiplies it by 100).
+    /// [`SampleValue::Gauge`] values are already scaled; [`SampleValue::Counter`] raws are
+    /// not: scale the rate or delta.
     pub scale: f64,
-    /// Tags from `metric_tags` and `static_tags`, sorted; not the device's own tags.
+    /// The metric's own tags (its `metric_tags` and `static_tags`), sorted, `key:value`
+    /// split at the first `:` (a tag without `:` has an empty value). Profile-level tags
+    /// are in [`Evaluation::tags`].
     pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SampleValue {
     Gauge(f64),
-    /// A raw counter; `bits` (32 or 64) is where it wraps.
+    /// A raw counter (Counter32/Counter64 not forced to `gauge`); `bits` (32 or 64) is
+    /// where it wraps.
     Counter {
         raw: u64,
         bits: u8,

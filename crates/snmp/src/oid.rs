@@ -45,6 +45,15 @@ impl Oid {
     }
 }
 
+/// Lets maps keyed by `Oid` be searched with a borrowed `&[u32]` (a column OID followed by
+/// a row index built in a reused buffer) without allocating an `Oid` per lookup. Sound
+/// because `Oid`'s `Eq`, `Ord` and `Hash` are those of its arcs.
+impl std::borrow::Borrow<[u32]> for Oid {
+    fn borrow(&self) -> &[u32] {
+        &self.0
+    }
+}
+
 impl From<&[u32]> for Oid {
     fn from(arcs: &[u32]) -> Oid {
         Oid(arcs.to_vec())

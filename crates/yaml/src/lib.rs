@@ -738,8 +738,9 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'_, '_, '_> {
         };
         let path = format!("{}[{}]", self.parent.path, self.index);
         self.index += 1;
-        let de = NodeDeserializer { node: item, path: Cow::Owned(path), ctx: self.parent.ctx };
-        seed.deserialize(de).map(Some)
+        let de = NodeDeserializer { node: item, path: Cow::Owned(path.clone()), ctx: self.parent.ctx };
+        // A type's own check (e.g. a parsed OID) fails after the node was read: locate it here.
+        seed.deserialize(de).map(Some).map_err(|e| e.located(item.location, &path))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -770,7 +771,10 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_, '_, '_> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         let (node, path) = self.value.take().ok_or_else(|| Error::new("internal: value before key"))?;
-        seed.deserialize(NodeDeserializer { node, path: Cow::Owned(path), ctx: self.parent.ctx })
+        let location = node.location;
+        // A type's own check (e.g. a parsed OID) fails after the node was read: locate it here.
+        seed.deserialize(NodeDeserializer { node, path: Cow::Owned(path.clone()), ctx: self.parent.ctx })
+            .map_err(|e| e.located(location, &path))
     }
 }
 
