@@ -38,7 +38,8 @@ impl Recording {
     fn cell(&self, oid: &str) -> Option<(String, String)> {
         self.text.lines().find_map(|line| {
             let mut parts = line.splitn(3, '|');
-            (parts.next()? == oid).then(|| (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned()))
+            (parts.next()? == oid)
+                .then(|| (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned()))
         })
     }
 
@@ -60,14 +61,16 @@ impl Recording {
             .expect("recording parses")
             .into_iter()
             .filter(|(oid, _)| {
-                plan.scalars.iter().any(|s| s == oid) || columns.iter().any(|c| oid.starts_with(c) && oid.len() > c.len())
+                plan.scalars.iter().any(|s| s == oid)
+                    || columns.iter().any(|c| oid.starts_with(c) && oid.len() > c.len())
             })
             .collect()
     }
 }
 
 fn hex_text(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex")).collect();
+    let bytes: Vec<u8> =
+        (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex")).collect();
     String::from_utf8(bytes).expect("utf-8")
 }
 
@@ -209,7 +212,10 @@ fn juniper_mx960_routing_engine_cpu_memory_temperature() {
     // Routing engine 0, read by eye from the recording: "Routing Engine 0", CPU 29 %, buffer 8 %.
     let re0 = find(&evaluation, "cpu.usage", "jnx_operating_descr", "Routing Engine 0");
     assert_eq!(re0.value, SampleValue::Gauge(29.0));
-    assert_eq!(find(&evaluation, "memory.usage", "jnx_operating_descr", "Routing Engine 0").value, SampleValue::Gauge(8.0));
+    assert_eq!(
+        find(&evaluation, "memory.usage", "jnx_operating_descr", "Routing Engine 0").value,
+        SampleValue::Gauge(8.0)
+    );
     for (index, _, value) in recording.column("1.3.6.1.4.1.2636.3.1.13.1.7") {
         assert_eq!(find(&evaluation, "jnxOperatingTemp", "jnx_operating_index", &index).value, gauge(&value));
     }
@@ -244,7 +250,10 @@ fn juniper_srx_fixture_class_usage_and_user_firewall() {
     for (index, _, value) in recording.column("1.3.6.1.4.1.2636.3.89.1.1.3.1.3") {
         let domain = recording.text(&format!("1.3.6.1.4.1.2636.3.89.1.1.3.1.1.{index}")).expect("domain");
         let sample = find(&evaluation, "jnxUserFwLDAPTotalQuery", "ldap_domain_name", &domain);
-        assert_eq!(sample.value.clone(), gauge_or_counter(&recording, "1.3.6.1.4.1.2636.3.89.1.1.3.1.3", &index, &value));
+        assert_eq!(
+            sample.value.clone(),
+            gauge_or_counter(&recording, "1.3.6.1.4.1.2636.3.89.1.1.3.1.3", &index, &value)
+        );
     }
     // sysDescr "Juniper Networks, Inc. srx3400 internet router, kernel JUNOS 10.4R3.4 #0: ..."
     assert_eq!(evaluation.device.get("os_version").map(String::as_str), Some("10.4R3.4"));
@@ -294,10 +303,12 @@ fn a_missing_column_drops_only_its_tag() {
     let mut fetched = recording.fetch(&profile);
     let complete = profile.evaluate(&fetched).samples.len();
     let if_name: Oid = "1.3.6.1.2.1.31.1.1.1.1".parse().expect("oid");
-    let all: Vec<(Oid, Value)> = recording_records(&recording).into_iter().filter(|(o, _)| !o.starts_with(&if_name)).collect();
+    let all: Vec<(Oid, Value)> =
+        recording_records(&recording).into_iter().filter(|(o, _)| !o.starts_with(&if_name)).collect();
     fetched.clear();
     for (oid, value) in all {
-        if profile.plan().scalars.contains(&oid) || profile.plan().tables.iter().flat_map(|t| &t.columns).any(|c| oid.starts_with(c))
+        if profile.plan().scalars.contains(&oid)
+            || profile.plan().tables.iter().flat_map(|t| &t.columns).any(|c| oid.starts_with(c))
         {
             fetched.insert(oid, value);
         }
@@ -342,7 +353,8 @@ fn weird_values_are_counted_never_fatal() {
     let two = find(&evaluation, "ifHCInOctets", "interface_index", "2");
     assert_eq!(two.value, SampleValue::Gauge(12.0));
     assert_eq!(tag(two, "interface"), Some("-5"));
-    let one_missing = evaluation.samples.iter().all(|s| !(s.name == "ifHCInOctets" && tag(s, "interface_index") == Some("1")));
+    let one_missing =
+        evaluation.samples.iter().all(|s| !(s.name == "ifHCInOctets" && tag(s, "interface_index") == Some("1")));
     assert!(one_missing);
     let three = find(&evaluation, "ifHCInOctets", "interface_index", "3");
     assert_eq!(three.value, SampleValue::Counter { raw: u64::MAX, bits: 64 });
@@ -352,7 +364,12 @@ fn weird_values_are_counted_never_fatal() {
     // "garbage", the IpAddress ifNumber and the "up" ifOperStatus; NULL is "no value",
     // not a bad one.
     assert_eq!(evaluation.unusable_values, 3, "{:?}", evaluation.warnings);
-    assert!(evaluation.warnings.iter().any(|w| w.contains("ifHCInOctets (.1.3.6.1.2.1.31.1.1.1.6.1)") && w.contains("garbage")));
+    assert!(
+        evaluation
+            .warnings
+            .iter()
+            .any(|w| w.contains("ifHCInOctets (.1.3.6.1.2.1.31.1.1.1.6.1)") && w.contains("garbage"))
+    );
     assert!(samples(&evaluation, "sysUpTimeInstance").is_empty());
     let interface = evaluation.interfaces.iter().find(|i| i.index == 1).expect("if 1");
     assert_eq!(interface.oper_status, None);
