@@ -113,12 +113,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     drop(sink_inputs);
     lifecycle.set_started();
     tracing::info!(sources = sources.len(), sinks = sinks.len(), "nocwatch started");
+    // Every source has bound its sockets by now (in `build`): devices can send.
+    admin::systemd::notify_or_log("READY=1");
 
     let signal = signals.next().await;
     let drain = config.global.shutdown.drain_period.get();
     tracing::info!(signal, drain_period = ?drain, "draining: readiness is 503, health ports closed, still receiving");
     lifecycle.set_draining();
     telemetry.set_draining();
+    admin::systemd::notify_or_log("STOPPING=1");
     for task in &sources {
         task.metrics.set_state(ComponentState::Draining);
     }

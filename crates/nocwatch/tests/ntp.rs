@@ -285,6 +285,7 @@ fn a_stratum_15_upstream_makes_the_server_unsynchronised_not_stratum_15() {
     let agent = Agent::start_live(
         &config("server", port, health, &format!("'127.0.0.1:{upstream}'"), "    metrics_interval: 200ms"),
         Stdio::null(),
+        &[],
     );
     // The upstream answers (it is reachable), but one stratum more is 16: unsynchronised.
     eventually(Duration::from_secs(5), "the upstream reached", || {

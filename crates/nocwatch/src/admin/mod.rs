@@ -1,7 +1,9 @@
 //! The operations surface: the admin HTTP server (`/health/live`, `/health/ready`,
-//! `/metrics`, `/status`) and the TCP health-check ports of UDP services.
+//! `/metrics`, `/status`), the TCP health-check ports of UDP services, and systemd's
+//! readiness notification.
 
 pub mod health_port;
+pub mod systemd;
 
 use std::sync::Arc;
 use std::time::Instant;

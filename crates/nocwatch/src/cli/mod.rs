@@ -1,5 +1,6 @@
-//! The command line: `nocwatch run`, `nocwatch check-config`, `nocwatch version`, and
-//! operator tools (`syslog parse`, `snmp get|walk|...`, `import datadog-snmp`).
+//! The command line: `nocwatch run`, `nocwatch check-config`, `nocwatch health`,
+//! `nocwatch version`, and operator tools (`syslog parse`, `snmp get|walk|...`,
+//! `import datadog-snmp`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,9 @@ enum Command {
     Run(ConfigArgs),
     /// Validate a config and print it as nocwatch reads it, secrets redacted (exit 0 if valid, 1 if not)
     CheckConfig(ConfigArgs),
+    /// Ask a running nocwatch's admin API whether it is healthy (exit 0 on HTTP 200, else 1):
+    /// a container HEALTHCHECK for images without curl
+    Health(HealthArgs),
     /// Print the version
     Version,
     /// Syslog tools for operators
@@ -67,6 +71,16 @@ struct SyslogParseArgs {
 }
 
 #[derive(Debug, Args)]
+struct HealthArgs {
+    /// The admin API's address (`admin.address`)
+    #[arg(long, env = "NOCWATCH_ADMIN_ADDRESS", default_value = "127.0.0.1:8686")]
+    address: std::net::SocketAddr,
+    /// `/health/live` (the process answers) or `/health/ready` (every source receives, not draining)
+    #[arg(long, default_value = "/health/live")]
+    path: String,
+}
+
+#[derive(Debug, Args)]
 struct ConfigArgs {
     /// Config file (YAML). Without it, the embedded default: syslog on UDP 5514 to stdout
     #[arg(short, long, env = "NOCWATCH_CONFIG")]
@@ -101,6 +115,7 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Run(args) => run(&args),
+        Command::Health(args) => health(&args),
         Command::Syslog(SyslogCommand::Parse(args)) => syslog_parse(&args),
         Command::Snmp(command) => snmp::run(command),
         Command::Import(ImportCommand::DatadogSnmp { file }) => import::datadog_snmp(&file),
@@ -132,6 +147,33 @@ fn syslog_parse(args: &SyslogParseArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// One HTTP/1.0 GET, by hand: a health check must not need a runtime or an HTTP client.
+fn health(args: &HealthArgs) -> ExitCode {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(3);
+    let response = (|| -> std::io::Result<String> {
+        let mut stream = std::net::TcpStream::connect_timeout(&args.address, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        write!(stream, "GET {} HTTP/1.0\r\nHost: {}\r\n\r\n", args.path, args.address)?;
+        let mut response = Vec::new();
+        stream.take(64 * 1024).read_to_end(&mut response)?;
+        Ok(String::from_utf8_lossy(&response).into_owned())
+    })();
+    match response {
+        Ok(response) => {
+            let status = response.split_whitespace().nth(1).unwrap_or("none");
+            let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body.trim());
+            println!("{} {status} {body}", args.path);
+            if status == "200" { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            eprintln!("error: http://{}{}: {e}", args.address, args.path);
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run(args: &ConfigArgs) -> ExitCode {

@@ -51,8 +51,8 @@ impl Agent {
 
     /// Like [`Agent::start`], but waits only until the process is live (`/health/live`),
     /// for configs whose sources are meant to stay unhealthy.
-    pub fn start_live(config: &str, stdout: Stdio) -> Agent {
-        let mut agent = Agent::spawn(config, stdout, &[]);
+    pub fn start_live(config: &str, stdout: Stdio, env: &[(&str, &str)]) -> Agent {
+        let mut agent = Agent::spawn(config, stdout, env);
         agent.wait_for("/health/live");
         agent
     }
