@@ -43,8 +43,8 @@ USER 65532:65532
 ENV NOCWATCH_CONFIG=/etc/nocwatch/nocwatch.yaml \
     NOCWATCH_DATA_DIR=/var/lib/nocwatch \
     NOCWATCH_ADMIN_ADDRESS=0.0.0.0:8686
-# syslog UDP+TCP, its health ports; NTP, its health port; the admin API.
-EXPOSE 5514/udp 5514/tcp 5515/tcp 5516/tcp 1123/udp 1124/tcp 8686/tcp
+# syslog UDP+TCP, its health ports; traps, its health port; NTP, its health port; the admin API.
+EXPOSE 5514/udp 5514/tcp 5515/tcp 5516/tcp 9162/udp 9163/tcp 1123/udp 1124/tcp 8686/tcp
 VOLUME ["/var/lib/nocwatch"]
 # /health/live on the admin API, with the binary itself (no curl in the image). Docker
 # runs it; ECS and Kubernetes use their own checks (deploy/ecs, deploy/kubernetes).

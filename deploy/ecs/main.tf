@@ -4,7 +4,7 @@
 #   NLB listener             target group (container port)   health check (nocwatch health port)
 #   TCP_UDP 514  syslog      TCP_UDP 5514                     TCP 5515 (the UDP source's)
 #   TLS     6514 syslog      TCP     5514 (NLB terminates TLS) TCP 5516 (the TCP source's)
-#   UDP     162  traps       UDP     1162                     TCP 1163
+#   UDP     162  traps       UDP     9162                     TCP 9163
 #   UDP     123  NTP         UDP     1123                     TCP 1124
 #
 # Every target group: deregistration delay = var.deregistration_delay, connection termination
@@ -28,7 +28,7 @@ locals {
   services = {
     syslog = { listener_port = 514, listener_protocol = "TCP_UDP", target_protocol = "TCP_UDP", container_port = 5514, health_port = 5515 }
     syslog_tls = { listener_port = 6514, listener_protocol = "TLS", target_protocol = "TCP", container_port = 5514, health_port = 5516 }
-    traps = { listener_port = 162, listener_protocol = "UDP", target_protocol = "UDP", container_port = 1162, health_port = 1163 }
+    traps = { listener_port = 162, listener_protocol = "UDP", target_protocol = "UDP", container_port = 9162, health_port = 9163 }
     ntp = { listener_port = 123, listener_protocol = "UDP", target_protocol = "UDP", container_port = 1123, health_port = 1124 }
   }
 
@@ -136,8 +136,8 @@ resource "aws_security_group" "tasks" {
   }
   ingress {
     description = "traps from the devices"
-    from_port   = 1162
-    to_port     = 1162
+    from_port   = 9162
+    to_port     = 9162
     protocol    = "udp"
     cidr_blocks = var.device_cidrs
   }
@@ -153,7 +153,7 @@ resource "aws_security_group" "tasks" {
   ingress {
     description = "syslog behind the TLS listener, and health checks, from the NLB"
     from_port   = 1123
-    to_port     = 5516
+    to_port     = 9163
     protocol    = "tcp"
     cidr_blocks = [data.aws_vpc.this.cidr_block]
   }

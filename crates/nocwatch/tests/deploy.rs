@@ -59,7 +59,9 @@ fn the_migration_config_passes_check_config_with_the_seed_environment() {
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     // What the seed's variables became: every device, the community redacted.
-    for expected in ["\"10.20.0.1\"", "\"10.20.0.3\"", "community: \"<redacted>\"", "mode: \"server\""] {
+    for expected in
+        ["\"10.20.0.1\"", "\"10.20.0.3\"", "community: \"<redacted>\"", "mode: \"server\"", "type: \"snmp_traps\""]
+    {
         assert!(printed.contains(expected), "{expected} not in:\n{printed}");
     }
     assert!(!printed.contains("n0t-public") && !printed.contains("0123456789abcdef"), "secrets printed");
@@ -142,7 +144,7 @@ fn ecs_task_definition_and_terraform_parse() {
     let protocols = ok(Command::new("jq")
         .args(["-r", "[.containerDefinitions[0].portMappings[] | \"\\(.containerPort)/\\(.protocol)\"] | join(\" \")"])
         .arg(&task));
-    for port in ["5514/udp", "5514/tcp", "5515/tcp", "1123/udp", "1124/tcp", "1162/udp", "1163/tcp"] {
+    for port in ["5514/udp", "5514/tcp", "5515/tcp", "1123/udp", "1124/tcp", "9162/udp", "9163/tcp"] {
         assert!(protocols.split(' ').any(|p| p.trim() == port), "{port} not mapped: {protocols}");
     }
 
@@ -291,7 +293,7 @@ fn the_image_builds_from_a_local_base_runs_as_nonroot_and_answers_health_live() 
     assert_eq!(config["Entrypoint"], serde_json::json!(["/usr/bin/nocwatch"]));
     assert_eq!(config["Cmd"], serde_json::json!(["run"]));
     assert_eq!(config["StopSignal"], "SIGTERM");
-    for port in ["5514/udp", "5514/tcp", "5515/tcp", "1123/udp", "1124/tcp", "8686/tcp"] {
+    for port in ["5514/udp", "5514/tcp", "5515/tcp", "9162/udp", "9163/tcp", "1123/udp", "1124/tcp", "8686/tcp"] {
         assert!(config["ExposedPorts"].get(port).is_some(), "{port} not exposed: {config}");
     }
     assert!(config["Env"].as_array().unwrap().iter().any(|e| e == "NOCWATCH_CONFIG=/etc/nocwatch/nocwatch.yaml"));
