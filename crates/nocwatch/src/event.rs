@@ -1,8 +1,10 @@
 //! The event model: the two kinds of data that flow from sources to sinks.
 //!
 //! A [`Metric`] is one measurement (SNMP counters, ping RTT, self-metrics); a [`LogEvent`] is
-//! one line or notification (syslog, SNMP trap, agent event). Every sink maps from these
-//! types; their JSON shape (serde) is the documented one in `docs/events.md`.
+//! one line or notification (syslog, SNMP trap, agent event); a [`DeviceMetadata`] is what a
+//! poll learnt about a device and its interfaces (Datadog sends the same to its Network
+//! Device Monitoring intake, not as metrics or logs). Every sink maps from these types; their
+//! JSON shape (serde) is the documented one in `docs/events.md`.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,7 @@ pub type Tags = BTreeMap<String, String>;
 pub enum Event {
     Metric(Metric),
     Log(LogEvent),
+    Metadata(DeviceMetadata),
 }
 
 impl Event {
@@ -25,6 +28,7 @@ impl Event {
         match self {
             Event::Metric(_) => EventKind::Metric,
             Event::Log(_) => EventKind::Log,
+            Event::Metadata(_) => EventKind::Metadata,
         }
     }
 }
@@ -33,6 +37,7 @@ impl Event {
 pub enum EventKind {
     Metric,
     Log,
+    Metadata,
 }
 
 /// Which kinds a sink accepts.
@@ -40,17 +45,21 @@ pub enum EventKind {
 pub struct Accepts {
     pub metrics: bool,
     pub logs: bool,
+    pub metadata: bool,
 }
 
 impl Accepts {
-    pub const ALL: Accepts = Accepts { metrics: true, logs: true };
-    pub const LOGS: Accepts = Accepts { metrics: false, logs: true };
-    pub const METRICS: Accepts = Accepts { metrics: true, logs: false };
+    /// Everything, device metadata included (console, file, local store).
+    pub const ALL: Accepts = Accepts { metrics: true, logs: true, metadata: true };
+    pub const METRICS_AND_LOGS: Accepts = Accepts { metrics: true, logs: true, metadata: false };
+    pub const LOGS: Accepts = Accepts { metrics: false, logs: true, metadata: false };
+    pub const METRICS: Accepts = Accepts { metrics: true, logs: false, metadata: false };
 
     pub fn accepts(self, kind: EventKind) -> bool {
         match kind {
             EventKind::Metric => self.metrics,
             EventKind::Log => self.logs,
+            EventKind::Metadata => self.metadata,
         }
     }
 }
@@ -155,6 +164,63 @@ pub struct LogEvent {
     /// Structured fields: parsed syslog header and vendor fields, trap varbinds.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What one poll learnt about a device: who it is (from the profile's `metadata` section)
+/// and its interfaces. The poller sends one per poll, answered or not, so a sink that
+/// starts late (or lost its state) has the full picture after one interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceMetadata {
+    /// When the poll started.
+    pub timestamp: Timestamp,
+    /// Datadog's device id, `<namespace>:<address>` (`:<port>` when not 161): the same as
+    /// `device_namespace:snmp_device` in the device's metric tags.
+    pub device_id: String,
+    /// The host of the device's metrics, when it has its own (`use_device_id_as_hostname`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The address polled.
+    pub ip_address: String,
+    pub reachable: bool,
+    /// How long the poll took.
+    pub poll_duration_secs: f64,
+    /// The profile in use (none before the device first answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sys_object_id: Option<String>,
+    /// The device's tags, as on its metrics (snmp_device, device_namespace, snmp_profile,
+    /// device_vendor, snmp_host, the user's tags).
+    #[serde(default)]
+    pub tags: Tags,
+    /// The profile's device metadata fields: vendor, name, description, version,
+    /// serial_number, product_name, model, os_name, os_version, location, ...
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<InterfaceInfo>,
+}
+
+/// One interface of a [`DeviceMetadata`]. Statuses are the names the
+/// `snmp.interface.status` tags use (`up`, `down`, `testing`, `lower_layer_down`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterfaceInfo {
+    pub index: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oper_status: Option<String>,
+    /// Bits per second (ifHighSpeed × 10⁶, or ifSpeed, or the configured speed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_bps: Option<u64>,
 }
 
 #[cfg(test)]

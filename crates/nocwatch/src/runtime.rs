@@ -63,7 +63,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let metrics = telemetry.component(ComponentKind::Sink, id, sink.config.type_name());
         let (sender, input) = crate::pipeline::buffer(&sink.buffer, id, &config.global.agent.data_dir, metrics.clone())
             .with_context(|| format!("sink `{id}`: buffer"))?;
-        let ctx = SinkContext { id: id.clone(), hostname: hostname.clone(), input, metrics: metrics.clone() };
+        let ctx = SinkContext {
+            id: id.clone(),
+            hostname: hostname.clone(),
+            input,
+            metrics: metrics.clone(),
+            data_dir: config.global.agent.data_dir.clone(),
+            telemetry: telemetry.clone(),
+        };
         let running = sink.config.build(ctx).await.with_context(|| format!("sink `{id}`"))?;
         sink_inputs.insert(id.clone(), (sender, sink.config.accepts(), sink.inputs.clone()));
         let durable = sink.buffer.buffer_type == BufferType::Disk;

@@ -1,9 +1,11 @@
 //! The operations surface: the admin HTTP server (`/health/live`, `/health/ready`,
-//! `/metrics`, `/status`), the TCP health-check ports of UDP services, and systemd's
-//! readiness notification.
+//! `/metrics`, `/status`), the TCP health-check ports of UDP services, systemd's
+//! readiness notification, and the web page of the local store ([`web`], served by that
+//! sink on its own address).
 
 pub mod health_port;
 pub mod systemd;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -132,7 +134,7 @@ async fn require_token(State(state): State<Arc<AdminState>>, request: Request, n
 }
 
 /// Compares without an early exit, so response time does not reveal the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -82,7 +82,7 @@ struct HealthArgs {
 
 #[derive(Debug, Args)]
 struct ConfigArgs {
-    /// Config file (YAML). Without it, the embedded default: syslog on UDP 5514 to stdout
+    /// Config file (YAML). Without it, the embedded default: syslog on UDP 5514 into the local store, page on 127.0.0.1:8687
     #[arg(short, long, env = "NOCWATCH_CONFIG")]
     config: Option<PathBuf>,
 }

@@ -313,6 +313,11 @@ fn validate(config: &Config, root: &Node) -> Result<(), yaml::Error> {
         if let SinkConfig::Prometheus(prometheus) = &sink.config {
             bound.push((prometheus.listens(), false, format!("sinks.{id}.address")));
         }
+        if let SinkConfig::LocalStore(store) = &sink.config
+            && let Some(address) = store.web_address()
+        {
+            bound.push((address, false, format!("sinks.{id}.web.address")));
+        }
     }
     for (id, source) in &config.sources {
         for listen in source.listens() {

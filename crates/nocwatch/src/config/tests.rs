@@ -39,7 +39,10 @@ fn empty_file_is_the_defaults() {
 fn embedded_default_is_valid() {
     let config = load(EMBEDDED_DEFAULT, &[]).unwrap();
     assert!(matches!(config.sources.get("syslog_udp"), Some(SourceConfig::Syslog(_))));
-    assert!(matches!(config.sinks.get("console").map(|s| &s.config), Some(SinkConfig::Console(_))));
+    let Some(SinkConfig::LocalStore(store)) = config.sinks.get("store").map(|s| &s.config) else {
+        panic!("the embedded default keeps events in the local store")
+    };
+    assert!(store.web_address().is_some_and(|a| a.ip().is_loopback()), "the page stays on loopback by default");
 }
 
 #[test]

@@ -612,6 +612,7 @@ mod tests {
             .map(|e| match e {
                 Event::Log(log) => log.message.clone(),
                 Event::Metric(m) => m.name.clone(),
+                Event::Metadata(m) => m.device_id.clone(),
             })
             .collect()
     }

@@ -8,6 +8,7 @@ pub mod console;
 pub mod datadog;
 pub mod encoding;
 pub mod file;
+pub mod local_store;
 pub mod otlp;
 pub mod prometheus;
 pub mod syslog;
@@ -23,6 +24,7 @@ component_enum! {
     pub enum SinkConfig {
         Console(console::ConsoleSinkConfig) = "console",
         File(file::FileSinkConfig) = "file",
+        LocalStore(local_store::LocalStoreConfig) = "local_store",
         DatadogLogs(datadog::logs::DatadogLogsConfig) = "datadog_logs",
         DatadogMetrics(datadog::metrics::DatadogMetricsConfig) = "datadog_metrics",
         Otlp(otlp::OtlpSinkConfig) = "otlp",
@@ -38,12 +40,17 @@ pub struct SinkContext {
     pub hostname: String,
     pub input: BufferReceiver,
     pub metrics: ComponentMetrics,
+    /// `agent.data_dir`: where a sink keeps files of its own (the local store).
+    pub data_dir: std::path::PathBuf,
+    /// Every component's counters (the local store's page shows them).
+    pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
 }
 
 impl SinkConfig {
     pub fn accepts(&self) -> Accepts {
         match self {
-            SinkConfig::Console(_) | SinkConfig::File(_) | SinkConfig::Otlp(_) => Accepts::ALL,
+            SinkConfig::Console(_) | SinkConfig::File(_) | SinkConfig::LocalStore(_) => Accepts::ALL,
+            SinkConfig::Otlp(_) => Accepts::METRICS_AND_LOGS,
             SinkConfig::DatadogLogs(_) | SinkConfig::Syslog(_) => Accepts::LOGS,
             SinkConfig::DatadogMetrics(_) | SinkConfig::Prometheus(_) => Accepts::METRICS,
         }
@@ -54,6 +61,7 @@ impl SinkConfig {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             SinkConfig::Console(_) | SinkConfig::File(_) => Ok(()),
+            SinkConfig::LocalStore(config) => config.validate(),
             SinkConfig::DatadogLogs(config) => config.validate(),
             SinkConfig::DatadogMetrics(config) => config.validate(),
             SinkConfig::Otlp(config) => config.validate(),
@@ -66,6 +74,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Console(config) => config.build(ctx).await,
             SinkConfig::File(config) => config.build(ctx).await,
+            SinkConfig::LocalStore(config) => config.build(ctx).await,
             SinkConfig::DatadogLogs(config) => config.build(ctx).await,
             SinkConfig::DatadogMetrics(config) => config.build(ctx).await,
             SinkConfig::Otlp(config) => config.build(ctx).await,

@@ -309,6 +309,8 @@ impl Encoder for OtlpEncoder {
         match events.first() {
             Some(Event::Metric(_)) => self.encode_metrics(events),
             Some(Event::Log(_)) => self.encode_logs(events),
+            // Not routed here (the sink does not accept metadata): skipped, not a failure.
+            Some(Event::Metadata(_)) => Encoded { request: None, consumed: 1, failed: 0 },
             None => Encoded { request: None, consumed: 0, failed: 0 },
         }
     }

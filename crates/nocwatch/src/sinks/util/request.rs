@@ -6,7 +6,9 @@
 //!    destination found too large, and counting what it refused for good;
 //! 4. acknowledge the gathered buffer batches, so a disk buffer does not send them again.
 //!
-//! A sink is an [`Encoder`] and a [`Service`]; nothing else is sink-specific.
+//! A sink is an [`Encoder`] and a [`Service`]; nothing else is sink-specific. A request's
+//! body is bytes for the sinks that send over a network or into a file; a sink that
+//! writes into a database in-process (the local store) uses its own body type instead.
 
 use std::future::Future;
 use std::time::Duration;
@@ -35,21 +37,21 @@ impl Default for BatchConfig {
 }
 
 /// One request body and how many events it carries.
-pub struct Request {
-    pub body: Vec<u8>,
+pub struct Request<B = Vec<u8>> {
+    pub body: B,
     pub events: usize,
 }
 
 /// Turns events into requests within the destination's limits.
-pub trait Encoder: Send + 'static {
+pub trait Encoder<B = Vec<u8>>: Send + 'static {
     /// Encodes a prefix of `events` into one request. Returns the request (None if no
     /// event could be encoded), how many events it consumed, and how many of those could
     /// not be encoded (dropped, counted by the caller).
-    fn encode(&mut self, events: &[Event]) -> Encoded;
+    fn encode(&mut self, events: &[Event]) -> Encoded<B>;
 }
 
-pub struct Encoded {
-    pub request: Option<Request>,
+pub struct Encoded<B = Vec<u8>> {
+    pub request: Option<Request<B>>,
     pub consumed: usize,
     pub failed: usize,
 }
@@ -77,8 +79,8 @@ pub enum Outcome {
     },
 }
 
-pub trait Service: Send + 'static {
-    fn send(&mut self, request: &Request) -> impl Future<Output = Outcome> + Send;
+pub trait Service<B = Vec<u8>>: Send + 'static {
+    fn send(&mut self, request: &Request<B>) -> impl Future<Output = Outcome> + Send;
 
     /// Called once the input has ended: make what was sent durable or visible.
     fn close(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send {
@@ -86,7 +88,7 @@ pub trait Service: Send + 'static {
     }
 }
 
-pub async fn run<E: Encoder, S: Service>(
+pub async fn run<B: Sync, E: Encoder<B>, S: Service<B>>(
     mut ctx: SinkContext,
     mut encoder: E,
     mut service: S,
@@ -119,7 +121,7 @@ pub async fn run<E: Encoder, S: Service>(
     service.close().await
 }
 
-async fn deliver<E: Encoder, S: Service>(
+async fn deliver<B: Sync, E: Encoder<B>, S: Service<B>>(
     ctx: &SinkContext,
     encoder: &mut E,
     service: &mut S,

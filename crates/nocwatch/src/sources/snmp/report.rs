@@ -381,7 +381,7 @@ mod tests {
             .iter()
             .map(|e| match e {
                 Event::Metric(m) => (m.name.as_str(), m.value, &m.tags),
-                Event::Log(_) => panic!("a log"),
+                other => panic!("not a metric: {other:?}"),
             })
             .collect()
     }
