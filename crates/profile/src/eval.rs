@@ -432,9 +432,12 @@ fn sample_value(symbol: &MetricSymbol, value: &Value) -> Result<(SampleValue, Me
             Number::Plain(_) => MetricType::Gauge,
         },
     };
+    // Gauges are reported scaled; anything turned into a rate or count is reported raw and
+    // its rate or delta is scaled.
     let sample = match (number, metric_type) {
-        (Number::Counter { raw, bits }, t) if t != MetricType::Gauge => SampleValue::Counter { raw, bits },
-        (number, _) => SampleValue::Gauge(number.as_f64() * scale),
+        (number, MetricType::Gauge) => SampleValue::Gauge(number.as_f64() * scale),
+        (Number::Counter { raw, bits }, _) => SampleValue::Counter { raw, bits },
+        (Number::Plain(value), _) => SampleValue::Gauge(value),
     };
     Ok((sample, metric_type, scale))
 }

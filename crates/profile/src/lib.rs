@@ -242,9 +242,10 @@ pub struct Sample {
     pub value: SampleValue,
     /// `forced_type` / `metric_type` resolved; Counter32/Counter64 values default to Rate.
     pub metric_type: MetricType,
-    /// `scale_factor` (1.0 by default; `percent` multiplies it by 100).
-    /// [`SampleValue::Gauge`] values are already scaled; [`SampleValue::Counter`] raws are
-    /// not: scale the rate or delta.
+    /// `scale_factor` (1.0 by default; `percent` multiplies it by 100). A
+    /// [`MetricType::Gauge`] sample's value is already scaled; for every other type the
+    /// value is the device's (a [`SampleValue::Counter`], or a plain number a profile
+    /// forced to a rate or count) and the computed rate or delta is to be scaled.
     pub scale: f64,
     /// The metric's own tags (its `metric_tags` and `static_tags`), sorted, `key:value`
     /// split at the first `:` (a tag without `:` has an empty value). Profile-level tags

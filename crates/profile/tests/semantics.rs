@@ -62,7 +62,7 @@ metrics:
   - metric_type: gauge
     symbol: {OID: 1.3.6.1.4.1.99.7.0, name: symbolWins, metric_type: rate}
   - forced_type: counter
-    symbol: {OID: 1.3.6.1.4.1.99.8.0, name: legacyCounter}
+    symbol: {OID: 1.3.6.1.4.1.99.8.0, name: legacyCounter, scale_factor: 10}
 "#,
     );
     let evaluation = p.evaluate(&fetched(&[
@@ -90,8 +90,9 @@ metrics:
     );
     assert_eq!(only(&evaluation, "legacyForm").value, SampleValue::Gauge(-4.0));
     assert_eq!(only(&evaluation, "symbolWins").metric_type, MetricType::Rate);
+    // A plain number forced to a rate: raw value, the rate is to be scaled.
     let s = only(&evaluation, "legacyCounter");
-    assert_eq!((s.value, s.metric_type), (SampleValue::Gauge(5.0), MetricType::Rate));
+    assert_eq!((s.value, s.metric_type, s.scale), (SampleValue::Gauge(5.0), MetricType::Rate, 10.0));
 }
 
 #[test]
