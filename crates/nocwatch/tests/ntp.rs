@@ -234,14 +234,14 @@ fn rate_limit_kisses_in_server_mode_and_drops_in_relay_mode() {
 #[test]
 fn relay_health_follows_upstream_reachability_without_any_client() {
     let dir = tempfile::tempdir().unwrap();
-    let (upstream, port, health) = (free_port(), free_port(), free_port());
+    let (dead, upstream, port, health) = (free_port(), free_port(), free_port(), free_port());
     let chrony = chrony_upstream(upstream, dir.path());
     let agent = Agent::start(
         &config(
             "relay",
             port,
             health,
-            &format!("'127.0.0.1:{upstream}'"),
+            &format!("'127.0.0.1:{dead}', '127.0.0.1:{upstream}'"),
             "    poll_interval: 500ms\n    metrics_interval: 200ms",
         ),
         Stdio::null(),
@@ -255,6 +255,12 @@ fn relay_health_follows_upstream_reachability_without_any_client() {
     };
     assert!(tcp_accepts(addr(health)));
     eventually(Duration::from_secs(5), "reachable upstream metric", || agent.events().iter().any(reachable(1.0)));
+    // The first upstream never answers the relay's polls: it moves to the second before any
+    // device has asked, so the very first request is answered.
+    eventually(Duration::from_secs(10), "failover on the polls", || {
+        agent.stderr().contains("relaying to another upstream")
+    });
+    assert_eq!(query(port, 41).expect("the first request is answered").origin, NtpTimestamp(41));
 
     // The upstream stops; no device sends anything: the relay's own probes notice.
     drop(chrony);

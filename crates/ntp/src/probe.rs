@@ -151,6 +151,25 @@ impl Prober {
         upstream.answered_once && upstream.reach != 0 && upstream.missed_in_a_row < UNREACHABLE_AFTER
     }
 
+    /// Per upstream: reachable (`Some(true)`), unreachable (`Some(false)`: it missed
+    /// [`UNREACHABLE_AFTER`] polls in a row, or stopped answering), or not known yet
+    /// (`None`: it has not answered, but has not missed enough polls either). For
+    /// `Relay::follow_reachability`.
+    pub fn reachability(&self) -> Vec<Option<bool>> {
+        self.upstreams
+            .iter()
+            .map(|u| {
+                if Self::reachable(u) {
+                    Some(true)
+                } else if u.answered_once || u.missed_in_a_row >= UNREACHABLE_AFTER {
+                    Some(false)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
     /// Whether some upstream answers: the relay's health.
     pub fn any_reachable(&self) -> bool {
         self.upstreams.iter().any(Self::reachable)
@@ -206,6 +225,7 @@ mod tests {
         assert!(prober.on_reply(0, &answer(&due.send[1].1, SEC / 2, 2), SEC / 2).is_none(), "the wrong upstream");
         assert_eq!(prober.tick(SEC + SEC / 2, &mut nonce).timed_out, 1);
         assert!(prober.any_reachable());
+        assert_eq!(prober.reachability(), [None, Some(true)], "one miss: not known to be down yet");
         assert_eq!(prober.status(1).unwrap().reach, 1);
         assert_eq!(prober.best().unwrap().0, 1, "the first reachable upstream");
 
@@ -222,6 +242,7 @@ mod tests {
         assert_eq!(rounds, [2, 4, 6, 8, 24, 40]);
         // Upstream 1 stopped answering too: three misses in a row make it unreachable.
         assert!(!prober.any_reachable());
+        assert_eq!(prober.reachability(), [Some(false), Some(false)]);
         assert_eq!(prober.status(1).unwrap().reach & 0b1111, 0);
         assert!(prober.best().is_none());
         assert_eq!(prober.status(1).unwrap().last_success, Some(SEC / 2));

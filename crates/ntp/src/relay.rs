@@ -61,6 +61,25 @@ impl<A: Clone> Relay<A> {
         self.current
     }
 
+    /// Fails over on what the caller's own polls found (`reachable[i]`: upstream `i`
+    /// answers, does not, or is not known yet), so the relay leaves a dead upstream before
+    /// devices' requests are lost to it, even with no device traffic: if the current
+    /// upstream is known unreachable and another is reachable, requests go to the first
+    /// reachable one. A current upstream that answers, or is not known yet (start-up), is
+    /// kept: no flapping back to a preferred one, no race at start. Returns whether it moved.
+    pub fn follow_reachability(&mut self, reachable: &[Option<bool>]) -> bool {
+        if reachable.get(self.current).copied().flatten() != Some(false) {
+            return false;
+        }
+        let Some(next) = reachable.iter().position(|&r| r == Some(true)) else { return false };
+        if next >= self.upstreams {
+            return false;
+        }
+        self.current = next;
+        self.unanswered[next] = 0;
+        true
+    }
+
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
@@ -164,6 +183,21 @@ mod tests {
         // A duplicate or forged reply matches nothing.
         assert_eq!(relay.from_upstream(&upstream_reply(&to_a), 0), None);
         assert_eq!(relay.pending(), 0);
+    }
+
+    #[test]
+    fn follows_the_polls_away_from_an_unreachable_upstream_only() {
+        let (yes, no, unknown) = (Some(true), Some(false), None);
+        let mut relay: Relay<u8> = Relay::new(3, 1_000, 10);
+        assert!(!relay.follow_reachability(&[yes, no, yes]), "the current one answers: stay");
+        assert!(!relay.follow_reachability(&[unknown, yes, yes]), "not known yet (start-up): stay");
+        assert!(!relay.follow_reachability(&[no, no, unknown]), "nowhere better to go");
+        assert_eq!(relay.current_upstream(), 0);
+        assert!(relay.follow_reachability(&[no, unknown, yes]));
+        assert_eq!(relay.current_upstream(), 2);
+        assert!(!relay.follow_reachability(&[yes, yes, yes]), "no flapping back to the first");
+        let (upstream, _) = relay.from_client(&request(1), 1, 7, 0).unwrap();
+        assert_eq!(upstream, 2);
     }
 
     #[test]

@@ -457,7 +457,14 @@ async fn run_relay(
                 let expired = lock(&relay).expire(now_nanos());
                 counters.upstream_timeout.inc_by(expired as u64);
                 tick_prober(&prober, &upstreams, &counters);
-                let reachable = lock(&prober).any_reachable();
+                let (reachable, reachability) = {
+                    let prober = lock(&prober);
+                    (prober.any_reachable(), prober.reachability())
+                };
+                if lock(&relay).follow_reachability(&reachability) {
+                    let current = lock(&relay).current_upstream();
+                    tracing::warn!(source = %ctx.id, upstream = %upstreams.addresses[current], "relaying to another upstream: the current one stopped answering polls");
+                }
                 ctx.healthy.send_if_modified(|healthy| std::mem::replace(healthy, reachable) != reachable);
             }
             _ = metrics_tick.tick() => {
