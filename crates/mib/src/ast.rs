@@ -15,6 +15,9 @@ pub(crate) struct ModuleAst {
     pub types: Vec<TypeDef>,
     /// Definitions or clauses dropped because they did not parse.
     pub syntax_errors: u32,
+    /// Has a MODULE-IDENTITY (SMIv2): preferred over an SMIv1 module defining the
+    /// same name for the same OID (SNMPv2-MIB's sysObjectID over RFC1213-MIB's).
+    pub smiv2: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +56,7 @@ pub(crate) enum OidPart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum DefKind {
     /// OBJECT-TYPE; `row` when it has INDEX or AUGMENTS.
-    ObjectType { syntax: Option<TypeAst>, row: bool },
+    ObjectType { syntax: Option<TypeAst>, row: bool, units: Option<Sym> },
     /// NOTIFICATION-TYPE OBJECTS or TRAP-TYPE VARIABLES.
     Notification { objects: Vec<Sym> },
     /// OBJECT IDENTIFIER values, identities, groups, compliance, capabilities.

@@ -16,7 +16,7 @@ use crate::{BaseType, Diagnostic, NodeKind, Severity};
 
 const MAGIC: &[u8; 8] = b"NWMIBC\0\x01";
 /// Bump when the layout or the compiler's output changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 8;
 
 fn fnv(hash: &mut u64, bytes: &[u8]) {
@@ -160,6 +160,7 @@ pub(crate) fn encode(mibs: &Mibs, diagnostics: &[Diagnostic], key: u64) -> Vec<u
         w.u8(base_code(s.base));
         w.str_ref(s.tc);
         w.str_ref(s.hint);
+        w.str_ref(s.units);
         w.u32(s.labels_start);
         w.u32(s.labels_len);
     }
@@ -295,7 +296,7 @@ pub(crate) fn decode(buf: &[u8], key: u64) -> Option<(Mibs, Vec<Diagnostic>)> {
     for _ in 0..n {
         modules.push(r.str_ref()?);
     }
-    let n = r.count(25)?;
+    let n = r.count(33)?;
     let mut syntaxes = Vec::with_capacity(n);
     for _ in 0..n {
         let base = *BASE_TYPES.get(r.u8()? as usize)?;
@@ -303,6 +304,7 @@ pub(crate) fn decode(buf: &[u8], key: u64) -> Option<(Mibs, Vec<Diagnostic>)> {
             base,
             tc: r.str_ref()?,
             hint: r.str_ref()?,
+            units: r.str_ref()?,
             labels_start: r.u32()?,
             labels_len: r.u32()?,
         });
@@ -379,7 +381,10 @@ pub(crate) fn validate(m: &Mibs) -> bool {
     m.by_name.iter().all(|r| str_ok(r.name) && (r.module as usize) < m.modules.len() && (r.node as usize) < nodes)
         && m.modules.iter().all(|s| str_ok(*s))
         && m.syntaxes.iter().all(|s| {
-            str_ok(s.tc) && str_ok(s.hint) && s.labels_start as usize + s.labels_len as usize <= m.labels.len()
+            str_ok(s.tc)
+                && str_ok(s.hint)
+                && str_ok(s.units)
+                && s.labels_start as usize + s.labels_len as usize <= m.labels.len()
         })
         && m.labels.iter().all(|l| str_ok(l.label))
         && m.objects.iter().all(|&o| (o as usize) < nodes)

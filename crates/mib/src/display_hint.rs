@@ -1,4 +1,4 @@
-//! RFC 2579 DISPLAY-HINT formatting: octet-string hints ("1x:", "255a",
+//! RFC 2579 DISPLAY-HINT formatting (and net-snmp's rendering of it, for diffable CLI output): octet-string hints ("1x:", "255a",
 //! "2d-1d-1d,1d:1d:1d.1d,1a1d:1d") and integer hints ("d-2", "x", "o", "b").
 //! Pure functions; a hint that does not parse gives `None` so callers fall back
 //! to their default rendering.
@@ -70,6 +70,24 @@ fn parse_octet_hint(hint: &str) -> Option<Vec<OctetSpec>> {
 /// unpadded, `a` is ASCII (non-printable octets as '.'), `t` is UTF-8 (lossy).
 /// The last specification is repeated until the data is exhausted.
 pub fn format_octets(hint: &str, octets: &[u8]) -> Option<String> {
+    format_octets_styled(hint, octets, Style::Rfc)
+}
+
+/// [`format_octets`] the way net-snmp's tools print it, for output meant to be
+/// diffed with theirs: hex digits unpadded when a separator follows ("0:1c:42"),
+/// `a`/`t` octets copied as they are (lossy UTF-8), a repeat terminator after the
+/// separator of the last repetition.
+pub fn format_octets_net_snmp(hint: &str, octets: &[u8]) -> Option<String> {
+    format_octets_styled(hint, octets, Style::NetSnmp)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Rfc,
+    NetSnmp,
+}
+
+fn format_octets_styled(hint: &str, octets: &[u8], style: Style) -> Option<String> {
     let specs = parse_octet_hint(hint)?;
     let mut out = String::with_capacity(octets.len() * 3);
     let mut pos = 0;
@@ -91,9 +109,12 @@ pub fn format_octets(hint: &str, octets: &[u8]) -> Option<String> {
             let take = spec.length.min(octets.len() - pos);
             let chunk = &octets[pos..pos + take];
             pos += take;
+            let last_spec = spec_index >= specs.len();
             match spec.format {
-                b'a' => out.extend(chunk.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' })),
-                b't' => out.push_str(&String::from_utf8_lossy(chunk)),
+                b'a' if style == Style::Rfc => {
+                    out.extend(chunk.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }))
+                }
+                b'a' | b't' => out.push_str(&String::from_utf8_lossy(chunk)),
                 format => {
                     // Numbers wider than 8 octets do not fit a u64: print their octets in hex.
                     if take > 8 {
@@ -103,6 +124,14 @@ pub fn format_octets(hint: &str, octets: &[u8]) -> Option<String> {
                     } else {
                         let value = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
                         let _ = match format {
+                            b'x' if style == Style::NetSnmp => {
+                                // net-snmp pads only single octets printed back to back.
+                                if take == 1 && value < 16 && spec.separator.is_none() && last_spec {
+                                    write!(out, "0{value:x}")
+                                } else {
+                                    write!(out, "{value:x}")
+                                }
+                            }
                             b'x' => write!(out, "{value:0width$x}", width = take * 2),
                             b'o' => write!(out, "{value:o}"),
                             _ => write!(out, "{value}"),
@@ -112,8 +141,8 @@ pub fn format_octets(hint: &str, octets: &[u8]) -> Option<String> {
             }
             let last_round = round + 1 == repeat;
             if pos < octets.len() {
-                match (spec.terminator, last_round) {
-                    (Some(t), true) => out.push(t),
+                match (spec.terminator, last_round, style) {
+                    (Some(t), true, Style::Rfc) => out.push(t),
                     _ => {
                         if let Some(s) = spec.separator {
                             out.push(s);
@@ -121,6 +150,12 @@ pub fn format_octets(hint: &str, octets: &[u8]) -> Option<String> {
                     }
                 }
             }
+        }
+        if style == Style::NetSnmp
+            && let Some(t) = spec.terminator
+            && pos < octets.len()
+        {
+            out.push(t);
         }
     }
     Some(out)
@@ -187,6 +222,20 @@ mod tests {
     fn repeat_count_and_terminator() {
         // RFC 2579's example: "*1d./1d" on 3,1,2,3,4 -> "1.2.3/4"
         assert_eq!(format_octets("*1d./1d", &[3, 1, 2, 3, 4]).as_deref(), Some("1.2.3/4"));
+    }
+
+    #[test]
+    fn net_snmp_style() {
+        // What snmpwalk prints for IF-MIB::ifPhysAddress (PhysAddress, "1x:").
+        assert_eq!(
+            format_octets_net_snmp("1x:", &[0, 0x0c, 0x29, 0xab, 0x0b, 0xff]).as_deref(),
+            Some("0:c:29:ab:b:ff")
+        );
+        assert_eq!(format_octets_net_snmp("1x", &[0, 0x0c]).as_deref(), Some("000c"));
+        assert_eq!(format_octets_net_snmp("255a", "é\u{1}".as_bytes()).as_deref(), Some("é\u{1}"));
+        let hint = "2d-1d-1d,1d:1d:1d.1d,1a1d:1d";
+        let with_zone = [0x07, 0xe8, 1, 15, 13, 30, 15, 0, b'+', 5, 30];
+        assert_eq!(format_octets_net_snmp(hint, &with_zone).as_deref(), Some("2024-1-15,13:30:15.0,+5:30"));
     }
 
     #[test]

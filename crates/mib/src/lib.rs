@@ -26,7 +26,7 @@ mod table;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use display_hint::{format_integer, format_octets};
+pub use display_hint::{format_integer, format_octets, format_octets_net_snmp};
 pub use load::{Compiled, ModuleReport, ModuleStatus};
 pub use table::{Mibs, Node, Syntax};
 
@@ -101,6 +101,18 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The result of [`Mibs::load_detailed`].
+#[derive(Debug)]
+pub struct Loaded {
+    pub mibs: Mibs,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Read from the cache file (no file changed since it was written).
+    pub from_cache: bool,
+    /// Candidate files found under the directories.
+    pub files: usize,
+    pub cache_file: Option<PathBuf>,
+}
+
 /// A failure of the whole load (not of one module).
 #[derive(Debug)]
 pub enum MibError {
@@ -129,14 +141,20 @@ impl Mibs {
     /// `cache_dir` keyed by file paths+mtimes+sizes. Problems in single modules are
     /// diagnostics, not errors.
     pub fn load(dirs: &[PathBuf], cache_dir: Option<&Path>) -> Result<(Mibs, Vec<Diagnostic>), MibError> {
+        let loaded = Mibs::load_detailed(dirs, cache_dir)?;
+        Ok((loaded.mibs, loaded.diagnostics))
+    }
+
+    /// [`Mibs::load`], also saying whether the cache was used (for `--stats`).
+    pub fn load_detailed(dirs: &[PathBuf], cache_dir: Option<&Path>) -> Result<Loaded, MibError> {
         let files = load::discover(dirs)?;
         let key = cache::key(&files);
         let cache_file = cache_dir.map(|dir| cache::path(dir, dirs));
         if let Some(path) = &cache_file
             && let Ok(bytes) = std::fs::read(path)
-            && let Some(cached) = cache::decode(&bytes, key)
+            && let Some((mibs, diagnostics)) = cache::decode(&bytes, key)
         {
-            return Ok(cached);
+            return Ok(Loaded { mibs, diagnostics, from_cache: true, files: files.len(), cache_file });
         }
         let mut compiled = load::compile(&files);
         if let Some(path) = &cache_file {
@@ -152,7 +170,13 @@ impl Mibs {
                 });
             }
         }
-        Ok((compiled.mibs, compiled.diagnostics))
+        Ok(Loaded {
+            mibs: compiled.mibs,
+            diagnostics: compiled.diagnostics,
+            from_cache: false,
+            files: files.len(),
+            cache_file,
+        })
     }
 
     /// Compiles every module under `dirs` from source (no cache), with a

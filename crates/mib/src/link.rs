@@ -60,6 +60,7 @@ struct SyntaxKey {
     base: BaseType,
     tc: Option<Sym>,
     hint: Option<Sym>,
+    units: Option<Sym>,
     labels: Vec<(i64, Sym)>,
 }
 
@@ -460,7 +461,7 @@ impl<'a> Linker<'a> {
     fn resolve_syntax(&mut self, m: u32, line: u32, ty: &TypeAst) -> Option<SyntaxKey> {
         match ty {
             TypeAst::Base { base, labels } => {
-                Some(SyntaxKey { base: *base, tc: None, hint: None, labels: labels.clone() })
+                Some(SyntaxKey { base: *base, tc: None, hint: None, units: None, labels: labels.clone() })
             }
             TypeAst::Ref { module, name, labels } => match self.find_type(m, *module, *name) {
                 Some((tm, tt)) => {
@@ -469,6 +470,7 @@ impl<'a> Linker<'a> {
                         base: resolved.base,
                         tc: Some(*name),
                         hint: resolved.hint,
+                        units: None,
                         labels: if labels.is_empty() { resolved.labels } else { labels.clone() },
                     })
                 }
@@ -477,7 +479,13 @@ impl<'a> Linker<'a> {
                         let message = format!("unknown type {}", self.name(*name));
                         self.problem(Severity::Warning, m, line, message);
                     }
-                    Some(SyntaxKey { base: BaseType::Other, tc: Some(*name), hint: None, labels: labels.clone() })
+                    Some(SyntaxKey {
+                        base: BaseType::Other,
+                        tc: Some(*name),
+                        hint: None,
+                        units: None,
+                        labels: labels.clone(),
+                    })
                 }
             },
             TypeAst::SequenceOf | TypeAst::Structured => None,
@@ -489,11 +497,23 @@ impl<'a> Linker<'a> {
     /// Builds the runtime table. Call after [`Linker::link_all`].
     pub fn freeze(mut self) -> Mibs {
         let node_count = self.tree.len();
-        // Primary naming per build node: highest rank, then first defined.
+        // Primary naming per build node: highest rank; among equals, an SMIv2 module, then
+        // the module other modules import the name from most (SNMPv2-SMI's mib-2 over RFC1213-MIB's),
+        // then the first defined.
+        let mut imported: FnvMap<(Sym, Sym), u32> = FnvMap::default();
+        for module in self.modules {
+            for import in &module.imports {
+                *imported.entry((import.from, import.symbol)).or_default() += 1;
+            }
+        }
+        let preference = |naming: &Naming| {
+            let module = &self.modules[naming.module as usize];
+            (naming.rank, module.smiv2, imported.get(&(module.name, naming.name)).copied().unwrap_or(0))
+        };
         let mut primary = vec![NONE; node_count];
         for (i, naming) in self.namings.iter().enumerate() {
             let slot = &mut primary[naming.node as usize];
-            if *slot == NONE || self.namings[*slot as usize].rank < naming.rank {
+            if *slot == NONE || preference(&self.namings[*slot as usize]) < preference(naming) {
                 *slot = i as u32;
             }
         }
@@ -559,7 +579,7 @@ impl<'a> Linker<'a> {
                     let modules = self.modules;
                     let def = &modules[naming.module as usize].defs[naming.def as usize];
                     match &def.kind {
-                        DefKind::ObjectType { syntax, row } => {
+                        DefKind::ObjectType { syntax, row, units } => {
                             rec.kind = match syntax {
                                 Some(TypeAst::SequenceOf) => NodeKind::Table,
                                 _ if *row => NodeKind::Row,
@@ -573,8 +593,9 @@ impl<'a> Linker<'a> {
                             };
                             row_like[build as usize] = rec.kind == NodeKind::Row;
                             if let Some(ty) = syntax
-                                && let Some(key) = self.resolve_syntax(naming.module, def.line, ty)
+                                && let Some(mut key) = self.resolve_syntax(naming.module, def.line, ty)
                             {
+                                key.units = *units;
                                 rec.syntax = *syntax_ids.entry(key.clone()).or_insert_with(|| {
                                     let start = labels.len() as u32;
                                     for (value, label) in &key.labels {
@@ -591,6 +612,10 @@ impl<'a> Linker<'a> {
                                             .unwrap_or_default(),
                                         hint: key
                                             .hint
+                                            .map(|s| builder.string(self.interner.resolve(s)))
+                                            .unwrap_or_default(),
+                                        units: key
+                                            .units
                                             .map(|s| builder.string(self.interner.resolve(s)))
                                             .unwrap_or_default(),
                                         labels_start: start,

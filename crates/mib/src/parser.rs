@@ -254,6 +254,7 @@ impl<'s> Parser<'s, '_> {
                 defs: Vec::new(),
                 types: Vec::new(),
                 syntax_errors: 0,
+                smiv2: false,
             };
             self.parse_body(&mut module);
             module.syntax_errors = self.errors;
@@ -515,6 +516,7 @@ impl<'s> Parser<'s, '_> {
             b"OBJECT-TYPE" => {
                 let mut syntax = None;
                 let mut row = false;
+                let mut units = None;
                 let mut k = clauses_start;
                 while k < clauses_end {
                     if self.is_word(k, b"SYNTAX") && syntax.is_none() {
@@ -536,12 +538,15 @@ impl<'s> Parser<'s, '_> {
                     if self.is_word(k, b"INDEX") || self.is_word(k, b"AUGMENTS") {
                         row = true;
                     }
+                    if self.is_word(k, b"UNITS") && self.kind(k + 1) == Some(TokKind::Str) {
+                        units = self.string_sym(k + 1);
+                    }
                     k = match self.kind(k) {
                         Some(TokKind::LBrace | TokKind::LParen) => self.skip_group(k),
                         _ => k + 1,
                     };
                 }
-                DefKind::ObjectType { syntax, row }
+                DefKind::ObjectType { syntax, row, units }
             }
             b"NOTIFICATION-TYPE" | b"TRAP-TYPE" => {
                 let list = if macro_name == b"TRAP-TYPE" { b"VARIABLES" as &[u8] } else { b"OBJECTS" };
@@ -551,7 +556,11 @@ impl<'s> Parser<'s, '_> {
                     .unwrap_or_default();
                 DefKind::Notification { objects }
             }
-            b"MODULE-IDENTITY" | b"OBJECT-IDENTITY" => DefKind::Other { priority: PRIORITY_IDENTITY },
+            b"MODULE-IDENTITY" => {
+                module.smiv2 = true;
+                DefKind::Other { priority: PRIORITY_IDENTITY }
+            }
+            b"OBJECT-IDENTITY" => DefKind::Other { priority: PRIORITY_IDENTITY },
             _ => DefKind::Other { priority: PRIORITY_GROUP },
         };
 
@@ -912,7 +921,7 @@ END
         assert_eq!(interner.resolve(m.imports[6].from), "SNMPv2-TC");
         let names: Vec<_> = m.defs.iter().map(|d| interner.resolve(d.name)).collect();
         assert_eq!(names, ["testMIB", "testTable", "testEntry", "testColor", "testFlags", "testEvent"]);
-        assert!(matches!(m.defs[1].kind, DefKind::ObjectType { syntax: Some(TypeAst::SequenceOf), row: false }));
+        assert!(matches!(m.defs[1].kind, DefKind::ObjectType { syntax: Some(TypeAst::SequenceOf), row: false, .. }));
         assert!(matches!(m.defs[2].kind, DefKind::ObjectType { row: true, .. }));
         let DefKind::ObjectType { syntax: Some(TypeAst::Base { base: BaseType::Bits, labels }), .. } = &m.defs[4].kind
         else {

@@ -40,6 +40,8 @@ pub(crate) struct SyntaxRec {
     pub tc: Str,
     /// DISPLAY-HINT; len 0 when none.
     pub hint: Str,
+    /// The object's UNITS clause; len 0 when none.
+    pub units: Str,
     /// Run in `labels`: enum values, or BITS positions.
     pub labels_start: u32,
     pub labels_len: u32,
@@ -119,6 +121,18 @@ impl Mibs {
     /// Names of the modules that contributed at least one definition, sorted.
     pub fn modules(&self) -> impl Iterator<Item = &str> + '_ {
         self.modules.iter().map(|s| self.str(*s))
+    }
+
+    /// Bytes of heap the table holds (its arrays and string arena).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.strings.capacity()
+            + self.nodes.capacity() * size_of::<NodeRec>()
+            + self.by_name.capacity() * size_of::<NameRec>()
+            + self.modules.capacity() * size_of::<Str>()
+            + self.syntaxes.capacity() * size_of::<SyntaxRec>()
+            + self.labels.capacity() * size_of::<LabelRec>()
+            + self.objects.capacity() * size_of::<u32>()
     }
 
     /// Every named node (the primary name of each OID), parents before children.
@@ -347,6 +361,12 @@ impl<'a> Syntax<'a> {
 
     pub fn display_hint(&self) -> Option<&'a str> {
         let s = self.rec().hint;
+        (s.len > 0).then(|| self.mibs.str(s))
+    }
+
+    /// The UNITS clause of the object ("seconds", "octets").
+    pub fn units(&self) -> Option<&'a str> {
+        let s = self.rec().units;
         (s.len > 0).then(|| self.mibs.str(s))
     }
 

@@ -554,3 +554,94 @@ fn ipv6_agents_are_reached_over_the_ipv6_socket() {
     let v4 = nocwatch(&["get", "-v2c", "-c", "public"], port, &oids);
     assert_eq!(text(&v4.stdout), text(&ours.stdout));
 }
+
+/// `nocwatch snmp walk` with MIB directories prints what `snmpwalk` prints with the same
+/// MIBs: `MODULE::name.index` OIDs, enum labels, DISPLAY-HINTs (ifPhysAddress,
+/// DisplayString), OID values by name (sysORID, hrStorageType), UNITS. Values that move
+/// between two net-snmp walks bracketing ours are compared by type only.
+#[test]
+fn walks_print_names_like_net_snmp_when_mibs_are_configured() {
+    let snmpd = Snmpd::start(&[]);
+    let mibs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/mibs");
+    // The IETF sets only: the objects walked are IETF ones, and net-snmp needs ~3 s per
+    // command to load the Cisco and Juniper sets too.
+    let sets: Vec<String> = ["net-snmp", "rfc"].iter().map(|s| mibs.join(s).display().to_string()).collect();
+    // nocwatch: the first directory wins for a module defined twice; net-snmp: the last.
+    let reversed: Vec<String> = sets.iter().rev().cloned().collect();
+    let cache = tempfile::tempdir().unwrap();
+    const ROOTS: [&str; 6] = [
+        ".1.3.6.1.2.1.1",      // system, sysORTable (OID values)
+        ".1.3.6.1.2.1.2",      // interfaces (enums, PhysAddress "1x:")
+        ".1.3.6.1.2.1.31.1.1", // ifXTable (DisplayString, Counter64, ifHighSpeed)
+        ".1.3.6.1.2.1.25.2",   // hrStorage (OID values, UNITS "Bytes")
+        ".1.3.6.1.2.1.25.3.2", // hrDeviceTable (enums, OID values)
+        ".1.3.6.1.2.1.4.20",   // ipAddrTable (IpAddress indexes)
+    ];
+    let net_snmp_walk = |root: &str| {
+        let out = Command::new("snmpwalk")
+            .args(["-v2c", "-c", "public", "-M", &reversed.join(":"), "-m", "ALL"])
+            .arg(agent(snmpd.port))
+            .arg(root)
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    };
+    let named = |output: &str| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for line in output.lines() {
+            match line.split_once(" = ") {
+                Some((oid, value)) if !oid.starts_with(' ') && !oid.is_empty() => out.push((oid.into(), value.into())),
+                _ => {
+                    if let Some(last) = out.last_mut() {
+                        last.1.push('\n');
+                        last.1.push_str(line);
+                    }
+                }
+            }
+        }
+        out
+    };
+    let (mut compared, mut names, mut module_differences) = (0, 0, 0);
+    for root in ROOTS {
+        let before = named(&net_snmp_walk(root));
+        let mut args: Vec<String> = vec!["snmp".into(), "walk".into(), "-v2c".into(), "-c".into(), "public".into()];
+        for set in &sets {
+            args.extend(["--mib-dir".into(), set.clone()]);
+        }
+        let ours = Command::new(BIN)
+            .args(&args)
+            .arg(agent(snmpd.port))
+            .arg(root)
+            .env("XDG_CACHE_HOME", cache.path())
+            .env_remove("NOCWATCH_CONFIG")
+            .output()
+            .unwrap();
+        assert!(ours.status.success(), "{root}: {}", text(&ours.stderr));
+        let ours = named(&text(&ours.stdout));
+        let after = named(&net_snmp_walk(root));
+        assert!(!before.is_empty(), "{root}: net-snmp printed nothing");
+        assert_eq!(before.len(), after.len(), "{root}: the tree changed during the test");
+        // The name must be the same; the module may differ when several modules define
+        // the same name for the same OID (DISMAN-EVENT-MIB and EXPRESSION-MIB both define
+        // sysUpTimeInstance): net-snmp names the first it loaded, nocwatch prefers SMIv2
+        // modules and the one others import from. Counted, and must stay rare.
+        let without_module = |v: &[(String, String)]| {
+            v.iter().map(|(k, _)| k.split_once("::").map_or(k.clone(), |(_, n)| n.to_string())).collect::<Vec<_>>()
+        };
+        assert_eq!(without_module(&ours), without_module(&before), "{root}: names differ");
+        module_differences += ours.iter().zip(&before).filter(|((a, _), (b, _))| a != b).count();
+        names += ours.len();
+        for ((oid, ours), ((_, first), (_, second))) in ours.iter().zip(before.iter().zip(&after)) {
+            let type_of = |v: &str| v.split_once(": ").map(|(t, _)| t.to_string()).unwrap_or_default();
+            if first == second && !oid.contains("hrStorageUsed") {
+                assert_eq!(ours, first, "{oid}: value differs");
+                compared += 1;
+            } else {
+                assert_eq!(type_of(ours), type_of(first), "{oid}: type differs");
+            }
+        }
+    }
+    println!("{names} bindings, {compared} values compared, {module_differences} named in another module");
+    assert!(compared > 100, "only {compared} values compared");
+    assert!(module_differences * 50 <= names, "{module_differences} of {names} names in another module");
+}

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod import;
+mod mib;
 mod snmp;
 
 use crate::config::{self, Config, ConfigError, EMBEDDED_DEFAULT, ProcessEnv};
@@ -40,6 +41,9 @@ enum Command {
     /// SNMP tools for operators: get, getnext, walk, bulkwalk (net-snmp flags and output)
     #[command(subcommand)]
     Snmp(snmp::SnmpCommand),
+    /// MIB tools: translate names and OIDs, check MIB directories
+    #[command(subcommand)]
+    Mib(mib::MibCommand),
     /// Convert another agent's config into nocwatch config (printed on stdout)
     #[command(subcommand)]
     Import(ImportCommand),
@@ -118,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Health(args) => health(&args),
         Command::Syslog(SyslogCommand::Parse(args)) => syslog_parse(&args),
         Command::Snmp(command) => snmp::run(command),
+        Command::Mib(command) => mib::run(command),
         Command::Import(ImportCommand::DatadogSnmp { file }) => import::datadog_snmp(&file),
     }
 }

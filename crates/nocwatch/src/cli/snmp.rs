@@ -1,7 +1,9 @@
 //! `nocwatch snmp get|getnext|walk|bulkwalk`: net-snmp-style flags (`-v 1|2c|3`, `-c`,
 //! `-u`, `-l`, `-a`, `-A`, `-x`, `-X`, `-n`, `-e`, `-E`, `-t`, `-r`, `-C`, `-O`) and
 //! `snmpwalk -On` output, so operators can paste their usual command lines and diff
-//! the results. OIDs are numeric until the MIB compiler lands.
+//! the results. With MIBs configured (`--mib-dir`/`-M`, or `mibs:` in the config) OIDs
+//! are read and printed by name and values the way net-snmp prints them with the same
+//! MIBs (enum labels, DISPLAY-HINTs, BITS, UNITS); `-On` keeps OIDs numeric.
 //!
 //! Exit codes follow net-snmp: 0 success, 1 for a failure (timeout, v3 security error,
 //! bad arguments), 2 when the agent answered with an error-status.
@@ -12,9 +14,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use nocwatch_snmp::display::varbind_line;
+use std::sync::Arc;
+
+use nocwatch_mib::{BaseType, Mibs};
+use nocwatch_snmp::display::write_value;
 use nocwatch_snmp::{AuthProtocol, Community, Oid, PrivProtocol, SecurityLevel, UsmUser, Value, Version};
 
+use super::mib::{MibSource, symbolic};
 use crate::snmp::{Client, DeviceOptions, Security, SnmpError, WalkEnd};
 
 #[derive(Debug, Subcommand)]
@@ -76,15 +82,21 @@ pub struct SnmpArgs {
     /// variables found), rN (max-repetitions for bulkwalk, default 10), nN (non-repeaters, only 0)
     #[arg(short = 'C', value_name = "OPTS")]
     app_options: Vec<String>,
-    /// Output options; only n (numeric OIDs, the default and only form for now)
+    /// Output options: n (numeric OIDs; the only form without MIBs)
     #[arg(short = 'O', value_name = "OPTS")]
     output_options: Vec<String>,
+    #[command(flatten)]
+    mibs: MibSource,
+    /// MIB modules to load, as net-snmp's -m: accepted for compatibility (every module
+    /// of the MIB directories is loaded); `-m ''` loads none
+    #[arg(short = 'm', value_name = "MODULES")]
+    mib_modules: Option<String>,
     /// Accept replies from any source address (multi-homed agents)
     #[arg(long)]
     any_source: bool,
     /// The agent: [udp:|udp6:]HOST[:PORT], e.g. 192.0.2.1, 127.0.0.1:1161, udp6:[::1]:161
     agent: String,
-    /// OIDs, numeric (.1.3.6.1.2.1.1.1.0)
+    /// OIDs: numeric (.1.3.6.1.2.1.1.1.0), or names with MIBs (sysDescr.0, IF-MIB::ifDescr)
     oids: Vec<String>,
 }
 
@@ -185,7 +197,7 @@ impl SnmpArgs {
         }
         for opts in &self.output_options {
             if opts.chars().any(|c| c != 'n') {
-                return Err(format!("unsupported -O option in `{opts}`: only -On (numeric OIDs) for now"));
+                return Err(format!("unsupported -O option in `{opts}`: only -On (numeric OIDs)"));
             }
         }
         Ok(DeviceOptions {
@@ -198,8 +210,22 @@ impl SnmpArgs {
         })
     }
 
-    fn oids(&self) -> Result<Vec<Oid>, String> {
-        self.oids.iter().map(|text| text.parse::<Oid>().map_err(|e| e.to_string())).collect()
+    fn oids(&self, mibs: &Mibs) -> Result<Vec<Oid>, String> {
+        self.oids
+            .iter()
+            .map(|text| match text.parse::<Oid>() {
+                Ok(oid) => Ok(oid),
+                Err(e) if mibs.is_empty() => Err(e.to_string()),
+                Err(_) => mibs.lookup(text).map(Oid::new).ok_or_else(|| format!("Unknown Object Identifier: {text}")),
+            })
+            .collect()
+    }
+
+    fn mibs(&self) -> Result<Arc<Mibs>, String> {
+        if self.mib_modules.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Ok(Arc::new(Mibs::empty()));
+        }
+        self.mibs.load()
     }
 }
 
@@ -290,6 +316,102 @@ async fn run_async(command: SnmpCommand) -> ExitCode {
     }
 }
 
+/// Renders bindings: numeric as `snmpwalk -On` without MIBs, or by name as net-snmp
+/// prints them with the same MIBs.
+struct Printer {
+    mibs: Arc<Mibs>,
+    numeric_oids: bool,
+}
+
+impl Printer {
+    fn line(&self, vb: &nocwatch_snmp::VarBind) -> String {
+        let mut line = String::with_capacity(96);
+        self.write(&mut line, vb);
+        line
+    }
+
+    fn write(&self, out: &mut String, vb: &nocwatch_snmp::VarBind) {
+        use std::fmt::Write as _;
+        if self.mibs.is_empty() {
+            let _ = write!(out, "{} = ", vb.oid);
+            let _ = write_value(out, &vb.value);
+            return;
+        }
+        if self.numeric_oids {
+            let _ = write!(out, "{} = ", vb.oid);
+        } else {
+            let _ = write!(out, "{} = ", symbolic(&self.mibs, vb.oid.arcs()));
+        }
+        write_named_value(out, &self.mibs, vb.oid.arcs(), &vb.value, self.numeric_oids);
+    }
+}
+
+/// A value as net-snmp prints it when the object's MIB is loaded: enum labels
+/// (`up(1)`), integer and octet-string DISPLAY-HINTs, BITS with their labels, OID
+/// values by name, UNITS appended.
+fn write_named_value(out: &mut String, mibs: &Mibs, oid: &[u32], value: &Value, numeric_oids: bool) {
+    use std::fmt::Write as _;
+    let syntax = mibs.resolve(oid).and_then(|(node, _)| node.syntax());
+    let units = syntax.and_then(|s| s.units());
+    let with_units = |out: &mut String| {
+        if let Some(units) = units {
+            out.push(' ');
+            out.push_str(units);
+        }
+    };
+    match (value, syntax) {
+        (Value::Integer(v), Some(syntax)) => {
+            out.push_str("INTEGER: ");
+            if let Some(label) = syntax.enum_label(*v) {
+                let _ = write!(out, "{label}({v})");
+            } else if let Some(hinted) = syntax.display_hint().and_then(|h| nocwatch_mib::format_integer(h, *v)) {
+                out.push_str(&hinted);
+            } else {
+                let _ = write!(out, "{v}");
+            }
+            with_units(out);
+        }
+        (Value::OctetString(bytes), Some(syntax)) if syntax.base() == BaseType::Bits => {
+            out.push_str("BITS: ");
+            let _ = nocwatch_snmp::display::write_hex(out, bytes);
+            let labels: std::collections::HashMap<i64, &str> = syntax.named_numbers().collect();
+            for (index, byte) in bytes.iter().enumerate() {
+                for bit in 0..8 {
+                    if byte & (0x80 >> bit) != 0 {
+                        let n = (index * 8 + bit) as i64;
+                        match labels.get(&n) {
+                            Some(label) => _ = write!(out, "{label}({n}) "),
+                            None => _ = write!(out, "{n} "),
+                        }
+                    }
+                }
+            }
+        }
+        (Value::OctetString(bytes), Some(syntax))
+            if let Some(hinted) =
+                syntax.display_hint().and_then(|h| nocwatch_mib::format_octets_net_snmp(h, bytes)) =>
+        {
+            out.push_str("STRING: ");
+            out.push_str(&hinted);
+            with_units(out);
+        }
+        (Value::ObjectId(value), _) if !numeric_oids => {
+            out.push_str("OID: ");
+            out.push_str(&symbolic(mibs, value.arcs()));
+        }
+        (
+            Value::Counter32(_) | Value::Gauge32(_) | Value::Counter64(_) | Value::TimeTicks(_) | Value::UInteger32(_),
+            _,
+        ) => {
+            let _ = write_value(out, value);
+            with_units(out);
+        }
+        _ => {
+            let _ = write_value(out, value);
+        }
+    }
+}
+
 fn print(out: &mut impl Write, line: &str) {
     // A closed stdout (piped into `head`) ends output quietly.
     let _ = out.write_all(line.as_bytes());
@@ -301,7 +423,9 @@ async fn execute(kind: &str, args: &SnmpArgs, out: &mut impl Write) -> Result<Ex
     let options = args.options().map_err(Failure::Usage)?;
     let app = args.app_options().map_err(Failure::Usage)?;
     let address = parse_agent(&args.agent).map_err(Failure::Usage)?;
-    let mut oids = args.oids().map_err(Failure::Usage)?;
+    let mibs = args.mibs().map_err(Failure::Usage)?;
+    let mut oids = args.oids(&mibs).map_err(Failure::Usage)?;
+    let printer = Printer { mibs, numeric_oids: args.output_options.iter().any(|o| o.contains('n')) };
     let client = Client::new().await.map_err(|e| Failure::Usage(e.to_string()))?;
     let device = client.device(address, security, options);
     match kind {
@@ -322,7 +446,7 @@ async fn execute(kind: &str, args: &SnmpArgs, out: &mut impl Write) -> Result<Ex
                     code = ExitCode::from(2);
                     continue;
                 }
-                print(out, &varbind_line(vb));
+                print(out, &printer.line(vb));
             }
             Ok(code)
         }
@@ -339,9 +463,7 @@ async fn execute(kind: &str, args: &SnmpArgs, out: &mut impl Write) -> Result<Ex
             let each = |vb: &nocwatch_snmp::VarBind| {
                 count += 1;
                 line.clear();
-                use std::fmt::Write as _;
-                let _ = write!(line, "{} = ", vb.oid);
-                let _ = nocwatch_snmp::display::write_value(&mut line, &vb.value);
+                printer.write(&mut line, vb);
                 line.push('\n');
                 let _ = out.write_all(line.as_bytes());
                 if flushed.elapsed() >= Duration::from_millis(50) {
@@ -370,7 +492,7 @@ async fn execute(kind: &str, args: &SnmpArgs, out: &mut impl Write) -> Result<Ex
                 // As net-snmp: an empty walk shows what a GET of the root says.
                 if let Ok(varbinds) = device.get(std::slice::from_ref(&root)).await {
                     for vb in varbinds.iter().filter(|vb| device.version() != Version::V1 || !vb.value.is_exception()) {
-                        print(out, &varbind_line(vb));
+                        print(out, &printer.line(vb));
                     }
                 }
             }
