@@ -43,18 +43,24 @@ impl MibSource {
         let dirs: Vec<PathBuf> =
             self.mib_dirs.iter().flat_map(|d| d.split(':')).filter(|d| !d.is_empty()).map(PathBuf::from).collect();
         match config {
-            Some(config) if dirs.is_empty() => {
-                Ok((config.global.mibs.dirs.clone(), Some(config.global.mib_cache_dir())))
+            Some(config) => {
+                let global = &config.global;
+                let cache_dir = Some(global.mibs.cache_dir(&global.agent.data_dir));
+                if dirs.is_empty() { Ok((global.mibs.dirs.clone(), cache_dir)) } else { Ok((dirs, cache_dir)) }
             }
-            Some(config) => Ok((dirs, Some(config.global.mib_cache_dir()))),
             None => Ok((dirs, user_cache_dir())),
         }
     }
 
-    /// Loads the MIBs (an empty table when none are configured).
+    /// Loads the MIBs (an empty table when none are configured), the way the agent does.
     pub fn load(&self) -> Result<Arc<Mibs>, String> {
         let (dirs, cache_dir) = self.resolve()?;
-        crate::snmp::mibs::load_dirs(&dirs, cache_dir.as_deref()).map_err(|e| format!("MIBs: {e}"))
+        // Without any cache location the table is compiled in memory each time.
+        let Some(cache_dir) = cache_dir else {
+            return Mibs::load(&dirs, None).map(|(mibs, _)| Arc::new(mibs)).map_err(|e| format!("MIBs: {e}"));
+        };
+        let config = MibsConfig { dirs, cache_dir: Some(cache_dir.clone()) };
+        crate::mibs::load(&config, &cache_dir).map_err(|e| format!("MIBs: {e:#}"))
     }
 }
 
