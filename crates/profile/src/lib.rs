@@ -51,12 +51,20 @@ impl Profiles {
 
     /// The profile whose `sysobjectid` pattern matches most specifically, else the
     /// `generic-device` fallback. Ties between profiles go to a user profile over a bundled
-    /// one, then to the first name in alphabetical order.
+    /// one, then to the first name in alphabetical order. Same as
+    /// [`Profiles::for_device`] without a sysDescr.
     pub fn for_sys_object_id(&self, sys_object_id: &Oid) -> Option<Arc<Profile>> {
+        self.for_device(sys_object_id, None)
+    }
+
+    /// As [`Profiles::for_sys_object_id`], also applying the sysDescr conditions of
+    /// netdata-style `selector` entries (an entry with a sysDescr condition never matches
+    /// without a sysDescr).
+    pub fn for_device(&self, sys_object_id: &Oid, sys_descr: Option<&str>) -> Option<Arc<Profile>> {
         let dotted = matching::dotted(sys_object_id);
         let mut best: Option<(&SysObjectIdPattern, &Arc<Profile>)> = None;
         for profile in self.profiles.values() {
-            for pattern in profile.sys_object_ids.iter().filter(|p| p.matches(&dotted)) {
+            for pattern in profile.matching_patterns(&dotted, sys_descr) {
                 let better = best.is_none_or(|(current, current_profile)| {
                     pattern.specificity_cmp(current).then_with(|| current_profile.bundled.cmp(&profile.bundled)).is_gt()
                 });
@@ -95,6 +103,7 @@ pub struct Profile {
     pub source: PathBuf,
     bundled: bool,
     sys_object_ids: Vec<SysObjectIdPattern>,
+    selectors: Vec<schema::Selector>,
     device_vendor: Option<String>,
     plan: FetchPlan,
     compiled: compile::Compiled,
@@ -116,6 +125,36 @@ impl Profile {
     /// `device_vendor` tag).
     pub fn device_vendor(&self) -> Option<&str> {
         self.device_vendor.as_deref()
+    }
+
+    /// The patterns of this profile (its own `sysobjectid`, then its `selector` entries
+    /// whose conditions hold) that match a dotted sysObjectID.
+    fn matching_patterns(&self, dotted: &str, sys_descr: Option<&str>) -> Vec<&SysObjectIdPattern> {
+        let mut out: Vec<&SysObjectIdPattern> = self.sys_object_ids.iter().filter(|p| p.matches(dotted)).collect();
+        for selector in &self.selectors {
+            let Some(oids) = &selector.sysobjectid else {
+                continue;
+            };
+            let matcher_matches = |m: &schema::OidMatcher| match m {
+                schema::OidMatcher::Glob(pattern) => pattern.matches(dotted),
+                schema::OidMatcher::Regex(regex, _) => regex.is_match(dotted),
+            };
+            if oids.exclude.iter().any(matcher_matches) {
+                continue;
+            }
+            if let Some(descr) = &selector.sysdescr {
+                let included = descr.include.is_empty()
+                    || sys_descr.is_some_and(|d| descr.include.iter().any(|p| p.0.is_match(d)));
+                let excluded = sys_descr.is_some_and(|d| descr.exclude.iter().any(|p| p.0.is_match(d)));
+                if !included || excluded {
+                    continue;
+                }
+            }
+            out.extend(oids.include.iter().filter(|m| matcher_matches(m)).map(|m| match m {
+                schema::OidMatcher::Glob(pattern) | schema::OidMatcher::Regex(_, pattern) => pattern,
+            }));
+        }
+        out
     }
 
     /// The profile's own `sysobjectid` patterns (not inherited through `extends`).

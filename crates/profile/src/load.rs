@@ -341,6 +341,8 @@ pub(crate) fn build(sources: &BTreeMap<String, Source>) -> Result<BTreeMap<Strin
                 source: source.file.clone(),
                 bundled: source.bundled,
                 sys_object_ids: patterns,
+                // Like `sysobjectid`, not inherited.
+                selectors: source.def.selector.clone(),
                 device_vendor,
                 plan,
                 compiled,

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use nocwatch_snmp::Oid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SysObjectIdPattern {
+pub struct SysObjectIdPattern {
     /// Without a leading dot.
     text: String,
     /// Each part's number, or `None` for a part with a `*`.
@@ -34,6 +34,28 @@ impl SysObjectIdPattern {
             });
         }
         Ok(SysObjectIdPattern { text: body.to_owned(), specificity })
+    }
+
+    /// The Datadog-style pattern a regex's literal OID prefix stands for: `^1\.3\.6\..+$`
+    /// ranks like `1.3.6.*`. Used only to rank regex matches among the others.
+    pub(crate) fn regex_prefix(regex: &str) -> SysObjectIdPattern {
+        let body = regex.trim().strip_prefix('^').unwrap_or(regex.trim());
+        let mut prefix = String::new();
+        let mut chars = body.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '0'..='9' => prefix.push(c),
+                '\\' if chars.peek() == Some(&'.') => {
+                    chars.next();
+                    prefix.push('.');
+                }
+                _ => break,
+            }
+        }
+        let parts: Vec<&str> = prefix.split('.').filter(|p| !p.is_empty()).collect();
+        let mut specificity: Vec<Option<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
+        specificity.push(None);
+        SysObjectIdPattern { text: body.to_owned(), specificity }
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -111,5 +133,8 @@ mod tests {
         let shorter = p("1.3.6.1.4.1.9.*");
         assert_eq!(exact.specificity_cmp(&wild), Ordering::Greater);
         assert_eq!(wild.specificity_cmp(&shorter), Ordering::Greater);
+        let regex = SysObjectIdPattern::regex_prefix(r"^1\.3\.6\.1\.4\.1\.9\.1\..+$");
+        assert_eq!(regex.specificity_cmp(&wild), Ordering::Equal);
+        assert_eq!(exact.specificity_cmp(&regex), Ordering::Greater);
     }
 }

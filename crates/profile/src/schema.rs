@@ -43,9 +43,11 @@ pub struct ProfileFile {
     pub description: Option<String>,
     #[serde(default)]
     pub version: Option<IgnoredAny>,
-    // netdata extensions, accepted and ignored.
+    /// netdata's form of `sysobjectid`: entries of include/exclude patterns (plain, `*`
+    /// globs or regexes) and optional sysDescr regexes; a profile matches through any entry.
     #[serde(default)]
-    pub selector: Option<IgnoredAny>,
+    pub selector: Vec<Selector>,
+    // netdata extensions, accepted and ignored.
     #[serde(default)]
     pub sysobjectid_metadata: Option<IgnoredAny>,
     #[serde(default)]
@@ -56,6 +58,54 @@ pub struct ProfileFile {
     pub licensing: Option<IgnoredAny>,
     #[serde(default)]
     pub topology: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    #[serde(default)]
+    pub sysobjectid: Option<OidSelection>,
+    #[serde(default)]
+    pub sysdescr: Option<DescrSelection>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidSelection {
+    #[serde(default)]
+    pub include: Vec<OidMatcher>,
+    #[serde(default)]
+    pub exclude: Vec<OidMatcher>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescrSelection {
+    #[serde(default)]
+    pub include: Vec<Pattern>,
+    #[serde(default)]
+    pub exclude: Vec<Pattern>,
+}
+
+/// A sysObjectID pattern in a selector: digits, dots and `*` are a Datadog-style pattern;
+/// anything else is a regular expression (netdata writes `'^1\.3\.6\.1\.4\.1\.9\..+$'`).
+#[derive(Debug, Clone)]
+pub enum OidMatcher {
+    Glob(crate::matching::SysObjectIdPattern),
+    /// The regex, and the pattern its literal OID prefix stands for (for specificity).
+    Regex(regex::Regex, crate::matching::SysObjectIdPattern),
+}
+
+impl<'de> Deserialize<'de> for OidMatcher {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim().chars().all(|c| c.is_ascii_digit() || c == '.' || c == '*') {
+            return crate::matching::SysObjectIdPattern::parse(&text).map(OidMatcher::Glob).map_err(de::Error::custom);
+        }
+        let regex = regex::Regex::new(&text)
+            .map_err(|e| de::Error::custom(format!("invalid regular expression `{text}`: {e}")))?;
+        Ok(OidMatcher::Regex(regex, crate::matching::SysObjectIdPattern::regex_prefix(&text)))
+    }
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -337,3 +337,25 @@ fn profiles_are_literal_no_variable_expansion() {
     let evaluation = profiles.get("lit").expect("lit").evaluate(&fetched);
     assert!(evaluation.tags.contains(&("site".to_owned(), "${SITE}".to_owned())), "{:?}", evaluation.tags);
 }
+
+#[test]
+fn netdata_selectors_match_with_regexes_excludes_and_sysdescr() {
+    let dir = testdata("profiles/netdata");
+    let profiles = Profiles::load(std::slice::from_ref(&dir)).expect("load");
+    let name = |text: &str, descr: Option<&str>| profiles.for_device(&oid(text), descr).map(|p| p.name.clone());
+    // cisco-nexus.yaml: include '^1\.3\.6\.1\.4\.1\.9\.12\.3\.1\.3\..+$', exclude ...3.1062.
+    assert_eq!(name("1.3.6.1.4.1.9.12.3.1.3.77", None).as_deref(), Some("cisco-nexus"));
+    assert_ne!(name("1.3.6.1.4.1.9.12.3.1.3.1062", None).as_deref(), Some("cisco-nexus"));
+    // cisco-nexus.yaml: a plain include entry.
+    assert_eq!(name("1.3.6.1.4.1.9.1.1924", None).as_deref(), Some("cisco-nexus"));
+    // synology-disk-station.yaml: the Net-SNMP identity only when sysDescr says synology.
+    let linux = "1.3.6.1.4.1.8072.3.2.10";
+    assert_eq!(
+        name(linux, Some("Linux nas 4.4.180+ #42962 SMP synology_apollolake_918+")).as_deref(),
+        Some("synology-disk-station")
+    );
+    assert_ne!(name(linux, Some("Linux server 6.1.0")).as_deref(), Some("synology-disk-station"));
+    assert_ne!(name(linux, None).as_deref(), Some("synology-disk-station"));
+    // 1.3.6.1.4.1.6574.* with no sysDescr condition.
+    assert_eq!(name("1.3.6.1.4.1.6574.1", None).as_deref(), Some("synology-disk-station"));
+}
