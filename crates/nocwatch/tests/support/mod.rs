@@ -2,6 +2,7 @@
 //! it over real sockets, signal it, and read what it wrote.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod intake;
 pub mod pki;
 pub mod receiver;

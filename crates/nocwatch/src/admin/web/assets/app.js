@@ -115,6 +115,8 @@ function chart(title, lines, format, from, to) {
       add("polygon", { points: top.concat(bottom).join(" "), fill: color, "fill-opacity": 0.12, stroke: "none" });
     }
     add("polyline", { points: line.points.map(p => `${x(p[0])},${y(p[1])}`).join(" "), fill: "none", stroke: color, "stroke-width": 1.5 });
+    // A line of one or two points is hard to see: mark them.
+    if (line.points.length < 3) line.points.forEach(p => add("circle", { cx: x(p[0]), cy: y(p[1]), r: 3, fill: color }));
   });
   const legend = h("div", { class: "legend" }, lines.map((l, i) => h("span", { style: `color:${colors[i % colors.length]}` }, "■ ", l.label, " ")));
   const empty = lines.every(l => !l.points.length) ? h("div", { class: "muted" }, "no data in this range") : null;
@@ -148,7 +150,7 @@ async function devicesView() {
     holder.replaceChildren(rows.length ? sortableTable("devices-table", columns, rows) :
       h("p", { class: "muted" }, devices.length ? "No device matches." : "No device yet: configure an snmp source, or wait for its first poll."));
   }
-  filter.addEventListener("input", render);
+  for (const event of ["input", "change", "search"]) filter.addEventListener(event, render);
   render();
   view().replaceChildren(h("h1", {}, "Devices ", h("span", { class: "muted" }, `(${devices.length})`)), h("div", { class: "toolbar" }, filter), holder);
 }
@@ -212,7 +214,8 @@ async function deviceView(id) {
 function attributesOf(log) {
   const a = log.attributes || {};
   if (log.source !== "snmp-traps" && !a.snmpTrapOID) return null;
-  const skip = new Set(["peer", "snmpTrapName", "snmpTrapMIB", "snmpTrapOID"]);
+  // The raw `variables` repeat the named fields shown here.
+  const skip = new Set(["peer", "snmpTrapName", "snmpTrapMIB", "snmpTrapOID", "variables"]);
   const parts = [];
   if (a.snmpTrapName) parts.push(h("b", { class: "trap-name" }, (a.snmpTrapMIB ? a.snmpTrapMIB + "::" : "") + a.snmpTrapName), " ");
   else if (a.snmpTrapOID) parts.push(h("b", {}, a.snmpTrapOID), " ");
@@ -309,7 +312,7 @@ async function nocwatchView() {
       { key: "last_error", label: "Last error", cell: c => h("span", { class: "error" }, c.last_error || "") },
     ];
     const s = status.store;
-    const store = s ? h("div", { class: "facts", id: "store-facts" },
+    const store = s ? h("div", { class: "facts", id: "store-facts" }, [
       ["File", s.path], ["On disk", (s.file_bytes / 1048576).toFixed(1) + " MiB"], ["In use", (s.used_bytes / 1048576).toFixed(1) + " MiB"],
       ["Series", s.series], ["Devices", s.devices], ["Logs", s.logs],
       ["Partitions", Object.entries(s.partitions).map(([k, v]) => `${k}: ${v}`).join(", ")],
