@@ -172,7 +172,9 @@ impl Profile {
 /// The OIDs a profile needs: scalar instances to GET and table columns to walk.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FetchPlan {
-    /// Instance OIDs (e.g. `.1.3.6.1.2.1.1.5.0`), sorted, without duplicates.
+    /// Scalar OIDs as the profiles write them, normally instances (`.1.3.6.1.2.1.1.5.0`);
+    /// one written without its `.0` may answer noSuchObject/noSuchInstance, and then
+    /// `OID.0` is worth a try. Sorted, without duplicates.
     pub scalars: Vec<Oid>,
     pub tables: Vec<TablePlan>,
 }
@@ -187,7 +189,6 @@ pub struct TablePlan {
 /// The values a poll got: any mix of scalar instances and column cells, by full OID (no
 /// routing needed: evaluation looks scalars up exactly, and columns by prefix). A scalar
 /// the profile names without its `.0` instance may be stored with or without it.
-/// Reuse one per device with [`Fetched::clear`] to keep its allocation.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {
     pub(crate) values: BTreeMap<Oid, Value>,
