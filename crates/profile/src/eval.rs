@@ -277,9 +277,9 @@ impl<'f> Evaluator<'f> {
 
 /// The row index a tag column is read at: the metric's index, or the parts the
 /// `index_transform` keeps. `None` when the index is too short for the transform.
-fn transformed(index: &[u32], transform: &[crate::schema::IndexTransform]) -> Option<Vec<u32>> {
+fn transformed<'i>(index: &'i [u32], transform: &[crate::schema::IndexTransform]) -> Option<Cow<'i, [u32]>> {
     if transform.is_empty() {
-        return Some(index.to_vec());
+        return Some(Cow::Borrowed(index));
     }
     let mut out = Vec::with_capacity(index.len());
     for rule in transform {
@@ -291,7 +291,7 @@ fn transformed(index: &[u32], transform: &[crate::schema::IndexTransform]) -> Op
         };
         out.extend_from_slice(index.get(start..end)?);
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// Index sub-identifiers as a tag value: dotted, or as octets through `format`.
