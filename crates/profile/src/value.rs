@@ -77,23 +77,22 @@ pub(crate) fn text(value: &Value) -> Option<Cow<'_, str>> {
     })
 }
 
-/// Printable ASCII (and tab/CR/LF) as is, trailing NULs dropped (C strings some agents
-/// send); anything else as `0x` + hex, like Datadog (so such tags stay valid UTF-8).
+/// Printable text (and tab/CR/LF) as is, trailing NULs dropped (C strings some agents
+/// send); anything else as `0x` + hex, like Datadog (so such tags stay valid). Unlike
+/// Datadog, printable UTF-8 (`Büro 2`) is kept as text rather than hexified.
 fn octets_text(bytes: &[u8]) -> Cow<'_, str> {
     let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |at| at + 1);
-    let trimmed = &bytes[..end];
-    let printable = trimmed.iter().all(|b| (0x20..0x7f).contains(b) || matches!(b, b'\t' | b'\r' | b'\n'));
-    if printable {
-        // All ASCII, so this is valid UTF-8.
-        Cow::Owned(trimmed.iter().map(|b| char::from(*b)).collect())
-    } else {
-        let mut out = String::with_capacity(2 + bytes.len() * 2);
-        out.push_str("0x");
-        for b in bytes {
-            let _ = write!(out, "{b:02x}");
-        }
-        Cow::Owned(out)
+    if let Ok(text) = std::str::from_utf8(&bytes[..end])
+        && !text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+    {
+        return Cow::Borrowed(text);
     }
+    let mut out = String::with_capacity(2 + bytes.len() * 2);
+    out.push_str("0x");
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    Cow::Owned(out)
 }
 
 /// `format: mac_address` (`00:1a:2b:...`) or `format: ip_address` (IPv4 / IPv6 text)
@@ -146,6 +145,8 @@ mod tests {
         assert_eq!(text(&Value::OctetString(b"Gi0/1".to_vec())).unwrap(), "Gi0/1");
         assert_eq!(text(&Value::OctetString(b"Gi0/1\0\0".to_vec())).unwrap(), "Gi0/1");
         assert_eq!(text(&Value::OctetString(vec![0x00, 0x1a, 0xff])).unwrap(), "0x001aff");
+        assert_eq!(text(&Value::OctetString("Büro 2".as_bytes().to_vec())).unwrap(), "Büro 2");
+        assert_eq!(text(&Value::OctetString(b"a\x07b".to_vec())).unwrap(), "0x610762");
         assert_eq!(text(&Value::Integer(-3)).unwrap(), "-3");
         assert_eq!(text(&Value::ObjectId([1, 3, 6].into())).unwrap(), "1.3.6");
         assert_eq!(text(&Value::IpAddress([10, 0, 0, 1])).unwrap(), "10.0.0.1");
