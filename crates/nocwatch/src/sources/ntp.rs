@@ -114,6 +114,8 @@ fn default_metrics_interval() -> config::Duration {
 const RECEIVE_BUFFER: usize = 1 << 20;
 /// How often the task expires relayed requests, ticks the prober and checks health.
 const TICK: Duration = Duration::from_millis(100);
+/// Longest a stopping relay waits for the replies to requests it already forwarded.
+const MAX_REPLY_DRAIN: Duration = Duration::from_secs(2);
 
 impl NtpSourceConfig {
     pub fn listens(&self) -> Vec<Listen> {
@@ -479,7 +481,8 @@ async fn run_relay(
     let _ = ctx.healthy.send(false);
     // `stop_requests` is a child of the shutdown token: the forwarder is stopping already.
     let _ = forwarder.await;
-    let until = tokio::time::Instant::now() + config.timeout.get();
+    // Within the runtime's 5 s for a source to stop, whatever `timeout` is.
+    let until = tokio::time::Instant::now() + config.timeout.get().min(MAX_REPLY_DRAIN);
     while lock(&relay).pending() > 0 && tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
