@@ -14,7 +14,8 @@
 # themselves needs CAP_NET_BIND_SERVICE (`--cap-add NET_BIND_SERVICE` is not enough for a
 # non-root user: also set the sysctl net.ipv4.ip_unprivileged_port_start=0, which Docker,
 # ECS and Kubernetes allow per container). The ping source needs unprivileged ICMP sockets
-# (net.ipv4.ping_group_range covering GID 65532: Docker's default since 20.10) or
+# (net.ipv4.ping_group_range covering GID 65532: Docker's default since 20.10; podman's
+# default allows GID 0 only, so add --sysctl net.ipv4.ping_group_range="0 2147483647") or
 # CAP_NET_RAW with root. See docs/deploy.md#ports-below-1024 and #ping-icmp-in-containers.
 
 ARG RUST_IMAGE=docker.io/library/rust:1-slim-bookworm
