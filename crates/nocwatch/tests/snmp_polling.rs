@@ -1,0 +1,398 @@
+//! End to end: the `snmp` source polls real-device recordings served by `snmpsim` (Debian
+//! package `snmpsim`, started here on loopback ports), and `nocwatch import datadog-snmp`
+//! output is accepted by `check-config`.
+//!
+//! Expected values come from the recordings' own lines (sysName, ifName, CPU and memory
+//! pool columns) and from snmpsim's `numeric` variation module, which this test puts on a
+//! few counters of its copy of the Cisco recording: an ifHCInOctets that grows by a known
+//! number of octets per second, and an ifInErrors Counter32 that grows by 10^9 per second
+//! and so wraps every 4.3 s.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nocwatch_snmp::{Oid, Value};
+use serde_json::Value as Json;
+use support::{Agent, Peer, free_port, testdata};
+
+/// The octets per second the numeric variation adds to one Cisco interface.
+const OCTETS_PER_SECOND: f64 = 1_250_000.0;
+/// The errors per second of the wrapping Counter32.
+const ERRORS_PER_SECOND: f64 = 1_000_000_000.0;
+
+const IF_NAME: &str = "1.3.6.1.2.1.31.1.1.1.1";
+const IF_ALIAS: &str = "1.3.6.1.2.1.31.1.1.1.18";
+const IF_HC_IN_OCTETS: &str = "1.3.6.1.2.1.31.1.1.1.6";
+const IF_HIGH_SPEED: &str = "1.3.6.1.2.1.31.1.1.1.15";
+const IF_IN_ERRORS: &str = "1.3.6.1.2.1.2.2.1.14";
+const IF_ADMIN_STATUS: &str = "1.3.6.1.2.1.2.2.1.7";
+const IF_OPER_STATUS: &str = "1.3.6.1.2.1.2.2.1.8";
+const SYS_NAME: &str = "1.3.6.1.2.1.1.5.0";
+
+/// A recording's values by OID (text without the leading dot).
+struct Recording {
+    text: String,
+    values: HashMap<String, Value>,
+}
+
+impl Recording {
+    fn read(relative: &str) -> Recording {
+        let text = std::fs::read_to_string(testdata(relative)).unwrap();
+        let values = nocwatch_snmp::snmprec::parse(&text)
+            .unwrap()
+            .into_iter()
+            .map(|(oid, value)| (oid.to_string().trim_start_matches('.').to_owned(), value))
+            .collect();
+        Recording { text, values }
+    }
+
+    fn string(&self, oid: &str) -> Option<String> {
+        match self.values.get(oid)? {
+            Value::OctetString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            _ => None,
+        }
+    }
+
+    fn number(&self, oid: &str) -> Option<f64> {
+        match self.values.get(oid)? {
+            Value::Integer(v) => Some(*v as f64),
+            Value::Gauge32(v) | Value::Counter32(v) | Value::TimeTicks(v) => Some(f64::from(*v)),
+            Value::Counter64(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+
+    /// The row indexes of a column, in the recording's order.
+    fn rows(&self, column: &str) -> Vec<String> {
+        let prefix = format!("{column}.");
+        let mut rows: Vec<(Oid, String)> = self
+            .values
+            .keys()
+            .filter_map(|oid| oid.strip_prefix(&prefix).map(|row| (oid.parse::<Oid>().unwrap(), row.to_owned())))
+            .collect();
+        rows.sort();
+        rows.into_iter().map(|(_, row)| row).collect()
+    }
+
+    /// The text with the line of `oid` replaced by `tag|value`.
+    fn with_line(mut self, oid: &str, tag_and_value: &str) -> Recording {
+        let start = self.text.find(&format!("\n{oid}|")).expect("the OID is in the recording") + 1;
+        let end = self.text[start..].find('\n').map_or(self.text.len(), |e| start + e);
+        self.text.replace_range(start..end, &format!("{oid}|{tag_and_value}"));
+        self
+    }
+}
+
+/// snmpsim serving recordings (one community = one file), each device on its own port.
+struct Snmpsim {
+    ports: HashMap<String, u16>,
+    _dir: tempfile::TempDir,
+    _peer: Peer,
+}
+
+impl Snmpsim {
+    fn start(recordings: &[(&str, &str)]) -> Snmpsim {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let cache = dir.path().join("cache");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&cache).unwrap();
+        let mut ports = HashMap::new();
+        let mut command = Command::new("snmpsimd");
+        for (community, text) in recordings {
+            // Copies, not symlinks: snmpsim names a community after the link's target.
+            std::fs::write(data.join(format!("{community}.snmprec")), text).unwrap();
+            let port = free_port();
+            ports.insert((*community).to_owned(), port);
+            command.arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"));
+        }
+        // As root, snmpsim drops privileges: the files must be readable by that user.
+        for path in [dir.path(), &data, &cache] {
+            allow_all(path);
+        }
+        for entry in std::fs::read_dir(&data).unwrap() {
+            allow_all(&entry.unwrap().path());
+        }
+        command
+            .arg(format!("--data-dir={}", data.display()))
+            .arg(format!("--cache-dir={}", cache.display()))
+            .arg("--logging-method=null")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("snmpsim.log")).unwrap());
+        if is_root() {
+            command.args(["--process-user=nobody", "--process-group=nogroup"]);
+        }
+        let child = command.spawn().expect("snmpsimd (Debian package snmpsim) must be installed: scripts/test installs it");
+        let sim = Snmpsim { ports, _dir: dir, _peer: Peer(child) };
+        // snmpsim indexes each recording before it answers (tens of seconds for large ones).
+        let deadline = Instant::now() + Duration::from_secs(180);
+        for (community, port) in &sim.ports {
+            loop {
+                let answered = Command::new("snmpget")
+                    .args(["-v2c", "-c", community, "-t", "1", "-r", "0", "-On", &format!("127.0.0.1:{port}"), ".1.3.6.1.2.1.1.2.0"])
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                if answered {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "snmpsim did not answer for {community}: {}", sim.log());
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+        sim
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("snmpsim.log")).unwrap_or_default()
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn allow_all(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if path.is_dir() { 0o777 } else { 0o644 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The metric events named `name` for device `device` (its `snmp_device` tag).
+fn metrics<'a>(events: &'a [Json], name: &str, device: &str) -> Vec<&'a Json> {
+    events.iter().filter(|e| e["name"] == name && e["tags"]["snmp_device"] == device).collect()
+}
+
+fn tag<'a>(event: &'a Json, key: &str) -> &'a str {
+    event["tags"][key].as_str().unwrap_or_default()
+}
+
+fn value(event: &Json) -> f64 {
+    event["value"].as_f64().unwrap()
+}
+
+fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
+    (actual - expected).abs() <= expected.abs() * tolerance
+}
+
+#[test]
+fn polls_real_recordings_served_by_snmpsim() {
+    let cisco = Recording::read("snmprec/cisco-c3560.snmprec");
+    // An interface with a name, a speed and an HC octet counter gets a known input rate;
+    // another one gets a fast-wrapping Counter32 of input errors.
+    let interfaces: Vec<String> = cisco
+        .rows(IF_HC_IN_OCTETS)
+        .into_iter()
+        .filter(|row| cisco.number(&format!("{IF_HIGH_SPEED}.{row}")).is_some_and(|s| s > 0.0))
+        .filter(|row| cisco.string(&format!("{IF_NAME}.{row}")).is_some_and(|n| !n.is_empty()))
+        .filter(|row| cisco.values.contains_key(&format!("{IF_IN_ERRORS}.{row}")))
+        .collect();
+    let (fast, wrapping) = (interfaces[0].clone(), interfaces[1].clone());
+    let fast_name = cisco.string(&format!("{IF_NAME}.{fast}")).unwrap();
+    let fast_speed_mbps = cisco.number(&format!("{IF_HIGH_SPEED}.{fast}")).unwrap();
+    let wrapping_name = cisco.string(&format!("{IF_NAME}.{wrapping}")).unwrap();
+    let octets = cisco.number(&format!("{IF_HC_IN_OCTETS}.{fast}")).unwrap();
+    let cisco_text = cisco
+        .with_line(&format!("{IF_HC_IN_OCTETS}.{fast}"), &format!("70:numeric|initial={octets},rate={OCTETS_PER_SECOND}"))
+        .with_line(
+            &format!("{IF_IN_ERRORS}.{wrapping}"),
+            &format!("65:numeric|initial=4000000000,rate={ERRORS_PER_SECOND},max=4294967295,wrap=1"),
+        )
+        .text;
+    let cisco = Recording::read("snmprec/cisco-c3560.snmprec");
+    let juniper = Recording::read("snmprec/juniper-mx960-12-3r6-6.snmprec");
+    let srx = Recording::read("snmprec/datadog-fixtures/juniper-srx.snmprec");
+    let sim = Snmpsim::start(&[("cisco", &cisco_text), ("juniper", &juniper.text), ("srx", &srx.text)]);
+    let silent = free_port();
+    let device = |name: &str| format!("127.0.0.1:{}", sim.ports[name]);
+    let config = format!(
+        r#"
+admin: {{address: "${{ADMIN}}"}}
+sources:
+  snmp:
+    type: snmp
+    interval: 1s
+    timeout: 500ms
+    retries: 1
+    use_device_id_as_hostname: true
+    tags: ["env:test"]
+    devices:
+      - {{address: 127.0.0.1, port: {cisco}, community: cisco, tags: ["role:access"]}}
+      - {{address: 127.0.0.1, port: {juniper}, community: juniper}}
+      - {{address: 127.0.0.1, port: {srx}, community: srx}}
+      - {{address: 127.0.0.1, port: {silent}, community: nobody}}
+sinks:
+  file:
+    type: file
+    path: "${{DIR}}/events.jsonl"
+"#,
+        cisco = sim.ports["cisco"],
+        juniper = sim.ports["juniper"],
+        srx = sim.ports["srx"],
+    );
+    let agent = Agent::start(&config, Stdio::null());
+    // Enough polls for several rates on every device, the Counter32 wrapping on the way.
+    let enough = |events: &[Json]| {
+        ["cisco", "juniper", "srx"].iter().all(|d| metrics(events, "snmp.device.reachable", &device(d)).len() >= 6)
+    };
+    support::eventually(Duration::from_secs(90), "six polls of every device", || enough(&agent.events()));
+    let events = agent.events();
+
+    // Reachability, host, device tags; the silent port is unreachable.
+    for (name, recording) in [("cisco", &cisco), ("juniper", &juniper)] {
+        let reachable = metrics(&events, "snmp.device.reachable", &device(name));
+        assert!(reachable.iter().all(|e| value(e) == 1.0), "{name}: {reachable:?}");
+        let last = reachable.last().unwrap();
+        assert_eq!(last["host"], format!("device:default:{}", device(name)));
+        assert_eq!(tag(last, "snmp_host"), recording.string(SYS_NAME).unwrap());
+        assert_eq!(tag(last, "device_namespace"), "default");
+        assert_eq!(tag(last, "env"), "test");
+    }
+    let silent_device = format!("127.0.0.1:{silent}");
+    let unreachable = metrics(&events, "snmp.device.unreachable", &silent_device);
+    assert!(!unreachable.is_empty() && unreachable.iter().all(|e| value(e) == 1.0), "{unreachable:?}");
+
+    // Each device gets the profile its sysObjectID selects.
+    let profile = |name: &str| tag(metrics(&events, "snmp.devices_monitored", &device(name)).last().unwrap(), "snmp_profile").to_owned();
+    assert_eq!(profile("cisco"), "cisco-catalyst");
+    assert_eq!(tag(metrics(&events, "snmp.devices_monitored", &device("cisco")).last().unwrap(), "device_vendor"), "cisco");
+    assert_eq!(profile("srx"), "juniper-srx");
+    assert!(profile("juniper").starts_with("juniper"), "MX960: {}", profile("juniper"));
+
+    // The interface with the known rate: its ifHCInOctets rate, and its bandwidth usage
+    // against the ifHighSpeed the recording gives it.
+    let rates: Vec<&Json> = metrics(&events, "snmp.ifHCInOctets", &device("cisco"))
+        .into_iter()
+        .filter(|e| tag(e, "interface") == fast_name)
+        .collect();
+    assert!(rates.len() >= 3, "{rates:?}");
+    for rate in &rates {
+        assert_eq!(rate["type"], "rate");
+        assert_eq!(tag(rate, "interface_index"), fast);
+        assert_eq!(tag(rate, "role"), "access");
+        assert!(close(value(rate), OCTETS_PER_SECOND, 0.15), "{rate}");
+    }
+    let usage_expected = OCTETS_PER_SECOND * 8.0 / (fast_speed_mbps * 1e6) * 100.0;
+    let usage: Vec<&Json> = metrics(&events, "snmp.ifBandwidthInUsage.rate", &device("cisco"))
+        .into_iter()
+        .filter(|e| tag(e, "interface") == fast_name)
+        .collect();
+    assert!(!usage.is_empty() && usage.iter().all(|e| close(value(e), usage_expected, 0.15)), "{usage:?} vs {usage_expected}");
+    // Other interfaces' counters do not move in the recording: a rate of 0, not nothing.
+    let others = metrics(&events, "snmp.ifHCInOctets", &device("cisco")).into_iter().filter(|e| tag(e, "interface") != fast_name);
+    assert!(others.clone().count() > 10 && others.into_iter().all(|e| value(e) == 0.0));
+
+    // The wrapping Counter32: every rate sample is the steady rate, never a negative or
+    // a spike, across its wraps.
+    let errors: Vec<&Json> = metrics(&events, "snmp.ifInErrors.rate", &device("cisco"))
+        .into_iter()
+        .filter(|e| tag(e, "interface") == wrapping_name)
+        .collect();
+    assert!(errors.len() >= 4, "{errors:?}");
+    assert!(errors.iter().all(|e| close(value(e), ERRORS_PER_SECOND, 0.15)), "{errors:?}");
+
+    // Interface status, from the recording's admin and oper status columns.
+    let statuses = metrics(&events, "snmp.interface.status", &device("cisco"));
+    let row = &fast;
+    let status = statuses.iter().find(|e| tag(e, "interface_index") == row).expect("interface.status of the interface");
+    let admin = cisco.number(&format!("{IF_ADMIN_STATUS}.{row}")).unwrap();
+    let oper = cisco.number(&format!("{IF_OPER_STATUS}.{row}")).unwrap();
+    let name_of = |v: f64| match v as i64 {
+        1 => "up",
+        2 => "down",
+        3 => "testing",
+        _ => "other",
+    };
+    assert_eq!(tag(status, "admin_status"), name_of(admin));
+    assert_eq!(tag(status, "oper_status"), name_of(oper));
+    assert_eq!(tag(status, "interface"), fast_name);
+    if let Some(alias) = cisco.string(&format!("{IF_ALIAS}.{row}")).filter(|a| !a.is_empty()) {
+        assert_eq!(tag(status, "interface_alias"), alias);
+    }
+
+    // Cisco CPU (cpmCPUTotal1minRev) and memory (ciscoMemoryPoolUsed / Free, per pool).
+    let cpu = metrics(&events, "snmp.cpu.usage", &device("cisco"));
+    assert_eq!(value(cpu.last().unwrap()), cisco.number("1.3.6.1.4.1.9.9.109.1.1.1.1.7.1").unwrap());
+    let memory = metrics(&events, "snmp.memory.usage", &device("cisco"));
+    for pool in cisco.rows("1.3.6.1.4.1.9.9.48.1.1.1.5") {
+        let used = cisco.number(&format!("1.3.6.1.4.1.9.9.48.1.1.1.5.{pool}")).unwrap();
+        let free = cisco.number(&format!("1.3.6.1.4.1.9.9.48.1.1.1.6.{pool}")).unwrap();
+        let expected = used / (used + free) * 100.0;
+        assert!(
+            memory.iter().any(|e| close(value(e), expected, 1e-9)),
+            "memory pool {pool}: {expected}% not in {memory:?}"
+        );
+    }
+
+    // Juniper routing engine CPU and memory: jnxOperatingCPU / jnxOperatingBuffer rows.
+    let cpu = metrics(&events, "snmp.cpu.usage", &device("juniper"));
+    let expected: Vec<f64> = juniper
+        .rows("1.3.6.1.4.1.2636.3.1.13.1.8")
+        .iter()
+        .map(|row| juniper.number(&format!("1.3.6.1.4.1.2636.3.1.13.1.8.{row}")).unwrap())
+        .filter(|v| *v > 0.0)
+        .collect();
+    assert!(!expected.is_empty());
+    for v in &expected {
+        assert!(cpu.iter().any(|e| value(e) == *v), "jnxOperatingCPU {v} not in {cpu:?}");
+    }
+    let memory = metrics(&events, "snmp.memory.usage", &device("juniper"));
+    for row in juniper.rows("1.3.6.1.4.1.2636.3.1.13.1.11") {
+        let v = juniper.number(&format!("1.3.6.1.4.1.2636.3.1.13.1.11.{row}")).unwrap();
+        if v > 0.0 {
+            assert!(memory.iter().any(|e| value(e) == v), "jnxOperatingBuffer {v} not in {memory:?}");
+        }
+    }
+
+    // Self-metrics: requests by type, and the unreachable device's polls.
+    assert!(agent.metric("nocwatch_component_requests_total", &["component_id=\"snmp\"", "request_type=\"getbulk\""]).unwrap() > 0.0);
+    assert!(agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", "reason=\"unreachable\""]).unwrap() > 0.0);
+}
+
+/// The seed's `snmp.d/conf.yaml.tmpl`, as the seed article prints it.
+fn seed_template() -> String {
+    let seed = std::fs::read_to_string(testdata("../seed/000_2159a40e118dc432.txt")).unwrap();
+    let start = seed.find("init_config:").unwrap();
+    let end = seed[start..].find("{{ end }}").unwrap() + start + "{{ end }}".len();
+    seed[start..end].to_owned()
+}
+
+#[test]
+fn import_of_the_seed_template_is_a_valid_config_for_the_same_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("conf.yaml.tmpl");
+    std::fs::write(&template, seed_template()).unwrap();
+    let output = Command::new(support::BIN).args(["import", "datadog-snmp"]).arg(&template).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let imported = String::from_utf8(output.stdout).unwrap();
+    let config = dir.path().join("nocwatch.yaml");
+    std::fs::write(&config, format!("{imported}sinks:\n  out: {{type: console}}\n")).unwrap();
+    let check = Command::new(support::BIN)
+        .args(["check-config", "-c"])
+        .arg(&config)
+        .env("IP_ADDRESSES", "10.20.0.1,10.20.0.2,10.20.0.3")
+        .env("COMMUNITY_STRING", "s3cr3t-community")
+        .output()
+        .unwrap();
+    let effective = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{}\n{imported}", String::from_utf8_lossy(&check.stderr));
+    // The three devices of the variable, one community, Datadog's host names and interval.
+    assert!(effective.contains("addresses:\n      - \"10.20.0.1\"\n      - \"10.20.0.2\"\n      - \"10.20.0.3\"\n"), "{effective}");
+    assert!(effective.contains("use_device_id_as_hostname: true"), "{effective}");
+    assert!(effective.contains("interval: \"15s\""), "{effective}");
+    assert!(effective.contains("community: \"<redacted>\"") && !effective.contains("s3cr3t"), "{effective}");
+    // Without the community variable, check-config refuses it (as run would).
+    let check = Command::new(support::BIN)
+        .args(["check-config", "-c"])
+        .arg(&config)
+        .env("IP_ADDRESSES", "10.20.0.1")
+        .env_remove("COMMUNITY_STRING")
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stderr).contains("COMMUNITY_STRING"), "{}", String::from_utf8_lossy(&check.stderr));
+}
