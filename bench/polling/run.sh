@@ -118,7 +118,8 @@ varbind() {
     for ((rep = 1; rep <= REPS; rep++)); do
         # snmp_exporter: SCRAPES scrapes of one simulated device, back to back.
         start_sim "$port" "$port" "$WORK/sim-exporter.out"
-        prometheus-snmp-exporter --config.file="$REPO/bench/polling/snmp.yml" --web.listen-address=127.0.0.1:19116 \
+        python3 "$REPO/bench/polling/snmp_yml.py" "$REPO/profiles" cisco-catalyst "$RECORDING" >"$WORK/snmp.yml"
+        prometheus-snmp-exporter --config.file="$WORK/snmp.yml" --web.listen-address=127.0.0.1:19116 \
             --log.level=warn >"$WORK/exporter.log" 2>&1 &
         local pid=$!
         PIDS+=("$pid")

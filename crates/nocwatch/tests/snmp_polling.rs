@@ -5,8 +5,8 @@
 //! Expected values come from the recordings' own lines (sysName, ifName, CPU and memory
 //! pool columns) and from snmpsim's `numeric` variation module, which this test puts on a
 //! few counters of its copy of the Cisco recording: an ifHCInOctets that grows by a known
-//! number of octets per second, and an ifInErrors Counter32 that grows by 10^9 per second
-//! and so wraps every 4.3 s.
+//! number of octets per second, and an ifInErrors Counter32 that grows by 4 x 10^8 per
+//! second and so wraps every 10.7 s (polls up to 5.3 s apart still tell a wrap from a reset).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -23,7 +23,7 @@ use support::{Agent, Peer, free_port, testdata};
 /// The octets per second the numeric variation adds to one Cisco interface.
 const OCTETS_PER_SECOND: f64 = 1_250_000.0;
 /// The errors per second of the wrapping Counter32.
-const ERRORS_PER_SECOND: f64 = 1_000_000_000.0;
+const ERRORS_PER_SECOND: f64 = 400_000_000.0;
 
 const IF_NAME: &str = "1.3.6.1.2.1.31.1.1.1.1";
 const IF_ALIAS: &str = "1.3.6.1.2.1.31.1.1.1.18";
@@ -127,14 +127,26 @@ impl Snmpsim {
         if is_root() {
             command.args(["--process-user=nobody", "--process-group=nogroup"]);
         }
-        let child = command.spawn().expect("snmpsimd (Debian package snmpsim) must be installed: scripts/test installs it");
+        let child =
+            command.spawn().expect("snmpsimd (Debian package snmpsim) must be installed: scripts/test installs it");
         let sim = Snmpsim { ports, _dir: dir, _peer: Peer(child) };
         // snmpsim indexes each recording before it answers (tens of seconds for large ones).
         let deadline = Instant::now() + Duration::from_secs(180);
         for (community, port) in &sim.ports {
             loop {
                 let answered = Command::new("snmpget")
-                    .args(["-v2c", "-c", community, "-t", "1", "-r", "0", "-On", &format!("127.0.0.1:{port}"), ".1.3.6.1.2.1.1.2.0"])
+                    .args([
+                        "-v2c",
+                        "-c",
+                        community,
+                        "-t",
+                        "1",
+                        "-r",
+                        "0",
+                        "-On",
+                        &format!("127.0.0.1:{port}"),
+                        ".1.3.6.1.2.1.1.2.0",
+                    ])
                     .output()
                     .is_ok_and(|o| o.status.success());
                 if answered {
@@ -175,6 +187,25 @@ fn value(event: &Json) -> f64 {
     event["value"].as_f64().unwrap()
 }
 
+fn seconds_between(first: &Json, last: &Json) -> f64 {
+    let at = |e: &Json| e["timestamp"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    at(last).duration_since(at(first)).as_secs_f64()
+}
+
+/// Total increase over total time, from a counter's rate and count samples of the same
+/// polls (a count is the increase, count / rate the seconds it took).
+fn aggregate_rate(rates: &[&Json], counts: &[&Json]) -> f64 {
+    let (mut increase, mut seconds) = (0.0, 0.0);
+    for rate in rates {
+        let count = counts.iter().find(|c| c["timestamp"] == rate["timestamp"]).expect("a count for each rate");
+        if value(rate) > 0.0 {
+            increase += value(count);
+            seconds += value(count) / value(rate);
+        }
+    }
+    increase / seconds
+}
+
 fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
     (actual - expected).abs() <= expected.abs() * tolerance
 }
@@ -197,7 +228,10 @@ fn polls_real_recordings_served_by_snmpsim() {
     let wrapping_name = cisco.string(&format!("{IF_NAME}.{wrapping}")).unwrap();
     let octets = cisco.number(&format!("{IF_HC_IN_OCTETS}.{fast}")).unwrap();
     let cisco_text = cisco
-        .with_line(&format!("{IF_HC_IN_OCTETS}.{fast}"), &format!("70:numeric|initial={octets},rate={OCTETS_PER_SECOND}"))
+        .with_line(
+            &format!("{IF_HC_IN_OCTETS}.{fast}"),
+            &format!("70:numeric|initial={octets},rate={OCTETS_PER_SECOND}"),
+        )
         .with_line(
             &format!("{IF_IN_ERRORS}.{wrapping}"),
             &format!("65:numeric|initial=4000000000,rate={ERRORS_PER_SECOND},max=4294967295,wrap=1"),
@@ -206,9 +240,18 @@ fn polls_real_recordings_served_by_snmpsim() {
     let cisco = Recording::read("snmprec/cisco-c3560.snmprec");
     let juniper = Recording::read("snmprec/juniper-mx960-12-3r6-6.snmprec");
     let srx = Recording::read("snmprec/datadog-fixtures/juniper-srx.snmprec");
-    let sim = Snmpsim::start(&[("cisco", &cisco_text), ("juniper", &juniper.text), ("srx", &srx.text)]);
+    // One snmpsim per device: snmpsim answers one request at a time, and a device waiting
+    // behind another one's walk would skew the timing of its counters.
+    let sims: Vec<Snmpsim> = std::thread::scope(|scope| {
+        let started: Vec<_> = [("cisco", &cisco_text), ("juniper", &juniper.text), ("srx", &srx.text)]
+            .into_iter()
+            .map(|(name, text)| scope.spawn(move || Snmpsim::start(&[(name, text)])))
+            .collect();
+        started.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let port = |name: &str| sims.iter().find_map(|s| s.ports.get(name)).copied().unwrap();
     let silent = free_port();
-    let device = |name: &str| format!("127.0.0.1:{}", sim.ports[name]);
+    let device = |name: &str| format!("127.0.0.1:{}", port(name));
     let config = format!(
         r#"
 admin: {{address: "${{ADMIN}}"}}
@@ -216,6 +259,9 @@ sources:
   snmp:
     type: snmp
     interval: 1s
+    # A whole poll of the big MX960 recording takes snmpsim longer than the interval:
+    # let it finish (the next poll then waits for the next free slot).
+    poll_timeout: 30s
     timeout: 500ms
     retries: 1
     use_device_id_as_hostname: true
@@ -230,16 +276,26 @@ sinks:
     type: file
     path: "${{DIR}}/events.jsonl"
 "#,
-        cisco = sim.ports["cisco"],
-        juniper = sim.ports["juniper"],
-        srx = sim.ports["srx"],
+        cisco = port("cisco"),
+        juniper = port("juniper"),
+        srx = port("srx"),
     );
     let agent = Agent::start(&config, Stdio::null());
-    // Enough polls for several rates on every device, the Counter32 wrapping on the way.
+    // Enough polls for several rates on every device, and Cisco polls over more than one
+    // period of the wrapping Counter32 (so it wraps at least once between two of them).
+    let wrap_period = 4_294_967_296.0 / ERRORS_PER_SECOND;
     let enough = |events: &[Json]| {
-        ["cisco", "juniper", "srx"].iter().all(|d| metrics(events, "snmp.device.reachable", &device(d)).len() >= 6)
+        let cisco: Vec<&Json> = metrics(events, "snmp.device.reachable", &device("cisco"));
+        let span = match (cisco.first(), cisco.last()) {
+            (Some(first), Some(last)) => seconds_between(first, last),
+            _ => 0.0,
+        };
+        span > wrap_period + 1.0
+            && ["cisco", "juniper", "srx"]
+                .iter()
+                .all(|d| metrics(events, "snmp.device.reachable", &device(d)).len() >= 6)
     };
-    support::eventually(Duration::from_secs(90), "six polls of every device", || enough(&agent.events()));
+    support::eventually(Duration::from_secs(120), "six polls of every device", || enough(&agent.events()));
     let events = agent.events();
 
     // Reachability, host, device tags; the silent port is unreachable.
@@ -257,15 +313,21 @@ sinks:
     assert!(!unreachable.is_empty() && unreachable.iter().all(|e| value(e) == 1.0), "{unreachable:?}");
 
     // Each device gets the profile its sysObjectID selects.
-    let profile = |name: &str| tag(metrics(&events, "snmp.devices_monitored", &device(name)).last().unwrap(), "snmp_profile").to_owned();
+    let profile = |name: &str| {
+        tag(metrics(&events, "snmp.devices_monitored", &device(name)).last().unwrap(), "snmp_profile").to_owned()
+    };
     assert_eq!(profile("cisco"), "cisco-catalyst");
-    assert_eq!(tag(metrics(&events, "snmp.devices_monitored", &device("cisco")).last().unwrap(), "device_vendor"), "cisco");
+    assert_eq!(
+        tag(metrics(&events, "snmp.devices_monitored", &device("cisco")).last().unwrap(), "device_vendor"),
+        "cisco"
+    );
     assert_eq!(profile("srx"), "juniper-srx");
     assert!(profile("juniper").starts_with("juniper"), "MX960: {}", profile("juniper"));
 
-    // The interface with the known rate: its ifHCInOctets rate, and its bandwidth usage
+    // The interface with the known rate: its ifHCInOctets rate (the profile submits the
+    // octets as monotonic_count_and_rate, as Datadog's does), and its bandwidth usage
     // against the ifHighSpeed the recording gives it.
-    let rates: Vec<&Json> = metrics(&events, "snmp.ifHCInOctets", &device("cisco"))
+    let rates: Vec<&Json> = metrics(&events, "snmp.ifHCInOctets.rate", &device("cisco"))
         .into_iter()
         .filter(|e| tag(e, "interface") == fast_name)
         .collect();
@@ -274,16 +336,32 @@ sinks:
         assert_eq!(rate["type"], "rate");
         assert_eq!(tag(rate, "interface_index"), fast);
         assert_eq!(tag(rate, "role"), "access");
-        assert!(close(value(rate), OCTETS_PER_SECOND, 0.15), "{rate}");
     }
-    let usage_expected = OCTETS_PER_SECOND * 8.0 / (fast_speed_mbps * 1e6) * 100.0;
+    let counts: Vec<&Json> = metrics(&events, "snmp.ifHCInOctets", &device("cisco"))
+        .into_iter()
+        .filter(|e| tag(e, "interface") == fast_name)
+        .collect();
+    assert!(counts.iter().all(|e| e["type"] == "count"), "{counts:?}");
+    // Each poll reads the counter at a slightly different moment after it starts (the
+    // machine is shared): single rates wander, their aggregate does not.
+    let measured = aggregate_rate(&rates, &counts);
+    assert!(close(measured, OCTETS_PER_SECOND, 0.2), "{measured} vs {OCTETS_PER_SECOND}: {rates:?}");
+    assert!(rates.iter().all(|e| (0.3..3.0).contains(&(value(e) / OCTETS_PER_SECOND))), "{rates:?}");
+    // Bandwidth usage: the same delta over the same time, against ifHighSpeed from the
+    // recording.
     let usage: Vec<&Json> = metrics(&events, "snmp.ifBandwidthInUsage.rate", &device("cisco"))
         .into_iter()
         .filter(|e| tag(e, "interface") == fast_name)
         .collect();
-    assert!(!usage.is_empty() && usage.iter().all(|e| close(value(e), usage_expected, 0.15)), "{usage:?} vs {usage_expected}");
+    assert_eq!(usage.len(), rates.len());
+    for (usage, rate) in usage.iter().zip(&rates) {
+        let expected = value(rate) * 8.0 / (fast_speed_mbps * 1e6) * 100.0;
+        assert!(close(value(usage), expected, 1e-9), "{usage} vs {expected}");
+    }
     // Other interfaces' counters do not move in the recording: a rate of 0, not nothing.
-    let others = metrics(&events, "snmp.ifHCInOctets", &device("cisco")).into_iter().filter(|e| tag(e, "interface") != fast_name);
+    let others = metrics(&events, "snmp.ifHCInOctets.rate", &device("cisco"))
+        .into_iter()
+        .filter(|e| tag(e, "interface") != fast_name);
     assert!(others.clone().count() > 10 && others.into_iter().all(|e| value(e) == 0.0));
 
     // The wrapping Counter32: every rate sample is the steady rate, never a negative or
@@ -292,8 +370,16 @@ sinks:
         .into_iter()
         .filter(|e| tag(e, "interface") == wrapping_name)
         .collect();
-    assert!(errors.len() >= 4, "{errors:?}");
-    assert!(errors.iter().all(|e| close(value(e), ERRORS_PER_SECOND, 0.15)), "{errors:?}");
+    let error_counts: Vec<&Json> = metrics(&events, "snmp.ifInErrors", &device("cisco"))
+        .into_iter()
+        .filter(|e| tag(e, "interface") == wrapping_name)
+        .collect();
+    // One sample per poll after the first: none lost at a wrap (as a reset would be).
+    let polls = metrics(&events, "snmp.device.reachable", &device("cisco")).len();
+    assert!(errors.len() + 1 >= polls && errors.len() >= 5, "{} polls, {errors:?}", polls);
+    assert!(errors.iter().all(|e| (0.3..3.0).contains(&(value(e) / ERRORS_PER_SECOND))), "{errors:?}");
+    let measured = aggregate_rate(&errors, &error_counts);
+    assert!(close(measured, ERRORS_PER_SECOND, 0.2), "{measured}: {errors:?}");
 
     // Interface status, from the recording's admin and oper status columns.
     let statuses = metrics(&events, "snmp.interface.status", &device("cisco"));
@@ -349,8 +435,16 @@ sinks:
     }
 
     // Self-metrics: requests by type, and the unreachable device's polls.
-    assert!(agent.metric("nocwatch_component_requests_total", &["component_id=\"snmp\"", "request_type=\"getbulk\""]).unwrap() > 0.0);
-    assert!(agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", "reason=\"unreachable\""]).unwrap() > 0.0);
+    assert!(
+        agent
+            .metric("nocwatch_component_requests_total", &["component_id=\"snmp\"", "request_type=\"getbulk\""])
+            .unwrap()
+            > 0.0
+    );
+    assert!(
+        agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", "reason=\"unreachable\""]).unwrap()
+            > 0.0
+    );
 }
 
 /// The seed's `snmp.d/conf.yaml.tmpl`, as the seed article prints it.
@@ -381,7 +475,10 @@ fn import_of_the_seed_template_is_a_valid_config_for_the_same_variables() {
     let effective = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{}\n{imported}", String::from_utf8_lossy(&check.stderr));
     // The three devices of the variable, one community, Datadog's host names and interval.
-    assert!(effective.contains("addresses:\n      - \"10.20.0.1\"\n      - \"10.20.0.2\"\n      - \"10.20.0.3\"\n"), "{effective}");
+    assert!(
+        effective.contains("addresses:\n      - \"10.20.0.1\"\n      - \"10.20.0.2\"\n      - \"10.20.0.3\"\n"),
+        "{effective}"
+    );
     assert!(effective.contains("use_device_id_as_hostname: true"), "{effective}");
     assert!(effective.contains("interval: \"15s\""), "{effective}");
     assert!(effective.contains("community: \"<redacted>\"") && !effective.contains("s3cr3t"), "{effective}");
@@ -394,5 +491,9 @@ fn import_of_the_seed_template_is_a_valid_config_for_the_same_variables() {
         .output()
         .unwrap();
     assert!(!check.status.success());
-    assert!(String::from_utf8_lossy(&check.stderr).contains("COMMUNITY_STRING"), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("COMMUNITY_STRING"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 }

@@ -360,7 +360,8 @@ impl Device {
         self.security.version()
     }
 
-    fn timeout_error(&self, attempts: u32) -> SnmpError {
+    /// The error of a request that got no answer after `attempts`.
+    pub fn timeout_error(&self, attempts: u32) -> SnmpError {
         let hint = match &self.security {
             Security::Community { .. } => {
                 " (agents silently drop requests with a wrong community; check -c and the agent's access list)"

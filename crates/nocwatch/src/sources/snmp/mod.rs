@@ -509,11 +509,16 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<crate::event::Event> 
     let mut fetched = Fetched::new();
     let mut uptime = None;
     let mut sys_name = None;
-    let end =
-        tokio::time::timeout(deadline, fetch_all(shared, polled, &mut stats, &mut fetched, &mut uptime, &mut sys_name))
-            .await;
+    let mut answered = false;
+    let end = tokio::time::timeout(
+        deadline,
+        fetch_all(shared, polled, &mut stats, &mut fetched, &mut uptime, &mut sys_name, &mut answered),
+    )
+    .await;
     let end = match end {
         Ok(end) => end,
+        // The deadline passed before the device answered at all: unreachable.
+        Err(_) if !answered => FetchEnd::Unreachable(polled.device.timeout_error(1)),
         Err(_) => {
             shared.stats.poll_timeouts.inc();
             if let Some(suppressed) = POLL_ERROR_LOG.allow() {
@@ -578,6 +583,7 @@ async fn fetch_all(
     fetched: &mut Fetched,
     uptime: &mut Option<u32>,
     sys_name: &mut Option<String>,
+    answered: &mut bool,
 ) -> FetchEnd {
     let first = [Oid::from(SYS_OBJECT_ID), Oid::from(SYS_UP_TIME), Oid::from(SYS_NAME)];
     let mut sys_object_id = None;
@@ -585,6 +591,7 @@ async fn fetch_all(
     // a request too large.
     stats.get_requests += 1;
     let answer = polled.device.get(&first).await.map(|varbinds| {
+        *answered = true;
         for vb in varbinds {
             if vb.value.is_exception() {
                 continue;
