@@ -434,6 +434,23 @@ sinks:
         }
     }
 
+    // One device metadata event per poll: the profile, the interfaces with their names.
+    let metadata: Vec<&Json> = events
+        .iter()
+        .filter(|e| e["kind"] == "metadata" && e["device_id"] == format!("default:{}", device("cisco")))
+        .collect();
+    let last = metadata.last().expect("metadata events");
+    assert_eq!((last["reachable"].as_bool(), last["profile"].as_str()), (Some(true), Some("cisco-catalyst")));
+    assert_eq!(last["sys_object_id"], "1.3.6.1.4.1.9.1.617");
+    assert_eq!(last["ip_address"], "127.0.0.1");
+    let interface =
+        last["interfaces"].as_array().unwrap().iter().find(|i| i["index"] == fast.parse::<u32>().unwrap()).unwrap();
+    assert_eq!(interface["name"], fast_name.as_str());
+    assert_eq!(interface["speed_bps"].as_f64(), Some(fast_speed_mbps * 1e6));
+    let silent_metadata =
+        events.iter().filter(|e| e["kind"] == "metadata" && e["device_id"] == format!("default:{silent_device}"));
+    assert!(silent_metadata.clone().count() > 0 && silent_metadata.into_iter().all(|e| e["reachable"] == false));
+
     // Self-metrics: requests by type, and the unreachable device's polls.
     assert!(
         agent

@@ -42,7 +42,7 @@ use self::fetch::{FetchStats, Fetcher};
 use self::report::{DeviceIdentity, Reporter};
 use super::SourceContext;
 use crate::component::Running;
-use crate::event::Tags;
+use crate::event::{Event, Tags};
 use crate::pipeline::SourceOutput;
 use crate::snmp::{AuthProtocol, Client, Device, DeviceOptions, PrivProtocol, Security, SnmpError, UsmUser};
 use crate::telemetry::{ComponentMetrics, RateLimit};
@@ -501,7 +501,7 @@ enum FetchEnd {
 }
 
 /// One poll: returns the events to send.
-async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<crate::event::Event> {
+async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<Event> {
     let started = Instant::now();
     let timestamp = Timestamp::now();
     let deadline = shared.config.poll_timeout.map_or(polled.interval, |d| d.get());
@@ -565,15 +565,36 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<crate::event::Event> 
         polled.last_tags = device_tags.clone();
     }
     let interval_secs = u32::try_from(polled.interval.as_secs()).unwrap_or(u32::MAX).max(1);
-    let mut reporter = Reporter::new(&polled.identity, timestamp, interval_secs, device_tags);
+    let mut reporter = Reporter::new(&polled.identity, timestamp, interval_secs, device_tags.clone());
+    let mut evaluation = None;
     if reachable && let Some((_, profile)) = &polled.profile {
-        let evaluation = profile.evaluate(&fetched);
+        let evaluated = profile.evaluate(&fetched);
         polled.tracker.begin_poll(started, uptime);
-        reporter.samples(&evaluation, &fetched, &mut polled.tracker);
+        reporter.samples(&evaluated, &fetched, &mut polled.tracker);
         polled.tracker.end_poll();
+        evaluation = Some(evaluated);
     }
-    reporter.device(reachable, started.elapsed().as_secs_f64(), &stats);
-    reporter.events
+    let duration = started.elapsed().as_secs_f64();
+    reporter.device(reachable, duration, &stats);
+    let mut events = reporter.events;
+    let profile = polled.profile.as_ref().filter(|_| reachable);
+    let ip = polled
+        .device
+        .name()
+        .parse::<SocketAddr>()
+        .map_or_else(|_| polled.device.name().to_owned(), |a| a.ip().to_string());
+    events.push(Event::Metadata(report::device_metadata(
+        &polled.identity,
+        timestamp,
+        &ip,
+        reachable,
+        duration,
+        profile.map(|(oid, profile)| (profile.name.as_str(), oid.as_ref())),
+        device_tags,
+        evaluation.as_ref(),
+        &fetched,
+    )));
+    events
 }
 
 async fn fetch_all(

@@ -15,7 +15,7 @@ use nocwatch_snmp::{Oid, Value};
 use super::config::{InterfaceConfig, InterfaceMatch, split_tag};
 use super::counters::{CounterTracker, Reading};
 use super::fetch::FetchStats;
-use crate::event::{Event, Metric, MetricType, Tags};
+use crate::event::{DeviceMetadata, Event, InterfaceInfo, Metric, MetricType, Tags};
 
 /// IF-MIB ifHighSpeed (Mb/s), by ifIndex.
 const IF_HIGH_SPEED: [u32; 11] = [1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15];
@@ -275,6 +275,68 @@ impl<'a> Reporter<'a> {
                 own(telemetry("requests"), MetricType::Count, f64::from(count), tags);
             }
         }
+    }
+}
+
+/// The poll's device metadata event (Datadog NDM's device and interface metadata): one
+/// per poll, answered or not.
+#[allow(clippy::too_many_arguments)]
+pub fn device_metadata(
+    identity: &DeviceIdentity,
+    timestamp: Timestamp,
+    address: &str,
+    reachable: bool,
+    poll_duration_secs: f64,
+    profile: Option<(&str, Option<&Oid>)>,
+    tags: Tags,
+    evaluation: Option<&Evaluation>,
+    fetched: &nocwatch_profile::Fetched,
+) -> DeviceMetadata {
+    let interfaces = evaluation
+        .map(|evaluation| {
+            evaluation
+                .interfaces
+                .iter()
+                .map(|interface| {
+                    let mut oid = IF_HIGH_SPEED.to_vec();
+                    oid.push(interface.index);
+                    let configured = identity.interfaces.iter().find(|config| match config.match_field {
+                        InterfaceMatch::Name => interface.name.as_deref() == Some(config.match_value.as_str()),
+                        InterfaceMatch::Index => config.match_value.trim() == interface.index.to_string(),
+                    });
+                    let speed_bps = configured.and_then(|c| c.in_speed.or(c.out_speed)).or_else(|| {
+                        fetched
+                            .get(&Oid::new(oid))
+                            .and_then(numeric)
+                            .filter(|s| *s > 0.0)
+                            .map(|mbps| (mbps * 1e6) as u64)
+                    });
+                    InterfaceInfo {
+                        index: interface.index,
+                        name: interface.name.clone(),
+                        alias: interface.alias.clone(),
+                        description: interface.description.clone(),
+                        mac_address: interface.mac_address.clone(),
+                        admin_status: interface.admin_status.map(|s| admin_status_name(s).to_owned()),
+                        oper_status: interface.oper_status.map(|s| oper_status_name(s).to_owned()),
+                        speed_bps,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    DeviceMetadata {
+        timestamp,
+        device_id: identity.id.clone(),
+        host: identity.host.clone(),
+        ip_address: address.to_owned(),
+        reachable,
+        poll_duration_secs,
+        profile: profile.map(|(name, _)| name.to_owned()),
+        sys_object_id: profile.and_then(|(_, oid)| oid).map(|oid| oid.to_string().trim_start_matches('.').to_owned()),
+        tags,
+        fields: evaluation.map(|e| e.device.clone()).unwrap_or_default(),
+        interfaces,
     }
 }
 
