@@ -69,7 +69,7 @@ setup() {
     NOCWATCH=$NOCWATCH_BIN
     LOADGEN=$LOADGEN_TARGET_DIR/release/loadgen
     RSYSLOG_VERSION=$(rsyslogd -v | head -1 | awk '{print $2}')
-    printf 'peer\tmode\tparam\trep\tachieved_rate\tlost\tcpu_s\tdrain_s\trcvbuf_errors\tplacement\n' >"$RESULTS"
+    printf 'peer\tmode\tparam\trep\tachieved_rate\tlost\tcpu_s\tdrain_s\trcvbuf_errors\tplacement\tpeak_rss_mb\n' >"$RESULTS"
 }
 
 # set_placement shared|pinned: sets PEER_RUN / GEN_RUN (command prefixes) and RECV_CPUS
@@ -203,6 +203,8 @@ one_run() {
             --settle "$dir/out.json")
     fi
     cpu1=$(cpu_ticks "$PEER_PID"); err1=$(rcvbuf_errors)
+    local rss_mb
+    rss_mb=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$PEER_PID/status" 2>/dev/null || echo 0)
     stop_peer
     countout=$("$LOADGEN" count "$dir/out.json" --expect "$count")
     [[ $KEEP_OUTPUT == 1 ]] || rm -f "$dir/out.json"
@@ -211,10 +213,10 @@ one_run() {
     drain=$(sed -n 's/.*drain_s=\([0-9.]*\).*/\1/p' <<<"$sendout")
     lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' <<<"$countout")
     cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$mode" "$param" "$rep" "$achieved" "$lost" "$cpu" \
-        "$drain" "$((err1 - err0))" "$PLACEMENT" >>"$RESULTS"
-    log "$(printf '%-8s %-3s %-6s %-6s rep %s: achieved %7s/s lost %6s cpu %6ss drain %6ss kernel-rcvbuf-drops %s' \
-        "$peer" "$mode" "$PLACEMENT" "$param" "$rep" "$achieved" "$lost" "$cpu" "$drain" "$((err1 - err0))")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$mode" "$param" "$rep" "$achieved" "$lost" "$cpu" \
+        "$drain" "$((err1 - err0))" "$PLACEMENT" "${rss_mb:-0}" >>"$RESULTS"
+    log "$(printf '%-8s %-3s %-6s %-6s rep %s: achieved %7s/s lost %6s cpu %6ss drain %6ss kernel-rcvbuf-drops %s peak-rss %sMB' \
+        "$peer" "$mode" "$PLACEMENT" "$param" "$rep" "$achieved" "$lost" "$cpu" "$drain" "$((err1 - err0))" "${rss_mb:-0}")"
     LAST_LOST=$lost
     LAST_ACHIEVED=$achieved
 }
@@ -292,7 +294,7 @@ report() {
     if grep -q $'\ttcp\t' "$RESULTS"; then
         echo
         echo "TCP bulk: $TCP_COUNT lines over one connection, median of $TCP_REPS runs"
-        printf '  %-8s %-10s %14s %12s %16s %10s\n' framing peer "cpu-s/M lines" "wall s" "lines/s (wall)" "lost (max)"
+        printf '  %-8s %-10s %14s %12s %16s %10s %14s\n' framing peer "cpu-s/M lines" "wall s" "lines/s (wall)" "lost (max)" "peak RSS MB"
         local framing
         for framing in $TCP_FRAMINGS; do
             declare -A cpu wall
@@ -302,8 +304,10 @@ report() {
                 wall[$peer]=$(awk -v p="$peer" -v f="$framing" -F'\t' '$1 == p && $2 == "tcp" && $3 == f { print $8 }' "$RESULTS" | median)
                 local lostmax
                 lostmax=$(awk -v p="$peer" -v f="$framing" -F'\t' '$1 == p && $2 == "tcp" && $3 == f { if ($6 > m) m = $6 } END { print m + 0 }' "$RESULTS")
-                printf '  %-8s %-10s %14s %12s %16s %10s\n' "$framing" "$peer" "${cpu[$peer]}" "${wall[$peer]}" \
-                    "$(awk -v w="${wall[$peer]}" -v n="$TCP_COUNT" 'BEGIN { if (w > 0) printf "%.0f", n / w; else print "n/a" }')" "$lostmax"
+                local rss
+                rss=$(awk -v p="$peer" -v f="$framing" -F'\t' '$1 == p && $2 == "tcp" && $3 == f { print $11 }' "$RESULTS" | median)
+                printf '  %-8s %-10s %14s %12s %16s %10s %14s\n' "$framing" "$peer" "${cpu[$peer]}" "${wall[$peer]}" \
+                    "$(awk -v w="${wall[$peer]}" -v n="$TCP_COUNT" 'BEGIN { if (w > 0) printf "%.0f", n / w; else print "n/a" }')" "$lostmax" "$rss"
             done
             if [[ -n ${cpu[nocwatch]:-} && -n ${cpu[rsyslog]:-} ]]; then
                 echo "  $framing ratio nocwatch/rsyslog: CPU per line $(ratio "${cpu[nocwatch]}" "${cpu[rsyslog]}") (target: <= 1), wall time $(ratio "${wall[nocwatch]}" "${wall[rsyslog]}")"

@@ -16,7 +16,13 @@ pub struct ConsoleSinkConfig {}
 
 impl ConsoleSinkConfig {
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
-        Ok(Box::pin(request::run(ctx, JsonLines, Console(tokio::io::stdout()), immediate(), RetryConfig::default())))
+        Ok(Box::pin(request::run(
+            ctx,
+            JsonLines::default(),
+            Console(tokio::io::stdout()),
+            immediate(),
+            RetryConfig::default(),
+        )))
     }
 }
 

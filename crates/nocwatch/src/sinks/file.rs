@@ -52,7 +52,7 @@ impl FileSinkConfig {
             file,
             size,
         };
-        Ok(Box::pin(request::run(ctx, JsonLines, sink, immediate(), RetryConfig::default())))
+        Ok(Box::pin(request::run(ctx, JsonLines::default(), sink, immediate(), RetryConfig::default())))
     }
 }
 

@@ -86,7 +86,7 @@ impl SyslogSinkConfig {
 
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
         let (host, port) = self.target()?;
-        let encoder = LineEncoder { format: self.format, framing: (self.mode != Mode::Udp).then_some(self.framing) };
+        let encoder = LineEncoder::new(self);
         let (batch, retry) = (self.batch.clone(), self.retry.clone());
         match self.mode {
             Mode::Udp => {
@@ -108,13 +108,26 @@ impl SyslogSinkConfig {
     }
 }
 
-struct LineEncoder {
+/// Log events as framed syslog lines (one per datagram for UDP).
+pub struct LineEncoder {
     format: Format,
     /// `None` for UDP: one message per datagram, no framing.
     framing: Option<Framing>,
+    /// The last request's body, to encode the next one into.
+    spare: Vec<u8>,
+    line: Vec<u8>,
 }
 
 impl LineEncoder {
+    pub fn new(config: &SyslogSinkConfig) -> Self {
+        LineEncoder {
+            format: config.format,
+            framing: (config.mode != Mode::Udp).then_some(config.framing),
+            spare: Vec::new(),
+            line: Vec::with_capacity(1024),
+        }
+    }
+
     fn line(&self, event: &Event, out: &mut Vec<u8>) -> bool {
         let Event::Log(log) = event else { return false };
         let message = to_syslog(log);
@@ -128,9 +141,10 @@ impl LineEncoder {
 
 impl Encoder for LineEncoder {
     fn encode(&mut self, events: &[Event]) -> Encoded {
-        let mut body = Vec::with_capacity(16 * 1024);
+        let mut body = std::mem::take(&mut self.spare);
+        body.clear();
         let (mut consumed, mut count) = (0, 0);
-        let mut line = Vec::with_capacity(1024);
+        let mut line = std::mem::take(&mut self.line);
         for event in events {
             consumed += 1;
             line.clear();
@@ -141,7 +155,7 @@ impl Encoder for LineEncoder {
             match self.framing {
                 // One datagram per request.
                 None => {
-                    body = line;
+                    body.extend_from_slice(&line);
                     break;
                 }
                 Some(Framing::OctetCounting) => nocwatch_syslog::frame_octet_counted(&line, &mut body),
@@ -154,8 +168,13 @@ impl Encoder for LineEncoder {
                 break;
             }
         }
+        self.line = line;
         let request = (count > 0).then_some(Request { body, events: count });
         Encoded { request, consumed, failed: 0 }
+    }
+
+    fn recycle(&mut self, body: Vec<u8>) {
+        self.spare = body;
     }
 }
 

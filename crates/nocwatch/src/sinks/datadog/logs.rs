@@ -12,6 +12,9 @@
 //! `ddsource` (the event's source unless `source` is set), `ddtags` (config `tags` and
 //! event tags), `status`, `timestamp` (ms), and every attribute at the top level.
 
+use std::borrow::Cow;
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
@@ -21,10 +24,10 @@ use crate::event::{Event, LogEvent};
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
 use crate::sinks::encoding::to_syslog;
-use crate::sinks::util::http;
 use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, Service};
 use crate::sinks::util::retry::RetryConfig;
 use crate::sinks::util::tcp::{ConnectionConfig, Connector};
+use crate::sinks::util::{http, json};
 
 /// Documented limits of the logs intake.
 const MAX_ENTRIES: usize = 1000;
@@ -125,10 +128,9 @@ impl DatadogLogsConfig {
     }
 
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
-        let tags = self.tags.join(",");
         match self.transport {
             Transport::Http => {
-                let encoder = JsonEncoder { config: self.clone(), tags, gzip: self.compression == Compress::Gzip };
+                let encoder = JsonEncoder::new(self);
                 let client = http::client(&self.tls, self.request_timeout.get())?;
                 let service = super::IntakeService {
                     client,
@@ -141,7 +143,7 @@ impl DatadogLogsConfig {
             Transport::Tcp => {
                 let (host, port) = self.tcp_target()?;
                 let connector = Connector::new(&host, port, Some(&self.tls), self.connection.clone())?;
-                let encoder = LineEncoder { config: self.clone(), tags };
+                let encoder = LineEncoder { config: self.clone(), tags: self.tags.join(","), spare: Vec::new() };
                 Ok(Box::pin(request::run(ctx, encoder, TcpService(connector), self.batch.clone(), self.retry.clone())))
             }
         }
@@ -153,18 +155,18 @@ const RESERVED: [&str; 8] =
     ["message", "ddsource", "ddtags", "hostname", "service", "status", "timestamp", "truncated"];
 
 /// A log event as a Datadog log entry (the `HTTPLogItem` schema plus attributes at the top
-/// level), serialized straight from the event: no copy of the attribute tree.
+/// level), written straight from the event: no copy of the attribute tree.
 struct Entry<'a> {
     log: &'a LogEvent,
     message: &'a str,
     source: &'a str,
-    tags: String,
+    tags: Cow<'a, str>,
     service: Option<&'a str>,
     truncated: bool,
 }
 
 impl<'a> Entry<'a> {
-    fn new(config: &'a DatadogLogsConfig, tags: &str, log: &'a LogEvent) -> Self {
+    fn new(config: &'a DatadogLogsConfig, tags: &'a str, log: &'a LogEvent) -> Self {
         Entry {
             log,
             message: &log.message,
@@ -174,38 +176,46 @@ impl<'a> Entry<'a> {
             truncated: false,
         }
     }
-}
 
-impl Serialize for Entry<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(None)?;
-        for (key, value) in &self.log.attributes {
-            if !RESERVED.contains(&key.as_str()) {
-                map.serialize_entry(key, value)?;
-            }
+    /// The entry as a JSON object: attributes first (in the attribute map's order), then
+    /// the entry's own keys.
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if json::members(out, &self.log.attributes, |key| !RESERVED.contains(&key)) {
+            out.push(b',');
         }
-        map.serialize_entry("message", self.message)?;
-        map.serialize_entry("ddsource", self.source)?;
+        out.extend_from_slice(b"\"message\":");
+        json::string(out, self.message);
+        out.extend_from_slice(b",\"ddsource\":");
+        json::string(out, self.source);
         if !self.tags.is_empty() {
-            map.serialize_entry("ddtags", &self.tags)?;
+            out.extend_from_slice(b",\"ddtags\":");
+            json::string(out, &self.tags);
         }
         if let Some(host) = &self.log.host {
-            map.serialize_entry("hostname", host)?;
+            out.extend_from_slice(b",\"hostname\":");
+            json::string(out, host);
         }
         if let Some(service) = self.service {
-            map.serialize_entry("service", service)?;
+            out.extend_from_slice(b",\"service\":");
+            json::string(out, service);
         }
-        map.serialize_entry("status", self.log.status.as_str())?;
-        map.serialize_entry("timestamp", &self.log.timestamp.as_millisecond())?;
+        out.extend_from_slice(b",\"status\":\"");
+        out.extend_from_slice(self.log.status.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"timestamp\":");
+        let _ = write!(out, "{}", self.log.timestamp.as_millisecond());
         if self.truncated {
-            map.serialize_entry("truncated", &true)?;
+            out.extend_from_slice(b",\"truncated\":true");
         }
-        map.end()
+        out.push(b'}');
     }
 }
 
-fn ddtags(config_tags: &str, log: &LogEvent) -> String {
+/// The config's tags, and the event's own after them (borrowed when the event has none).
+fn ddtags<'a>(config_tags: &'a str, log: &LogEvent) -> Cow<'a, str> {
+    if log.tags.is_empty() {
+        return Cow::Borrowed(config_tags);
+    }
     let mut tags = config_tags.to_owned();
     for (key, value) in &log.tags {
         if !tags.is_empty() {
@@ -217,59 +227,87 @@ fn ddtags(config_tags: &str, log: &LogEvent) -> String {
             tags.push_str(value);
         }
     }
-    tags
+    Cow::Owned(tags)
 }
 
-struct JsonEncoder {
+/// The `http` transport's encoder: JSON arrays of entries within the intake's limits.
+pub struct JsonEncoder {
     config: DatadogLogsConfig,
     tags: String,
     gzip: bool,
+    /// The uncompressed body of the last request (or the last body, without gzip).
+    plain: Vec<u8>,
+    /// The last compressed body.
+    compressed: Vec<u8>,
+}
+
+impl JsonEncoder {
+    pub fn new(config: &DatadogLogsConfig) -> Self {
+        JsonEncoder {
+            config: config.clone(),
+            tags: config.tags.join(","),
+            gzip: config.compression == Compress::Gzip,
+            plain: Vec::new(),
+            compressed: Vec::new(),
+        }
+    }
 }
 
 impl Encoder for JsonEncoder {
     fn encode(&mut self, events: &[Event]) -> Encoded {
-        let mut body = Vec::with_capacity(64 * 1024);
+        let mut body = std::mem::take(&mut self.plain);
+        body.clear();
         body.push(b'[');
-        let (mut consumed, mut entries, mut failed) = (0, 0, 0);
-        let mut item = Vec::new();
+        let (mut consumed, mut entries) = (0, 0);
         for event in events {
             let Event::Log(log) = event else {
                 consumed += 1;
                 continue;
             };
-            item.clear();
-            let mut entry = Entry::new(&self.config, &self.tags, log);
-            if serde_json::to_writer(&mut item, &entry).is_err() {
-                failed += 1;
-                consumed += 1;
-                continue;
-            }
-            if item.len() > MAX_ENTRY_BYTES {
-                truncate_message(&mut entry, item.len() - MAX_ENTRY_BYTES);
-                item.clear();
-                if serde_json::to_writer(&mut item, &entry).is_err() {
-                    failed += 1;
-                    consumed += 1;
-                    continue;
-                }
-            }
-            // `[`, `]` and commas count too.
-            if entries > 0 && (entries == MAX_ENTRIES || body.len() + item.len() + 2 > MAX_PAYLOAD_BYTES) {
+            if entries == MAX_ENTRIES {
                 break;
             }
+            let start = body.len();
             if entries > 0 {
                 body.push(b',');
             }
-            body.extend_from_slice(&item);
+            let item_start = body.len();
+            let mut entry = Entry::new(&self.config, &self.tags, log);
+            entry.write(&mut body);
+            let item_len = body.len() - item_start;
+            if item_len > MAX_ENTRY_BYTES {
+                truncate_message(&mut entry, item_len - MAX_ENTRY_BYTES);
+                body.truncate(item_start);
+                entry.write(&mut body);
+            }
+            // The closing `]` counts too.
+            if entries > 0 && body.len() + 1 > MAX_PAYLOAD_BYTES {
+                body.truncate(start);
+                break;
+            }
             entries += 1;
             consumed += 1;
         }
         body.push(b']');
         if entries == 0 {
-            return Encoded { request: None, consumed, failed };
+            self.plain = body;
+            return Encoded { request: None, consumed, failed: 0 };
         }
-        let body = if self.gzip { http::gzip(&body) } else { body };
-        Encoded { request: Some(Request { body, events: entries }), consumed, failed }
+        let body = if self.gzip {
+            let compressed = http::gzip_into(&body, std::mem::take(&mut self.compressed));
+            self.plain = body;
+            compressed
+        } else {
+            body
+        };
+        Encoded { request: Some(Request { body, events: entries }), consumed, failed: 0 }
+    }
+
+    fn recycle(&mut self, body: Vec<u8>) {
+        match self.gzip {
+            true => self.compressed = body,
+            false => self.plain = body,
+        }
     }
 }
 
@@ -287,11 +325,14 @@ fn truncate_message(entry: &mut Entry<'_>, excess: usize) {
 struct LineEncoder {
     config: DatadogLogsConfig,
     tags: String,
+    /// The last request's body, to encode the next one into.
+    spare: Vec<u8>,
 }
 
 impl Encoder for LineEncoder {
     fn encode(&mut self, events: &[Event]) -> Encoded {
-        let mut body = Vec::with_capacity(64 * 1024);
+        let mut body = std::mem::take(&mut self.spare);
+        body.clear();
         let (mut consumed, mut count) = (0, 0);
         for event in events {
             consumed += 1;
@@ -304,7 +345,7 @@ impl Encoder for LineEncoder {
             let tags = ddtags(&self.tags, log);
             let mut params = vec![nocwatch_syslog::SdParam { name: "ddsource".into(), value: source.into() }];
             if !tags.is_empty() {
-                params.push(nocwatch_syslog::SdParam { name: "ddtags".into(), value: tags.into() });
+                params.push(nocwatch_syslog::SdParam { name: "ddtags".into(), value: tags });
             }
             message.structured_data.insert(0, nocwatch_syslog::SdElement { id: "metas".into(), params });
             body.extend_from_slice(self.config.api_key.expose().as_bytes());
@@ -325,6 +366,10 @@ impl Encoder for LineEncoder {
         }
         let request = (count > 0).then_some(Request { body, events: count });
         Encoded { request, consumed, failed: 0 }
+    }
+
+    fn recycle(&mut self, body: Vec<u8>) {
+        self.spare = body;
     }
 }
 

@@ -48,7 +48,13 @@ pub async fn outcome(request: reqwest::RequestBuilder) -> Outcome {
 /// Gzip at the fastest level: intake payloads are repetitive JSON or protobuf, and CPU per
 /// flush matters more than the last percent of size.
 pub fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+    gzip_into(body, Vec::with_capacity(body.len() / 4))
+}
+
+/// As [`gzip`], into `out` (cleared first), to reuse a buffer.
+pub fn gzip_into(body: &[u8], mut out: Vec<u8>) -> Vec<u8> {
+    out.clear();
+    let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(body);
     encoder.finish().unwrap_or_default()

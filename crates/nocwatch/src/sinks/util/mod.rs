@@ -1,9 +1,11 @@
 //! What request-based sinks share, so each sink only says how to encode and where to send:
 //! batching, splitting what is too large, retries with backoff, and acknowledgements
 //! ([`request`]); HTTP client set-up and status classification ([`http`]); persistent
-//! TCP/TLS connections that reconnect on their own terms ([`tcp`]).
+//! TCP/TLS connections that reconnect on their own terms ([`tcp`]); JSON written straight
+//! into a buffer ([`json`]).
 
 pub mod http;
+pub mod json;
 pub mod request;
 pub mod retry;
 pub mod tcp;
