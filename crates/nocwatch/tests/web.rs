@@ -21,6 +21,8 @@ use support::*;
 /// ifOperStatus is down while ifAdminStatus is up (its ifName).
 struct Recorded {
     sys_name: String,
+    /// Dotted, without the leading dot.
+    sys_object_id: String,
     down_interface: Option<String>,
     interface_names: Vec<String>,
 }
@@ -50,7 +52,11 @@ fn recorded(path: &PathBuf) -> Recorded {
         }
         interface_names.push(name);
     }
-    Recorded { sys_name: text(get(".1.3.6.1.2.1.1.5.0").unwrap()), down_interface, interface_names }
+    let sys_object_id = match get(".1.3.6.1.2.1.1.2.0") {
+        Some(SnmpValue::ObjectId(oid)) => oid.to_string().trim_start_matches('.').to_owned(),
+        other => panic!("sysObjectID: {other:?}"),
+    };
+    Recorded { sys_name: text(get(".1.3.6.1.2.1.1.5.0").unwrap()), sys_object_id, down_interface, interface_names }
 }
 
 /// `MODULE::name` of an OID, by net-snmp over the MIBs nocwatch loads.
@@ -160,6 +166,10 @@ sinks:
         "the device page",
         "return document.body.dataset.ready && document.body.dataset.ready.startsWith('/device/')",
     );
+    // From the poller's metadata event.
+    browser.wait_for("the device facts", "return document.querySelector('.facts')");
+    let facts = browser.text(".facts");
+    assert!(facts.contains(&cisco.sys_object_id), "sysObjectID {}:\n{facts}", cisco.sys_object_id);
     let interfaces = browser.text("#interfaces-table");
     for name in cisco.interface_names.iter().take(3) {
         assert!(interfaces.contains(name.as_str()), "interface {name} missing:\n{interfaces}");

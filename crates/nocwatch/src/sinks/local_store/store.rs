@@ -572,6 +572,18 @@ pub fn device_of(host: Option<&str>, tags: &Tags) -> Option<String> {
     }
 }
 
+/// The address part of an `snmp_device` tag (`10.0.0.1:1161`, `[2001:db8::1]:1161` or a
+/// bare address).
+fn address_of(snmp_device: &str) -> &str {
+    if let Some(rest) = snmp_device.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match snmp_device.split_once(':') {
+        Some((address, port)) if !port.contains(':') => address,
+        _ => snmp_device,
+    }
+}
+
 fn series_key(metric: &Metric) -> String {
     let mut key = String::with_capacity(64 + metric.tags.len() * 24);
     key.push_str(&metric.name);
@@ -638,7 +650,7 @@ fn derive_metadata(tx: &Connection, metric: &Metric, ts: i64) -> rusqlite::Resul
             .execute(params![
                 device,
                 metric.host,
-                metric.tags.get("snmp_device").map(|a| a.rsplit_once(':').map_or(a.as_str(), |(ip, _)| ip)),
+                metric.tags.get("snmp_device").map(|a| address_of(a)),
                 metric.tags.get("snmp_host"),
                 metric.tags.get("snmp_profile"),
                 metric.tags.get("device_vendor"),
