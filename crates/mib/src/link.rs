@@ -31,6 +31,8 @@ pub(crate) struct LinkCounts {
 }
 
 const ROOT: u32 = 0;
+/// Longest chain of definitions resolved recursively (OID parents, TC chains).
+const MAX_CHAIN: u32 = 512;
 
 /// How strongly a definition claims the primary name of its OID: real objects
 /// first, then identities, OID values, groups, and names made up by `name(n)`
@@ -97,6 +99,8 @@ pub(crate) struct Linker<'a> {
     notification_objects: FnvMap<(u32, u32), Vec<u32>>,
     /// Unimported names already reported, per (module, name).
     reported: FnvMap<(u32, Sym), ()>,
+    /// Current recursion depth of resolve_def / resolve_type_def.
+    depth: u32,
     pub problems: Vec<LinkProblem>,
     pub counts: Vec<LinkCounts>,
 }
@@ -207,6 +211,7 @@ impl<'a> Linker<'a> {
             namings: Vec::new(),
             notification_objects: FnvMap::default(),
             reported: FnvMap::default(),
+            depth: 0,
             problems,
             counts: vec![LinkCounts::default(); modules.len()],
         }
@@ -303,9 +308,16 @@ impl<'a> Linker<'a> {
             }
             State::Unvisited => {}
         }
-        self.def_state[m as usize][d as usize] = State::InProgress;
         let modules = self.modules;
         let def = &modules[m as usize].defs[d as usize];
+        if self.depth >= MAX_CHAIN {
+            // Real chains are a few dozen long; this bounds the recursion (stack).
+            let message = format!("the OID of {} is more than {MAX_CHAIN} definitions deep", self.name(def.name));
+            self.problem(Severity::Error, m, def.line, message);
+            return None;
+        }
+        self.def_state[m as usize][d as usize] = State::InProgress;
+        self.depth += 1;
         let node = match &def.value {
             DefValue::Oid(parts) => self.resolve_oid(m, def.line, parts),
             DefValue::Trap { enterprise, number } => self.resolve_name(m, def.line, *enterprise).map(|e| {
@@ -313,6 +325,7 @@ impl<'a> Linker<'a> {
                 self.child(zero, *number)
             }),
         };
+        self.depth -= 1;
         if node.is_none() {
             let message = format!("cannot resolve the OID of {}", self.name(def.name));
             self.problem(Severity::Error, m, def.line, message);
@@ -431,11 +444,21 @@ impl<'a> Linker<'a> {
         self.global_types.get(&name).and_then(|candidates| candidates.first().copied())
     }
 
+    fn resolve_type_def_nested(&mut self, m: u32, t: u32) -> Option<ResolvedType> {
+        self.depth += 1;
+        let resolved = self.resolve_type_def(m, t);
+        self.depth -= 1;
+        resolved
+    }
+
     fn resolve_type_def(&mut self, m: u32, t: u32) -> Option<ResolvedType> {
         match &self.type_state[m as usize][t as usize] {
             TypeState::Done(resolved) => return resolved.clone(),
             TypeState::InProgress => return None,
             TypeState::Unvisited => {}
+        }
+        if self.depth >= MAX_CHAIN {
+            return None;
         }
         self.type_state[m as usize][t as usize] = TypeState::InProgress;
         let modules = self.modules;
@@ -445,7 +468,7 @@ impl<'a> Linker<'a> {
                 Some(ResolvedType { base: *base, hint: type_def.hint, labels: labels.clone() })
             }
             TypeAst::Ref { module, name, labels } => match self.find_type(m, *module, *name) {
-                Some((tm, tt)) => self.resolve_type_def(tm, tt).map(|inner| ResolvedType {
+                Some((tm, tt)) => self.resolve_type_def_nested(tm, tt).map(|inner| ResolvedType {
                     base: inner.base,
                     hint: type_def.hint.or(inner.hint),
                     labels: if labels.is_empty() { inner.labels } else { labels.clone() },

@@ -361,3 +361,52 @@ fn missing_directory_is_an_error() {
     let err = Mibs::load(&[dir.path().join("nope")], None).expect_err("must fail");
     assert!(err.to_string().contains("nope"), "{err}");
 }
+
+/// Hostile or broken input never panics, hangs or overflows the stack: every
+/// truncation of a real module, pseudo-random bytes, and a 5,000-deep chain of OID
+/// definitions written child-first (recursion is bounded and reported).
+#[test]
+fn broken_input_is_survived() {
+    let if_mib = std::fs::read(net_snmp_mibs().join("IF-MIB.txt")).expect("IF-MIB");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for cut in (0..if_mib.len()).step_by(if_mib.len() / 97 + 1) {
+        std::fs::write(dir.path().join("IF-MIB.txt"), &if_mib[..cut]).expect("write");
+        let compiled = Mibs::compile(&[dir.path().to_path_buf()]).expect("compile");
+        assert!(compiled.mibs.len() <= 200);
+    }
+
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = Vec::with_capacity(256 * 1024);
+    for _ in 0..256 * 1024 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // Bias towards SMI punctuation and keywords' letters.
+        const ALPHABET: &[u8] = b"{}()\"'-:=. \nOBJECT-TYPEx0123456789,;|[]";
+        noise.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+    }
+    let mut with_header = b"NOISE-MIB DEFINITIONS ::= BEGIN\n".to_vec();
+    with_header.extend_from_slice(&noise);
+    std::fs::write(dir.path().join("IF-MIB.txt"), &noise).expect("write");
+    std::fs::write(dir.path().join("NOISE-MIB"), &with_header).expect("write");
+    Mibs::compile(&[dir.path().to_path_buf()]).expect("compile");
+
+    let mut chain = String::from("CHAIN-MIB DEFINITIONS ::= BEGIN\n");
+    for i in (1..=5000).rev() {
+        chain.push_str(&format!("c{i} OBJECT IDENTIFIER ::= {{ c{} 1 }}\n", i - 1));
+    }
+    chain.push_str("c0 OBJECT IDENTIFIER ::= { iso 99 }\nEND\n");
+    let chain_dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(chain_dir.path().join("CHAIN-MIB"), chain).expect("write");
+    // A thread with a small stack, like a test runner's or a tokio blocking thread's.
+    let dirs = [chain_dir.path().to_path_buf()];
+    let compiled = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || Mibs::compile(&dirs).expect("compile"))
+        .expect("thread")
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(compiled.mibs.lookup("c0"), Some(oid("1.99")));
+    assert_eq!(compiled.mibs.lookup("c3"), Some(oid("1.99.1.1.1")));
+    assert!(compiled.diagnostics.iter().any(|d| d.message.contains("definitions deep")));
+}
