@@ -156,27 +156,46 @@ impl Mibs {
         {
             return Ok(Loaded { mibs, diagnostics, from_cache: true, files: files.len(), cache_file });
         }
-        let mut compiled = load::compile(&files);
-        if let Some(path) = &cache_file {
-            let bytes = cache::encode(&compiled.mibs, &compiled.diagnostics, key);
-            if let Err(e) = cache::write(path, &bytes) {
-                // Not fatal: the next start compiles again.
-                compiled.diagnostics.push(Diagnostic {
-                    severity: Severity::Warning,
-                    file: path.clone(),
-                    line: 0,
-                    module: None,
-                    message: format!("cannot write the MIB cache: {e}"),
-                });
-            }
+        // Compiling allocates ~100 MiB of short-lived parse trees in many small pieces;
+        // done on the caller's thread, the allocator keeps that heap for the life of
+        // the process. So the compile runs on its own thread (its own malloc arena, given
+        // back when everything in it is freed) and hands over the table in its cache
+        // encoding, which this thread decodes into fresh, compact allocations.
+        let encoded = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let compiled = load::compile(&files);
+                    cache::encode(&compiled.mibs, &compiled.diagnostics, key)
+                })
+                .join()
+        });
+        let encoded = match encoded {
+            Ok(encoded) => encoded,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let (mibs, mut diagnostics) = cache::decode(&encoded, key).unwrap_or_else(|| {
+            let problem = Diagnostic {
+                severity: Severity::Error,
+                file: PathBuf::new(),
+                line: 0,
+                module: None,
+                message: "internal error: the compiled table failed validation; no MIBs loaded".to_string(),
+            };
+            (Mibs::empty(), vec![problem])
+        });
+        if let Some(path) = &cache_file
+            && let Err(e) = cache::write(path, &encoded)
+        {
+            // Not fatal: the next start compiles again.
+            diagnostics.push(Diagnostic {
+                severity: Severity::Warning,
+                file: path.clone(),
+                line: 0,
+                module: None,
+                message: format!("cannot write the MIB cache: {e}"),
+            });
         }
-        Ok(Loaded {
-            mibs: compiled.mibs,
-            diagnostics: compiled.diagnostics,
-            from_cache: false,
-            files: files.len(),
-            cache_file,
-        })
+        Ok(Loaded { mibs, diagnostics, from_cache: false, files: files.len(), cache_file })
     }
 
     /// Compiles every module under `dirs` from source (no cache), with a
