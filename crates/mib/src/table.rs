@@ -195,8 +195,16 @@ impl Mibs {
             Some((label, suffix)) => (label, Some(suffix)),
             None => (rest, None),
         };
-        let node = self.find_named(module, label)?;
-        let mut oid = node.oid();
+        let mut oid = match self.find_named(module, label) {
+            Some(node) => node.oid(),
+            // The top arcs are named by the ASN.1 standard, not by any module.
+            None => match (module, label) {
+                (None, "ccitt" | "itu-t") => vec![0],
+                (None, "iso") => vec![1],
+                (None, "joint-iso-ccitt" | "joint-iso-itu-t") => vec![2],
+                _ => return None,
+            },
+        };
         if let Some(suffix) = suffix {
             oid.extend(parse_numeric(suffix)?);
         }
@@ -420,6 +428,8 @@ mod tests {
         assert_eq!(mibs.lookup("ifDescr"), None);
         assert_eq!(mibs.lookup(".1.3.6.1"), Some(vec![1, 3, 6, 1]));
         assert_eq!(mibs.lookup("1.3.x"), None);
+        assert_eq!(mibs.lookup("iso.3.6.1"), Some(vec![1, 3, 6, 1]));
+        assert_eq!(mibs.lookup("IF-MIB::iso"), None);
     }
 
     fn assert_send_sync<T: Send + Sync>() {}
