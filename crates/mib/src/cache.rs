@@ -344,12 +344,43 @@ pub(crate) fn decode(buf: &[u8], key: u64) -> Option<(Mibs, Vec<Diagnostic>)> {
     validate(&mibs).then_some((mibs, diagnostics))
 }
 
+/// Largest cache file read back: the IETF + Cisco + Juniper + net-snmp sets encode to
+/// ~18 MB; anything far larger is not a cache we wrote.
+const MAX_CACHE_BYTES: u64 = 512 << 20;
+
+/// Reads a cache file back, or `None` when it is not a regular file of a plausible size
+/// (a FIFO, a symlink to `/dev/zero` or a huge stray file must neither hang nor exhaust
+/// memory; the caller then compiles and rewrites the cache).
+pub(crate) fn read(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    // stat before open: opening a FIFO for reading blocks until a writer comes.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let metadata = file.metadata().ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_CACHE_BYTES {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // `take` bounds the read even if the file grows after the size check.
+    file.take(MAX_CACHE_BYTES + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= MAX_CACHE_BYTES).then_some(bytes)
+}
+
+/// `offset + len` in u64, so the bounds checks below cannot overflow on 32-bit targets.
+fn span_end(offset: u32, len: u32) -> u64 {
+    u64::from(offset) + u64::from(len)
+}
+
 /// Every index the accessors follow is in bounds, the tree is a tree (parents
 /// before children, so walking up terminates), children are sorted runs.
 pub(crate) fn validate(m: &Mibs) -> bool {
     let str_ok = |s: Str| {
-        let (start, end) = (s.off as usize, s.off as usize + s.len as usize);
-        end <= m.strings.len() && m.strings.is_char_boundary(start) && m.strings.is_char_boundary(end)
+        let end = span_end(s.off, s.len);
+        end <= m.strings.len() as u64
+            && m.strings.is_char_boundary(s.off as usize)
+            && m.strings.is_char_boundary(end as usize)
     };
     let nodes = m.nodes.len();
     if nodes == 0 || m.nodes[0].parent != NONE {
@@ -359,12 +390,12 @@ pub(crate) fn validate(m: &Mibs) -> bool {
         if i > 0 && (n.parent as usize >= i) {
             return false;
         }
-        let children_end = n.first_child as usize + n.child_count as usize;
-        if n.child_count > 0 && (n.first_child as usize <= i || children_end > nodes) {
+        let children_end = span_end(n.first_child, n.child_count);
+        if n.child_count > 0 && (n.first_child as usize <= i || children_end > nodes as u64) {
             return false;
         }
         if n.child_count > 0 {
-            let children = &m.nodes[n.first_child as usize..children_end];
+            let children = &m.nodes[n.first_child as usize..children_end as usize];
             if children.iter().any(|c| c.parent as usize != i) || children.windows(2).any(|w| w[0].subid >= w[1].subid)
             {
                 return false;
@@ -373,7 +404,7 @@ pub(crate) fn validate(m: &Mibs) -> bool {
         if !str_ok(n.name)
             || (n.module != NONE && n.module as usize >= m.modules.len())
             || (n.syntax != NONE && n.syntax as usize >= m.syntaxes.len())
-            || n.objects_start as usize + n.objects_len as usize > m.objects.len()
+            || span_end(n.objects_start, n.objects_len) > m.objects.len() as u64
         {
             return false;
         }
@@ -384,7 +415,7 @@ pub(crate) fn validate(m: &Mibs) -> bool {
             str_ok(s.tc)
                 && str_ok(s.hint)
                 && str_ok(s.units)
-                && s.labels_start as usize + s.labels_len as usize <= m.labels.len()
+                && span_end(s.labels_start, s.labels_len) <= m.labels.len() as u64
         })
         && m.labels.iter().all(|l| str_ok(l.label))
         && m.objects.iter().all(|&o| (o as usize) < nodes)
@@ -400,4 +431,42 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_of_a_plausible_size_are_read_back() {
+        let dir = std::env::temp_dir().join(format!("nocwatch-mib-cache-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let regular = dir.join("regular.cache");
+        std::fs::write(&regular, b"bytes").unwrap();
+        assert_eq!(read(&regular).as_deref(), Some(&b"bytes"[..]));
+
+        // An endless device behind a symlink: refused at once, not read until memory runs out.
+        let zero = dir.join("zero.cache");
+        let _ = std::fs::remove_file(&zero);
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert_eq!(read(&zero), None);
+
+        // A FIFO nobody writes to: refused without blocking in open/read.
+        let fifo = dir.join("fifo.cache");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let (done, finished) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || done.send(read(&path)).unwrap());
+        let outcome = finished.recv_timeout(std::time::Duration::from_secs(10));
+        // Unblock the reader if it did block, then fail.
+        if outcome.is_err() {
+            let _ = std::fs::write(&fifo, b"");
+        }
+        assert_eq!(outcome.ok().flatten(), None, "a FIFO as cache file must be refused without blocking");
+
+        assert_eq!(read(&dir), None, "a directory is not a cache file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

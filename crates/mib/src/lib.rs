@@ -151,7 +151,7 @@ impl Mibs {
         let key = cache::key(&files);
         let cache_file = cache_dir.map(|dir| cache::path(dir, dirs));
         if let Some(path) = &cache_file
-            && let Ok(bytes) = std::fs::read(path)
+            && let Some(bytes) = cache::read(path)
             && let Some((mibs, diagnostics)) = cache::decode(&bytes, key)
         {
             return Ok(Loaded { mibs, diagnostics, from_cache: true, files: files.len(), cache_file });
