@@ -35,6 +35,7 @@ sim_varbinds() { tail -1 "$1" | sed -n 's/.*varbinds=\([0-9]*\).*/\1/p'; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 setup() {
+    mkdir -p "$WORK"
     log "work directory: $WORK"
     if ! command -v prometheus-snmp-exporter >/dev/null; then
         log "installing prometheus-snmp-exporter"
