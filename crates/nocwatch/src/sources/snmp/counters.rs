@@ -13,7 +13,7 @@
 //!   sysUpTime's own 497-day wrap), every counter of that poll is a reset;
 //! - series not seen for [`STALE_POLLS`] polls are forgotten (interfaces come and go).
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Polls without a reading before a series' state is dropped.
@@ -30,24 +30,45 @@ pub enum Reading {
     Reset,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Last {
-    raw: u64,
-    /// Milliseconds since the tracker's epoch.
-    at_ms: u64,
-    /// The poll number of the reading, for expiry.
-    poll: u32,
-}
-
 /// SNMP TimeTicks wrap at 2^32 hundredths of a second (about 497 days).
 const TICKS_RANGE: u64 = 1 << 32;
 
-/// The counter state of one device.
+/// The low 16 bits of an entry's tag hold the poll number of its last reading; the high
+/// 48 bits are the low 48 bits of the series key (48 bits: two of a device's thousand series collide with
+/// a chance of about 10^-9).
+const POLL_BITS: u32 = 16;
+const POLL_MASK: u64 = (1 << POLL_BITS) - 1;
+
+/// One series: 16 bytes. A thousand devices of a thousand counters each keep 16 MB of
+/// state, not the 35 MB a hash map of (key, value, time) took.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Key (high 48 bits) and poll number (low 16 bits).
+    tag: u64,
+    raw: u64,
+}
+
+impl Entry {
+    fn key(&self) -> u64 {
+        self.tag >> POLL_BITS
+    }
+
+    fn poll(&self) -> u16 {
+        (self.tag & POLL_MASK) as u16
+    }
+}
+
+/// The counter state of one device: entries sorted by key (binary search), series first
+/// seen in a poll merged in at its end, and the times of the last polls (all the readings
+/// of a poll share its time).
 #[derive(Debug)]
 pub struct CounterTracker {
     epoch: Instant,
-    series: HashMap<u64, Last>,
-    poll: u32,
+    series: Vec<Entry>,
+    added: Vec<Entry>,
+    /// (poll number, ms since the epoch) of the last `STALE_POLLS` polls, oldest first.
+    polls: VecDeque<(u16, u64)>,
+    poll: u16,
     now_ms: u64,
     last_uptime: Option<(u32, u64)>,
     rebooted: bool,
@@ -55,14 +76,28 @@ pub struct CounterTracker {
 
 impl CounterTracker {
     pub fn new(epoch: Instant) -> CounterTracker {
-        CounterTracker { epoch, series: HashMap::new(), poll: 0, now_ms: 0, last_uptime: None, rebooted: false }
+        CounterTracker {
+            epoch,
+            series: Vec::new(),
+            added: Vec::new(),
+            polls: VecDeque::new(),
+            poll: 0,
+            now_ms: 0,
+            last_uptime: None,
+            rebooted: false,
+        }
     }
 
     /// Starts a poll made at `now`, with the device's sysUpTime (hundredths of a second)
     /// when it answered. Returns true when the device rebooted since the last poll.
     pub fn begin_poll(&mut self, now: Instant, uptime_ticks: Option<u32>) -> bool {
+        self.merge_added();
         self.poll = self.poll.wrapping_add(1);
         self.now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        self.polls.push_back((self.poll, self.now_ms));
+        while self.polls.len() > STALE_POLLS as usize {
+            self.polls.pop_front();
+        }
         self.rebooted = false;
         if let Some(ticks) = uptime_ticks {
             if let Some((previous, previous_ms)) = self.last_uptime
@@ -80,10 +115,27 @@ impl CounterTracker {
         self.rebooted
     }
 
+    /// When poll `poll` was made, if it is one of the remembered ones.
+    fn poll_time(&self, poll: u16) -> Option<u64> {
+        self.polls.iter().find(|(p, _)| *p == poll).map(|(_, at)| *at)
+    }
+
     /// Records the reading `raw` of a `bits`-wide counter (32 or 64) for series `key`.
     pub fn update(&mut self, key: u64, raw: u64, bits: u8) -> Reading {
-        let now = Last { raw, at_ms: self.now_ms, poll: self.poll };
-        let Some(previous) = self.series.insert(key, now) else {
+        let key = key & (u64::MAX >> POLL_BITS);
+        let now = Entry { tag: key << POLL_BITS | u64::from(self.poll), raw };
+        let Ok(at) = self.series.binary_search_by_key(&key, Entry::key) else {
+            // A series read twice in one poll keeps its first reading (dedup at merge).
+            self.added.push(now);
+            return Reading::Baseline;
+        };
+        let previous = self.series[at];
+        if previous.poll() == self.poll {
+            return Reading::Baseline;
+        }
+        self.series[at] = now;
+        let Some(previous_ms) = self.poll_time(previous.poll()) else {
+            // Not read for longer than the remembered polls: start again.
             return Reading::Baseline;
         };
         if self.rebooted {
@@ -92,24 +144,39 @@ impl CounterTracker {
         let Some(delta) = counter_delta(previous.raw, raw, bits) else {
             return Reading::Reset;
         };
-        let elapsed_ms = self.now_ms.saturating_sub(previous.at_ms);
+        let elapsed_ms = self.now_ms.saturating_sub(previous_ms);
         if elapsed_ms == 0 {
-            // Two readings at the same instant carry no rate; keep the older baseline.
-            self.series.insert(key, previous);
             return Reading::Baseline;
         }
         Reading::Delta { delta, seconds: elapsed_ms as f64 / 1000.0 }
     }
 
-    /// Ends a poll: forgets series not read for [`STALE_POLLS`] polls.
+    /// Ends a poll: merges the series first seen in it, forgets series not read for
+    /// [`STALE_POLLS`] polls.
     pub fn end_poll(&mut self) {
-        let poll = self.poll;
-        self.series.retain(|_, last| poll.wrapping_sub(last.poll) < STALE_POLLS);
+        let remembered: Vec<u16> = self.polls.iter().map(|(p, _)| *p).collect();
+        self.series.retain(|entry| remembered.contains(&entry.poll()));
+        self.merge_added();
+        if self.series.capacity() > self.series.len() + self.series.len() / 4 + 16 {
+            self.series.shrink_to_fit();
+        }
+        if self.added.capacity() > 64 {
+            self.added = Vec::new();
+        }
+    }
+
+    fn merge_added(&mut self) {
+        if !self.added.is_empty() {
+            self.series.append(&mut self.added);
+            self.series.sort_unstable_by_key(Entry::key);
+            self.series.dedup_by_key(|e| e.key());
+        }
     }
 
     /// Forgets everything (the device now answers with another profile).
     pub fn clear(&mut self) {
-        self.series.clear();
+        self.series = Vec::new();
+        self.added = Vec::new();
     }
 
     pub fn len(&self) -> usize {
