@@ -314,28 +314,39 @@ async fn maintain_every(
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        let writer = writer.clone();
-        let metrics_inner = metrics.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let mut writer = writer.lock().map_err(|_| StoreError::Other("local store lock poisoned".into()))?;
-            writer.store(&metrics_inner)?.maintain(now_secs())
-        })
-        .await;
-        match done {
-            Ok(Ok(done)) => {
-                if done.over_size
-                    && let Some(suppressed) = OVER_SIZE.allow()
-                {
-                    tracing::warn!(sink = %metrics.id(), dropped = ?done.dropped_tables, suppressed, "local store over max_size: the oldest data was removed");
+        // Step by step, releasing the lock in between so batches are written meanwhile.
+        loop {
+            let writer = writer.clone();
+            let metrics_inner = metrics.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                let mut writer = writer.lock().map_err(|_| StoreError::Other("local store lock poisoned".into()))?;
+                writer.store(&metrics_inner)?.maintain(now_secs())
+            })
+            .await;
+            match done {
+                Ok(Ok(done)) => {
+                    if done.over_size
+                        && let Some(suppressed) = OVER_SIZE.allow()
+                    {
+                        tracing::warn!(sink = %metrics.id(), dropped = ?done.dropped_tables, suppressed, "local store over max_size: the oldest data was removed");
+                    }
+                    if !done.more || stop.is_cancelled() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(Err(e)) => {
+                    metrics.error("maintenance", &e.to_string());
+                    if let Some(suppressed) = FAILED.allow() {
+                        tracing::error!(sink = %metrics.id(), error = %e, suppressed, "local store maintenance failed");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    metrics.error("maintenance", &e.to_string());
+                    break;
                 }
             }
-            Ok(Err(e)) => {
-                metrics.error("maintenance", &e.to_string());
-                if let Some(suppressed) = FAILED.allow() {
-                    tracing::error!(sink = %metrics.id(), error = %e, suppressed, "local store maintenance failed");
-                }
-            }
-            Err(e) => metrics.error("maintenance", &e.to_string()),
         }
     }
 }

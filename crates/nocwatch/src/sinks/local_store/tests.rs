@@ -354,3 +354,38 @@ fn a_damaged_file_is_refused_with_a_clear_error() {
     assert!(message.contains(&path.display().to_string()) && message.contains("move it aside"), "{message}");
     assert_eq!(std::fs::read(&path).unwrap(), vec![0x5a; 64 * 1024], "the file is left as it was");
 }
+
+#[test]
+fn a_large_hour_is_rolled_up_in_steps_and_late_points_restart_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(&dir);
+    let series = super::store::ROLLUP_SERIES_PER_STEP + 10;
+    let events: Vec<Event> = (0..series)
+        .map(|s| metric("snmp.ifHCInOctets", T0, s as f64, &[("interface_index", &s.to_string())]))
+        .collect();
+    store.write(&events, T0 + 1).unwrap();
+    let later = T0 + 2 * 3600;
+    let first = store.maintain(later).unwrap();
+    assert!(first.more && first.rolled_up == 0, "{first:?}");
+    // A late point for that hour: the hour starts over, so it cannot be missed.
+    store.write(&[metric("snmp.cpu.usage", T0 + 30, 5.0, &[])], later).unwrap();
+    let second = store.maintain(later).unwrap();
+    assert!(second.more, "started over: {second:?}");
+    let third = store.maintain(later).unwrap();
+    assert!(!third.more && third.rolled_up == 1, "{third:?}");
+    let chart = reader(&dir)
+        .with(|c| {
+            query::series(
+                c,
+                &SeriesQuery {
+                    device: None,
+                    names: vec!["snmp.cpu.usage".into()],
+                    interface_index: None,
+                    from: T0,
+                    to: T0 + 7 * 86_400,
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(chart.series[0].points, vec![[T0 as f64, 5.0, 5.0, 5.0]]);
+}
