@@ -389,3 +389,25 @@ fn a_large_hour_is_rolled_up_in_steps_and_late_points_restart_it() {
         .unwrap();
     assert_eq!(chart.series[0].points, vec![[T0 as f64, 5.0, 5.0, 5.0]]);
 }
+
+#[test]
+fn a_full_store_gives_a_clear_error_that_may_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(&dir);
+    store.write(&poll(T0, 1.0, 1.0), T0 + 1).unwrap();
+    // SQLite's own limit stands in for a full disk: the same SQLITE_FULL error.
+    let pages: i64 = store.connection().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    store.connection().pragma_update(None, "max_page_count", pages).unwrap();
+    let logs: Vec<Event> =
+        (0..2000).map(|i| log(T0 * 1000 + i, "core-sw1", "syslog", Status::Info, &"x".repeat(500))).collect();
+    let error = store.write(&logs, T0 + 2).unwrap_err();
+    assert!(matches!(error, StoreError::Full(_)), "{error:?}");
+    assert!(error.to_string().contains("no space left") && error.to_string().contains("max_size"), "{error}");
+    // Nothing of the failed batch was kept, and what was there still reads.
+    let reader = reader(&dir);
+    assert!(reader.with(|c| query::logs(c, &LogQuery { limit: 10, ..Default::default() })).unwrap().is_empty());
+    assert_eq!(reader.with(query::devices).unwrap().len(), 1);
+    // Once there is room again, the same batch goes in.
+    store.connection().pragma_update(None, "max_page_count", 1 << 30).unwrap();
+    assert_eq!(store.write(&logs, T0 + 3).unwrap().logs, 2000);
+}
