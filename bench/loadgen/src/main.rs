@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! loadgen udp  --target 127.0.0.1:5514 --count 200000 --rate 80000 [--sockets 16] [--settle FILE]
+//! loadgen packets --target 127.0.0.1:9162 --file TRAP.bin --count 200000 --rate 80000 [--sockets 16] [--settle FILE]
 //! loadgen tcp  --target 127.0.0.1:5514 --count 1000000 [--rate 0] [--framing lf|octet] [--settle FILE]
-//! loadgen ready --proto udp|tcp --target ADDR --file FILE [--timeout-ms 20000]
+//! loadgen ready --proto udp|tcp --target ADDR --file FILE [--timeout-ms 20000] [--probe-file DATAGRAM]
 //! loadgen count FILE --expect N
 //! loadgen selftest [--count 1000000] [--sockets 16]
 //! loadgen sample [--count 10]
@@ -16,6 +17,10 @@
 //! prefix, `*` clock, milliseconds), Cisco IOS-XE `%LINK-3-UPDOWN` (two sequence numbers,
 //! time-zone name), Junos SRX `RT_FLOW_SESSION_CREATE` in RFC 5424 structured-data mode,
 //! plain RFC 3164 (sshd), and Junos `RT_FLOW_SESSION_CLOSE` in BSD form.
+//!
+//! `packets` sends the bytes of one file (a captured datagram, e.g. an SNMP trap from
+//! `../shared/testdata/traps`) `count` times: the receiver's output is then counted by
+//! lines (one per trap), not by `nwseq`.
 //!
 //! Pacing: the sender keeps `sent ≈ rate × elapsed`, sending in bursts of at most 64 lines
 //! and sleeping briefly when ahead. It prints the achieved rate; `--rate 0` sends as fast
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "udp" => send_udp(&opts),
+        "packets" => send_packets(&opts),
         "tcp" => send_tcp(&opts),
         "ready" => ready(&opts),
         "count" => count(&opts),
@@ -230,6 +236,33 @@ fn send_udp(opts: &Opts) -> Result<(), String> {
     settle_if_asked(opts, pacer.start)
 }
 
+/// The same datagram (a file's bytes) `count` times at `rate`, round robin over `sockets`
+/// source ports.
+fn send_packets(opts: &Opts) -> Result<(), String> {
+    let target = opts.addr()?;
+    let file = opts.req("file")?;
+    let datagram = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+    let count = opts.num("count", 200_000)?;
+    let rate = opts.num("rate", 0)?;
+    let n_sockets = opts.num("sockets", 16)?.max(1) as usize;
+    let sockets = udp_sockets(target, n_sockets)?;
+    let mut errors = 0u64;
+    let pacer = Pacer::new(rate);
+    let mut sent = 0u64;
+    while sent < count {
+        let allowed = pacer.allowance(sent, count);
+        for _ in 0..allowed {
+            if sockets[(sent as usize) % n_sockets].send(&datagram).is_err() {
+                errors += 1;
+            }
+            sent += 1;
+        }
+    }
+    let elapsed = pacer.start.elapsed();
+    report_send("udp", count, rate, elapsed, errors);
+    settle_if_asked(opts, pacer.start)
+}
+
 fn udp_sockets(target: SocketAddr, n: usize) -> Result<Vec<UdpSocket>, String> {
     let local = if target.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" };
     (0..n)
@@ -317,7 +350,12 @@ fn ready(opts: &Opts) -> Result<(), String> {
     let target = opts.addr()?;
     let file = opts.req("file")?;
     let timeout = Duration::from_millis(opts.num("timeout-ms", 20_000)?);
-    let probe = b"<14>Apr 29 13:58:40 bench probe: nwprobe (not counted)\n";
+    let default_probe = b"<14>Apr 29 13:58:40 bench probe: nwprobe (not counted)\n".to_vec();
+    let probe = match opts.str("probe-file") {
+        Some(path) => std::fs::read(path).map_err(|e| format!("{path}: {e}"))?,
+        None => default_probe,
+    };
+    let probe = probe.as_slice();
     let start = Instant::now();
     let tcp = opts.req("proto")? == "tcp";
     while start.elapsed() < timeout {
