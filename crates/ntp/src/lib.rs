@@ -19,7 +19,7 @@ pub mod server;
 
 pub use client::{Rejected, Request, Sample};
 pub use packet::{Leap, Mode, NtpTimestamp, Packet, ParseError};
-pub use probe::{Prober, UpstreamStatus};
-pub use ratelimit::{RateLimiter, Verdict};
+pub use probe::{Best, Prober, UpstreamStatus};
+pub use ratelimit::{RateLimiter, Verdict, client_key};
 pub use relay::Relay;
 pub use server::{ServerClock, Synchronised};

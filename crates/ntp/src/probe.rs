@@ -20,6 +20,28 @@ pub const UNREACHABLE_AFTER: u32 = 3;
 /// Samples kept per upstream; the one with the least delay is the most accurate.
 const SAMPLES: usize = 8;
 
+/// A sample and when it was received (the caller's clock, ns).
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    sample: Sample,
+    at: i128,
+}
+
+/// The sample to follow, from [`Prober::best`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Best {
+    /// The upstream it came from.
+    pub upstream: usize,
+    /// The offset, delay, root delay and root dispersion of the least-delay sample; the
+    /// leap indicator, stratum and reference id of the newest one (the upstream's state now:
+    /// a leap-second announcement or a stratum change must not wait for a better sample).
+    pub sample: Sample,
+    /// When the least-delay sample was received: its age is what its dispersion grows with.
+    pub sampled_at: i128,
+    /// When the newest sample was received: how long the upstream has been answering for.
+    pub newest_at: i128,
+}
+
 #[derive(Debug, Default)]
 struct Upstream {
     /// One bit per request, newest lowest: 1 when answered (chrony's `reach`, in binary).
@@ -28,7 +50,7 @@ struct Upstream {
     answered_once: bool,
     last_success: Option<i128>,
     outstanding: Option<(Request, i128)>,
-    samples: VecDeque<Sample>,
+    samples: VecDeque<Received>,
 }
 
 /// What one upstream looks like now, for metrics.
@@ -129,7 +151,7 @@ impl Prober {
                 if upstream.samples.len() == SAMPLES {
                     upstream.samples.pop_front();
                 }
-                upstream.samples.push_back(*sample);
+                upstream.samples.push_back(Received { sample: *sample, at: now });
             }
             // It answered, but with nothing to use (a kiss, or unsynchronised): a miss for our
             // purpose, and no second chance for this request.
@@ -176,11 +198,23 @@ impl Prober {
     }
 
     /// The sample to follow: the least-delay one of the last samples of the first reachable
-    /// upstream in order of preference, with its index and when that upstream last answered.
-    pub fn best(&self) -> Option<(usize, Sample, i128)> {
+    /// upstream in order of preference (the newest of equals), with that upstream's current
+    /// leap indicator and stratum (see [`Best`]).
+    pub fn best(&self) -> Option<Best> {
         let (index, upstream) = self.upstreams.iter().enumerate().find(|(_, u)| Self::reachable(u))?;
-        let sample = upstream.samples.iter().min_by_key(|s| s.delay_nanos)?;
-        Some((index, *sample, upstream.last_success?))
+        let newest = upstream.samples.back()?;
+        let chosen = upstream.samples.iter().rev().min_by_key(|r| r.sample.delay_nanos)?;
+        Some(Best {
+            upstream: index,
+            sample: Sample {
+                leap: newest.sample.leap,
+                stratum: newest.sample.stratum,
+                reference_id: newest.sample.reference_id,
+                ..chosen.sample
+            },
+            sampled_at: chosen.at,
+            newest_at: newest.at,
+        })
     }
 }
 
@@ -191,11 +225,15 @@ mod tests {
 
     const SEC: i128 = 1_000_000_000;
 
-    /// A synchronised server's reply to `request`, with `delay_nanos` of round trip.
+    /// A synchronised server's reply to `request`, sent at `at`.
     fn answer(request: &[u8; 48], at: i128, stratum: u8) -> [u8; 48] {
+        answer_with_leap(request, at, stratum, Leap::NoWarning)
+    }
+
+    fn answer_with_leap(request: &[u8; 48], at: i128, stratum: u8, leap: Leap) -> [u8; 48] {
         let mut packet = Packet::parse(request).unwrap();
         packet.mode = Mode::Server;
-        packet.leap = Leap::NoWarning;
+        packet.leap = leap;
         packet.stratum = stratum;
         packet.origin = packet.transmit;
         packet.receive = NtpTimestamp::from_unix_nanos(at);
@@ -227,7 +265,7 @@ mod tests {
         assert!(prober.any_reachable());
         assert_eq!(prober.reachability(), [None, Some(true)], "one miss: not known to be down yet");
         assert_eq!(prober.status(1).unwrap().reach, 1);
-        assert_eq!(prober.best().unwrap().0, 1, "the first reachable upstream");
+        assert_eq!(prober.best().unwrap().upstream, 1, "the first reachable upstream");
 
         // Quick rounds at 2, 4, 6, 8 s (five with the first), then one every 16 s.
         let mut rounds = Vec::new();
@@ -267,7 +305,28 @@ mod tests {
             let due = prober.tick(now, &mut nonce);
             prober.on_reply(0, &answer(&due.send[0].1, now, 3), now + delay).unwrap().unwrap();
         }
-        let (_, sample, at) = prober.best().unwrap();
-        assert_eq!((sample.delay_nanos, at), (10_000_000, 2 * SEC + 20_000_000));
+        let best = prober.best().unwrap();
+        assert_eq!(best.sample.delay_nanos, 10_000_000);
+        assert_eq!(best.sampled_at, SEC + 10_000_000, "when that sample was received, not the last reply");
+        assert_eq!(best.newest_at, 2 * SEC + 20_000_000);
+    }
+
+    /// The old best() paired the least-delay sample with the last reply's time (so served
+    /// dispersion understated its age) and with its own, stale leap indicator and stratum.
+    #[test]
+    fn an_older_better_sample_keeps_its_age_but_the_newest_leap_and_stratum_win() {
+        let mut nonce = nonces();
+        let mut prober = Prober::new(1, SEC, SEC / 2, 0);
+        let rounds = [(0, 5_000_000, 2, Leap::NoWarning), (1, 40_000_000, 3, Leap::LastMinute61)];
+        for (round, delay, stratum, leap) in rounds {
+            let now = round * SEC;
+            let due = prober.tick(now, &mut nonce);
+            prober.on_reply(0, &answer_with_leap(&due.send[0].1, now, stratum, leap), now + delay).unwrap().unwrap();
+        }
+        let best = prober.best().unwrap();
+        assert_eq!(best.sample.delay_nanos, 5_000_000, "the older sample has the least delay");
+        assert_eq!(best.sampled_at, 5_000_000, "and its own receive time");
+        assert_eq!(best.newest_at, SEC + 40_000_000);
+        assert_eq!((best.sample.leap, best.sample.stratum), (Leap::LastMinute61, 3), "from the newest reply");
     }
 }

@@ -17,12 +17,16 @@ const UNSYNCHRONISED_STRATUM: u8 = 16;
 /// log2 seconds of our clock's precision (~1 µs).
 const PRECISION: i8 = -20;
 
-/// The last good sample, and where it came from.
+/// The sample followed, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Synchronised {
     pub sample: Sample,
-    /// Unix nanoseconds (system clock) when the sample was taken.
+    /// Unix nanoseconds (system clock) when the sample was taken: the reference time, and
+    /// what the served root dispersion grows from.
     pub at: i128,
+    /// When the upstream last gave a good sample (`at` or later: the sample followed may
+    /// be an older one with less delay): what `max_unsynchronised` counts from.
+    pub last_sample_at: i128,
     /// The upstream's reference id as we announce it (its IPv4 address).
     pub reference_id: [u8; 4],
 }
@@ -46,7 +50,8 @@ impl ServerClock {
     /// Whether answers now carry a usable time: a recent sample, from an upstream whose
     /// stratum leaves room for ours (an upstream at 15 would make us 16, "unsynchronised").
     pub fn is_synchronised(&self, now: i128) -> bool {
-        self.synchronised.is_some_and(|s| now - s.at <= self.max_unsynchronised_nanos && s.sample.stratum < MAX_STRATUM)
+        self.synchronised
+            .is_some_and(|s| now - s.last_sample_at <= self.max_unsynchronised_nanos && s.sample.stratum < MAX_STRATUM)
     }
 
     /// The stratum nocwatch serves at: the upstream's + 1, 16 when unsynchronised.
@@ -154,7 +159,12 @@ mod tests {
     fn synchronised_answers_carry_stratum_delay_dispersion_and_corrected_time() {
         let now = 1_700_000_000 * SEC;
         let mut clock = ServerClock::new(300 * SEC);
-        clock.update(Synchronised { sample: sample(), at: now - 100 * SEC, reference_id: [169, 254, 169, 123] });
+        clock.update(Synchronised {
+            sample: sample(),
+            at: now - 100 * SEC,
+            last_sample_at: now - 100 * SEC,
+            reference_id: [169, 254, 169, 123],
+        });
         let answer = Packet::parse(&clock.respond(&client_request(77), now, now + 1000).unwrap()).unwrap();
         assert_eq!(answer.mode, Mode::Server);
         assert_eq!(answer.leap, Leap::NoWarning);
@@ -169,12 +179,32 @@ mod tests {
     }
 
     #[test]
+    fn dispersion_grows_from_the_followed_sample_and_freshness_from_the_newest() {
+        let now = 1_700_000_000 * SEC;
+        let mut clock = ServerClock::new(60 * SEC);
+        let sync =
+            Synchronised { sample: sample(), at: now - 200 * SEC, last_sample_at: now - SEC, reference_id: [1; 4] };
+        clock.update(sync);
+        assert!(clock.is_synchronised(now), "the upstream answered 1 s ago");
+        let answer = Packet::parse(&clock.respond(&client_request(1), now, now).unwrap()).unwrap();
+        assert_eq!(answer.stratum, 3);
+        // 0.020 + 0.002 + 15 ppm × 200 s: the age of the sample the offset comes from.
+        assert!((short_to_seconds(answer.root_dispersion) - 0.025).abs() < 1e-4);
+        assert!((answer.reference.to_unix_nanos() - (now - 197 * SEC)).abs() < 10);
+    }
+
+    #[test]
     fn unsynchronised_after_the_limit_and_before_the_first_sample() {
         let now = 1_700_000_000 * SEC;
         let mut clock = ServerClock::new(60 * SEC);
         let answer = Packet::parse(&clock.respond(&client_request(1), now, now).unwrap()).unwrap();
         assert_eq!((answer.leap, answer.stratum), (Leap::Unsynchronised, 16));
-        clock.update(Synchronised { sample: sample(), at: now - 61 * SEC, reference_id: [1, 2, 3, 4] });
+        clock.update(Synchronised {
+            sample: sample(),
+            at: now - 61 * SEC,
+            last_sample_at: now - 61 * SEC,
+            reference_id: [1, 2, 3, 4],
+        });
         assert!(!clock.is_synchronised(now));
         let answer = Packet::parse(&clock.respond(&client_request(1), now, now).unwrap()).unwrap();
         assert_eq!((answer.leap, answer.stratum), (Leap::Unsynchronised, 16));
@@ -185,11 +215,21 @@ mod tests {
         assert_eq!(clock.respond(&[1, 2, 3], now, now), None);
 
         // An upstream at stratum 15 would make us 16: that is "unsynchronised", not 15.
-        clock.update(Synchronised { sample: Sample { stratum: 15, ..sample() }, at: now, reference_id: [1, 2, 3, 4] });
+        clock.update(Synchronised {
+            sample: Sample { stratum: 15, ..sample() },
+            at: now,
+            last_sample_at: now,
+            reference_id: [1, 2, 3, 4],
+        });
         assert!(!clock.is_synchronised(now));
         let answer = Packet::parse(&clock.respond(&client_request(1), now, now).unwrap()).unwrap();
         assert_eq!((answer.leap, answer.stratum), (Leap::Unsynchronised, 16));
-        clock.update(Synchronised { sample: Sample { stratum: 14, ..sample() }, at: now, reference_id: [1, 2, 3, 4] });
+        clock.update(Synchronised {
+            sample: Sample { stratum: 14, ..sample() },
+            at: now,
+            last_sample_at: now,
+            reference_id: [1, 2, 3, 4],
+        });
         assert_eq!(clock.stratum(now), 15);
 
         let kiss = Packet::parse(&clock.kiss(&client_request(9), *b"RATE").unwrap()).unwrap();

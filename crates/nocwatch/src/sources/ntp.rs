@@ -10,7 +10,8 @@
 //!
 //! In both modes nocwatch polls every upstream on its own schedule (`nocwatch_ntp::Prober`),
 //! so health follows upstream reachability even when no device is asking, and limits each
-//! client address (`nocwatch_ntp::RateLimiter`; server mode kisses with `RATE`).
+//! client (an IPv4 address or IPv6 /64: `nocwatch_ntp::RateLimiter`; server mode kisses
+//! with `RATE`).
 //!
 //! This module is the I/O around those decisions: sockets (one for the clients, one per
 //! address family for the upstreams), a thread per socket blocked in recv_from that answers
@@ -223,7 +224,7 @@ struct Counters {
     overloaded: Counter,
     rate_limited: Counter,
     rate_limited_kod: Counter,
-    rate_limit_table_full: Counter,
+    rate_limit_overflow: Counter,
     upstream_timeout: Counter,
     upstream_rejected: Counter,
     upstream_unmatched: Counter,
@@ -236,7 +237,7 @@ impl Counters {
             overloaded: metrics.error_counter("overloaded"),
             rate_limited: metrics.error_counter("rate_limited"),
             rate_limited_kod: metrics.error_counter("rate_limited_kod"),
-            rate_limit_table_full: metrics.error_counter("rate_limit_table_full"),
+            rate_limit_overflow: metrics.error_counter("rate_limit_overflow"),
             upstream_timeout: metrics.error_counter("upstream_timeout"),
             upstream_rejected: metrics.error_counter("upstream_rejected"),
             upstream_unmatched: metrics.error_counter("upstream_unmatched"),
@@ -247,8 +248,8 @@ impl Counters {
 /// The per-client limiter as the receiving thread uses it (owned by that thread, no lock).
 struct ClientLimiter {
     limiter: Option<RateLimiter<IpAddr>>,
-    resets_seen: u64,
-    table_full: Counter,
+    overflowed_seen: u64,
+    overflow: Counter,
     id: String,
 }
 
@@ -256,20 +257,20 @@ impl ClientLimiter {
     fn new(config: &NtpRateLimitConfig, counters: &Counters, id: &str) -> Self {
         ClientLimiter {
             limiter: config.enabled.then(|| RateLimiter::new(config.rate, config.burst, config.max_clients)),
-            resets_seen: 0,
-            table_full: counters.rate_limit_table_full.clone(),
+            overflowed_seen: 0,
+            overflow: counters.rate_limit_overflow.clone(),
             id: id.to_owned(),
         }
     }
 
     fn check(&mut self, client: IpAddr, now: i128) -> Verdict {
         let Some(limiter) = self.limiter.as_mut() else { return Verdict::Allow };
-        let verdict = limiter.check(client, now);
-        if limiter.table_resets() != self.resets_seen {
-            self.resets_seen = limiter.table_resets();
-            self.table_full.inc();
+        let verdict = limiter.check_address(client, now);
+        if limiter.overflowed() != self.overflowed_seen {
+            self.overflowed_seen = limiter.overflowed();
+            self.overflow.inc();
             if let Some(suppressed) = BAD_PACKETS.allow() {
-                tracing::warn!(source = %self.id, suppressed, "NTP rate limit table full of limited clients: emptied it (raise rate_limit.max_clients?)");
+                tracing::warn!(source = %self.id, suppressed, "NTP rate limit table full: new clients share one limit (raise rate_limit.max_clients?)");
             }
         }
         verdict
@@ -628,9 +629,13 @@ async fn run_server(
                     return;
                 }
                 let best = lock(&prober).best();
-                if let Some((index, sample, at)) = best {
-                    let reference_id = reference_id(upstreams.addresses[index]);
-                    lock(&clock).update(Synchronised { sample, at, reference_id });
+                if let Some(best) = best {
+                    lock(&clock).update(Synchronised {
+                        sample: best.sample,
+                        at: best.sampled_at,
+                        last_sample_at: best.newest_at,
+                        reference_id: reference_id(upstreams.addresses[best.upstream]),
+                    });
                 }
             })
         })
