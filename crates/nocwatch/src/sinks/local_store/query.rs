@@ -518,8 +518,12 @@ pub fn logs(conn: &Connection, query: &LogQuery) -> rusqlite::Result<Vec<LogRow>
         args.push(value);
         format!("?{}", args.len())
     };
+    // With a text search the full-text index drives the query and gives its rows in rowid
+    // (= id) order itself, so the newest matches come first without sorting all of them.
+    let mut order_by = "l.id";
     if let Some(text) = query.text.as_deref().and_then(fts_query) {
-        sql.push_str(" JOIN logs_fts f ON f.rowid = l.id");
+        sql = sql.replace("FROM logs l", "FROM logs_fts f JOIN logs l ON l.id = f.rowid");
+        order_by = "f.rowid";
         let slot = push(&mut args, text.into());
         conditions.push(format!("logs_fts MATCH {slot}"));
     }
@@ -555,11 +559,11 @@ pub fn logs(conn: &Connection, query: &LogQuery) -> rusqlite::Result<Vec<LogRow>
     }
     if let Some(before) = query.before_id {
         let slot = push(&mut args, before.into());
-        conditions.push(format!("l.id < {slot}"));
+        conditions.push(format!("{order_by} < {slot}"));
     }
     if let Some(after) = query.after_id {
         let slot = push(&mut args, after.into());
-        conditions.push(format!("l.id > {slot}"));
+        conditions.push(format!("{order_by} > {slot}"));
     }
     if !conditions.is_empty() {
         sql.push_str(" WHERE ");
@@ -567,7 +571,7 @@ pub fn logs(conn: &Connection, query: &LogQuery) -> rusqlite::Result<Vec<LogRow>
     }
     // A tail reads forward from where it was; everything else shows the newest first.
     let order = if query.after_id.is_some() { "ASC" } else { "DESC" };
-    sql.push_str(&format!(" ORDER BY l.id {order} LIMIT {}", query.limit.clamp(1, 1000)));
+    sql.push_str(&format!(" ORDER BY {order_by} {order} LIMIT {}", query.limit.clamp(1, 1000)));
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| {
         let ts: i64 = r.get(1)?;
