@@ -25,6 +25,9 @@ use crate::sinks::local_store::query::{self, LogQuery, SeriesQuery};
 use crate::sinks::local_store::{Reader, StoreError};
 use crate::telemetry::{ComponentStatus, Telemetry};
 
+/// The latest time the API accepts (9999-12-31, in seconds).
+const MAX_TIME: i64 = 253_402_300_799;
+
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
@@ -71,7 +74,21 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 async fn authenticate(State(state): State<Arc<WebState>>, request: Request, next: Next) -> Response {
-    let Some((username, password)) = &state.auth else { return next.run(request).await };
+    let Some((username, password)) = &state.auth else {
+        // Without credentials the page is for this machine only. A browser's same-origin
+        // rule does not protect it: a hostile page can rebind its own name to 127.0.0.1
+        // and read the API. Its requests then carry that name as Host, so only loopback
+        // names are served (a reverse proxy's default upstream Host is one).
+        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+        if !host.is_some_and(is_loopback_host) {
+            return (
+                StatusCode::MISDIRECTED_REQUEST,
+                "this page answers only to localhost, 127.0.0.1 or [::1] unless web.username/password are set\n",
+            )
+                .into_response();
+        }
+        return next.run(request).await;
+    };
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -87,6 +104,16 @@ async fn authenticate(State(state): State<Arc<WebState>>, request: Request, next
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"nocwatch\""));
         response
     }
+}
+
+/// Whether a Host header names this machine's loopback (`localhost`, `127.0.0.0/8`,
+/// `[::1]`), with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(inside, _)| inside),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An API error as JSON: `{"error": "..."}`.
@@ -157,7 +184,8 @@ struct SeriesParams {
 
 async fn series(State(state): State<Arc<WebState>>, Query(params): Query<SeriesParams>) -> Response {
     let now = jiff::Timestamp::now().as_second();
-    let to = params.to.unwrap_or(now);
+    // Clamped so that no arithmetic on user-given times can overflow downstream.
+    let to = params.to.unwrap_or(now).clamp(0, MAX_TIME);
     let query = SeriesQuery {
         device: params.device,
         names: params
@@ -169,7 +197,7 @@ async fn series(State(state): State<Arc<WebState>>, Query(params): Query<SeriesP
             .map(String::from)
             .collect(),
         interface_index: params.interface_index,
-        from: params.from.unwrap_or(to - 3600),
+        from: params.from.unwrap_or(to - 3600).clamp(0, to),
         to,
     };
     if query.device.is_none() && query.names.is_empty() {
@@ -261,4 +289,23 @@ async fn status(State(state): State<Arc<WebState>>) -> Response {
         Err(e) => (None, Some(e.to_string())),
     };
     axum::Json(StatusBody { version: env!("CARGO_PKG_VERSION"), components, store, store_error }).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_hosts_are_served_without_credentials() {
+        for host in
+            ["localhost", "localhost:8687", "127.0.0.1", "127.0.0.1:8687", "127.1.2.3:80", "[::1]", "[::1]:8687"]
+        {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in
+            ["evil.example", "evil.example:8687", "10.0.0.1:8687", "[2001:db8::1]:8687", "localhost.evil.example", ""]
+        {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 }

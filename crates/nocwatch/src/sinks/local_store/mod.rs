@@ -165,7 +165,9 @@ impl LocalStoreConfig {
             }
             None => None,
         };
-        let writer = Arc::new(Mutex::new(Writer::open(path.clone(), self.retention(), &ctx)));
+        let writer = Writer::open(path.clone(), self.retention(), &ctx);
+        let open_error = writer.open_error.clone();
+        let writer = Arc::new(Mutex::new(writer));
         let reader = Arc::new(Reader::new(&path));
         let batch = self.batch.clone();
         let interval = self.maintenance_interval.get();
@@ -179,8 +181,10 @@ impl LocalStoreConfig {
                 let state = Arc::new(crate::admin::web::WebState {
                     reader: reader.clone(),
                     writer_error: {
-                        let writer = writer.clone();
-                        Box::new(move || writer.lock().ok().and_then(|w| w.open_error.clone()))
+                        // Its own small lock: the writer's is held for whole batches and
+                        // rollup steps, which must never stall the page's async handlers.
+                        let open_error = open_error.clone();
+                        Box::new(move || open_error.lock().ok().and_then(|e| e.clone()))
                     },
                     telemetry: ctx.telemetry.clone(),
                     auth: web.username.clone().zip(web.password.clone()),
@@ -205,13 +209,15 @@ struct Writer {
     path: PathBuf,
     retention: Retention,
     store: Option<Store>,
-    open_error: Option<String>,
+    /// Why the file could not be opened; shared with the web page under a lock of its own.
+    open_error: Arc<Mutex<Option<String>>>,
     last_attempt: Instant,
 }
 
 impl Writer {
     fn open(path: PathBuf, retention: Retention, ctx: &SinkContext) -> Writer {
-        let mut writer = Writer { path, retention, store: None, open_error: None, last_attempt: Instant::now() };
+        let mut writer =
+            Writer { path, retention, store: None, open_error: Arc::default(), last_attempt: Instant::now() };
         writer.try_open(&ctx.metrics);
         if let Some(store) = &writer.store {
             tracing::info!(sink = %ctx.id, path = %store.path().display(), "local store open");
@@ -224,14 +230,20 @@ impl Writer {
         match Store::open(&self.path, self.retention.clone()) {
             Ok(store) => {
                 self.store = Some(store);
-                self.open_error = None;
+                self.set_open_error(None);
             }
             Err(e) => {
                 let message = e.to_string();
                 metrics.error("open", &message);
                 tracing::error!(sink = %metrics.id(), error = %message, "cannot open the local store; its events are dropped (other sinks are not affected)");
-                self.open_error = Some(message);
+                self.set_open_error(Some(message));
             }
+        }
+    }
+
+    fn set_open_error(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.open_error.lock() {
+            *slot = error;
         }
     }
 
@@ -241,7 +253,7 @@ impl Writer {
         }
         match &mut self.store {
             Some(store) => Ok(store),
-            None => Err(StoreError::Corrupt(self.open_error.clone().unwrap_or_default())),
+            None => Err(StoreError::Corrupt(self.open_error.lock().ok().and_then(|e| e.clone()).unwrap_or_default())),
         }
     }
 }
