@@ -198,8 +198,14 @@ pub struct Network {
 
 impl Network {
     pub fn new(address: IpAddr, prefix: u8) -> Option<Network> {
+        // `::ffff:10.0.0.0/104` is the IPv4 network 10.0.0.0/8: convert the address and
+        // its prefix together (a mapped prefix under 96 is not an IPv4 network).
+        let (address, prefix) = match (address, address.to_canonical()) {
+            (IpAddr::V6(_), canonical @ IpAddr::V4(_)) => (canonical, prefix.checked_sub(96)?),
+            (_, canonical) => (canonical, prefix),
+        };
         let max = if address.is_ipv4() { 32 } else { 128 };
-        (prefix <= max).then_some(Network { address: address.to_canonical(), prefix })
+        (prefix <= max).then_some(Network { address, prefix })
     }
 
     /// True when `ip` (canonical form: `::ffff:10.0.0.1` is 10.0.0.1) lies in the network.
@@ -513,7 +519,12 @@ impl Receiver {
                 None => return Received::rejected(RejectReason::DecryptionError, "privacy key cannot be localized"),
             }
         } else {
-            match self.remote_keys(&msg, now) {
+            // RFC 3411: an engine ID is 5 to 32 octets. Longer ones would let a sender make
+            // every cache entry as large as a datagram.
+            if !(5..=32).contains(&msg.usm.engine_id.len()) {
+                return Received::rejected(RejectReason::Malformed, "SNMPv3 engine ID is not 5 to 32 octets");
+            }
+            match self.remote_keys(&msg) {
                 Some(keys) => keys,
                 None => return Received::rejected(RejectReason::DecryptionError, "privacy key cannot be localized"),
             }
@@ -541,6 +552,10 @@ impl Receiver {
                     )),
                     response,
                 };
+            }
+            if !authoritative {
+                // Only now, authenticated, may the sender's engine take a place in the cache.
+                self.remember_remote(&msg, keys.clone(), now);
             }
             let (boots, time) = (msg.usm.engine_boots, msg.usm.engine_time);
             let in_window = if authoritative {
@@ -657,12 +672,26 @@ impl Receiver {
         }
     }
 
-    /// The user's keys for the sender's engine, localized once per engine and user. The
-    /// remote clock starts unsynchronised: the first authenticated message sets it.
-    fn remote_keys(&mut self, msg: &V3Message, now: Instant) -> Option<Arc<LocalizedKeys>> {
+    /// The user's keys for the sender's engine: cached ones, or freshly localized ones that
+    /// are cached only once a message authenticated with them ([`Self::remember_remote`]),
+    /// so unauthenticated datagrams can neither fill the cache nor evict real engines.
+    fn remote_keys(&mut self, msg: &V3Message) -> Option<Arc<LocalizedKeys>> {
         let user = self.users.get(&msg.usm.user_name)?;
-        if !self.remotes.contains_key(&msg.usm.engine_id) && self.remotes.len() >= self.max_engines {
-            self.remotes.clear();
+        if let Some(keys) = self.remotes.get(&msg.usm.engine_id).and_then(|r| r.keys.get(&msg.usm.user_name)) {
+            return Some(keys.clone());
+        }
+        Some(Arc::new(user.localize(&msg.usm.engine_id).ok()?))
+    }
+
+    /// Caches an authenticated sender's engine (its clock starts unsynchronised: the time
+    /// check that follows sets it) and the user's keys for it. When full, one other engine
+    /// is forgotten, not all of them: the others keep their clocks (replay protection).
+    fn remember_remote(&mut self, msg: &V3Message, keys: Arc<LocalizedKeys>, now: Instant) {
+        if !self.remotes.contains_key(&msg.usm.engine_id)
+            && self.remotes.len() >= self.max_engines
+            && let Some(victim) = self.remotes.keys().next().cloned()
+        {
+            self.remotes.remove(&victim);
         }
         let remote = self.remotes.entry(msg.usm.engine_id.clone()).or_insert_with(|| RemoteEngine {
             clock: EngineState {
@@ -674,12 +703,7 @@ impl Receiver {
             },
             keys: HashMap::new(),
         });
-        if let Some(keys) = remote.keys.get(&msg.usm.user_name) {
-            return Some(keys.clone());
-        }
-        let keys = Arc::new(user.localize(&msg.usm.engine_id).ok()?);
-        remote.keys.insert(msg.usm.user_name.clone(), keys.clone());
-        Some(keys)
+        remote.keys.entry(msg.usm.user_name.clone()).or_insert(keys);
     }
 
     /// Our USM parameters for an outgoing message to the sender of `msg`.
@@ -861,5 +885,18 @@ mod tests {
         assert!(!v6.contains("10.0.0.1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<Network>().is_err());
         assert!("ten".parse::<Network>().is_err());
+    }
+
+    #[test]
+    fn ipv4_mapped_networks_are_the_ipv4_networks_they_map() {
+        // Review finding: the prefix was kept as given (104) for the IPv4 network, so
+        // `32 - 104` underflowed: every IPv4 sender allowed in release, a panic in debug.
+        let mapped: Network = "::ffff:10.0.0.0/104".parse().unwrap();
+        assert!(mapped.contains("10.9.8.7".parse().unwrap()));
+        assert!(!mapped.contains("192.0.2.1".parse().unwrap()));
+        let one: Network = "::ffff:192.0.2.7".parse().unwrap();
+        assert!(one.contains("192.0.2.7".parse().unwrap()));
+        assert!(!one.contains("192.0.2.8".parse().unwrap()));
+        assert!("::ffff:10.0.0.0/95".parse::<Network>().is_err());
     }
 }

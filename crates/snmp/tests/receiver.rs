@@ -466,3 +466,41 @@ fn remote_engine_cache_is_bounded() {
         assert!(receiver.remote_engines() <= 3);
     }
 }
+
+#[test]
+fn unauthenticated_engines_never_enter_the_cache() {
+    // Review finding: entries were created before the digest check, so forged datagrams
+    // (a known user name, any digest) filled the cache and evicted real engines' clocks.
+    let now = Instant::now();
+    let mut config = config();
+    config.users = vec![UsmUser::new("u", AuthProtocol::Sha1, b"authpass123", None).unwrap()];
+    let mut receiver = nocwatch_snmp::receiver::Receiver::new(config.clone(), now, 1);
+    let forger = UsmUser::new("u", AuthProtocol::Sha1, b"not-the-key", None).unwrap();
+    let pdu = Pdu {
+        kind: PduType::TrapV2,
+        request_id: 1,
+        error_status: 0,
+        error_index: 0,
+        varbinds: vec![VarBind::new(oid(".1.3.6.1.6.3.1.1.4.1.0"), Value::ObjectId(oid(".1.3.6.1.6.3.1.1.5.1")))],
+    };
+    for i in 0..20u8 {
+        let mut session = V3Session::new("x", forger.clone(), 1);
+        session.set_engine_id(vec![0x80, 0, 0, 0, i, 1, 2, 3], now).unwrap();
+        let bytes = session.encode_request(1, &pdu, now).unwrap();
+        assert_eq!(rejection(&receiver.receive(&bytes, sender(), now)), RejectReason::WrongDigest);
+    }
+    assert_eq!(receiver.remote_engines(), 0);
+
+    // An engine ID longer than RFC 3411's 32 octets is malformed, whatever the digest.
+    let mut session = V3Session::new("x", config.users[0].clone(), 1);
+    session.set_engine_id(vec![0x80; 64], now).unwrap();
+    let bytes = session.encode_request(1, &pdu, now).unwrap();
+    assert_eq!(rejection(&receiver.receive(&bytes, sender(), now)), RejectReason::Malformed);
+
+    // A real sender still gets in.
+    let mut session = V3Session::new("x", config.users[0].clone(), 1);
+    session.set_engine_id(vec![0x80, 0, 0, 0, 99, 1, 2, 3], now).unwrap();
+    let bytes = session.encode_request(1, &pdu, now).unwrap();
+    notification(receiver.receive(&bytes, sender(), now));
+    assert_eq!(receiver.remote_engines(), 1);
+}
