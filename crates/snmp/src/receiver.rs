@@ -249,8 +249,9 @@ impl fmt::Display for Network {
     }
 }
 
-/// What the receiver accepts.
-#[derive(Debug, Clone)]
+/// What the receiver accepts. Its `Debug` shows how many communities and users there
+/// are, never the communities themselves.
+#[derive(Clone)]
 pub struct ReceiverConfig {
     /// v1/v2c communities. Empty: v1/v2c notifications are all refused.
     pub communities: Vec<Vec<u8>>,
@@ -263,10 +264,21 @@ pub struct ReceiverConfig {
     pub engine_boots: u32,
     /// Sources allowed to send; empty: any.
     pub allowed_sources: Vec<Network>,
-    /// Remote engines (per-sender engine IDs) whose keys and clock are kept; beyond this,
-    /// the cache is emptied and refilled, so a flood of invented engine IDs costs CPU but
-    /// never unbounded memory.
+    /// Remote engines (per-sender engine IDs) whose keys and clock are kept. Only engines
+    /// whose messages authenticated enter; beyond this, one is forgotten to make room.
     pub max_engines: usize,
+}
+
+impl fmt::Debug for ReceiverConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverConfig")
+            .field("communities", &self.communities.len())
+            .field("users", &self.users.len())
+            .field("engine_boots", &self.engine_boots)
+            .field("allowed_sources", &self.allowed_sources)
+            .field("max_engines", &self.max_engines)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReceiverConfig {
@@ -898,5 +910,14 @@ mod tests {
         assert!(one.contains("192.0.2.7".parse().unwrap()));
         assert!(!one.contains("192.0.2.8".parse().unwrap()));
         assert!("::ffff:10.0.0.0/95".parse::<Network>().is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_a_community() {
+        let mut config = ReceiverConfig::new(vec![0x80, 0, 0, 0, 1], 1);
+        config.communities = vec![b"s3cr3t-community".to_vec()];
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(!shown.contains("115, 51, 99"), "{shown}"); // the bytes as numbers
     }
 }

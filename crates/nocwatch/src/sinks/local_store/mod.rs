@@ -294,6 +294,10 @@ impl Service<Arc<[Event]>> for StoreService {
         .await;
         match written {
             Ok(Ok(written)) => {
+                if written.not_finite > 0 {
+                    // Dropped, so counted: a chart cannot draw them and SQLite stores NaN as NULL.
+                    self.metrics.error_counter("not_finite").inc_by(written.not_finite as u64);
+                }
                 if written.too_old > 0 {
                     self.metrics.error_counter("too_old").inc_by(written.too_old as u64);
                     if let Some(suppressed) = TOO_OLD.allow() {

@@ -141,6 +141,8 @@ pub struct Written {
     pub metadata: usize,
     /// Points older than the raw retention when they arrived: not stored.
     pub too_old: usize,
+    /// Points whose value is NaN or infinite (a device's Opaque float can be): not stored.
+    pub not_finite: usize,
 }
 
 /// What one maintenance pass did.
@@ -357,6 +359,7 @@ impl Store {
                         let ts = metric.timestamp.as_second();
                         if ts < raw_cutoff || !metric.value.is_finite() {
                             written.too_old += usize::from(metric.value.is_finite());
+                            written.not_finite += usize::from(!metric.value.is_finite());
                             continue;
                         }
                         let start = Family::Raw.start_of(ts);

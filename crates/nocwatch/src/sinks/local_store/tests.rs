@@ -242,6 +242,15 @@ fn closed_hours_roll_up_and_old_raw_hours_are_dropped() {
     // Points older than the raw retention when they arrive are not stored, and counted.
     let written = store.write(&[metric("snmp.cpu.usage", T0, 1.0, &[])], now).unwrap();
     assert_eq!((written.points, written.too_old), (0, 1));
+    // NaN and infinite values are not stored either, and counted apart.
+    let fresh = now - 60;
+    let written = store
+        .write(
+            &[metric("snmp.cpu.usage", fresh, f64::NAN, &[]), metric("snmp.cpu.usage", fresh, f64::INFINITY, &[])],
+            now,
+        )
+        .unwrap();
+    assert_eq!((written.points, written.too_old, written.not_finite), (0, 0, 2));
 
     // Far later, the rollups expire too: 5-minute after 8 days, hourly after 90.
     let done = store.maintain(now + 10 * 86_400).unwrap();

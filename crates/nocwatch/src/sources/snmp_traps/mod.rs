@@ -399,7 +399,9 @@ impl ReceiveThread {
                         source = %self.id,
                         sender = %from,
                         reason = %rejection.reason,
-                        detail = %rejection.detail,
+                        // Debug-escaped: the detail can quote a user name from the
+                        // datagram, whose control characters must not forge log lines.
+                        detail = ?rejection.detail,
                         suppressed,
                         "SNMP notification rejected"
                     );
