@@ -30,6 +30,17 @@ fn printable(b: u8) -> bool {
     (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
+/// Octets from hex digits as operators write engine IDs (`0x80001F8804`, `80001f8804`):
+/// an optional `0x`, then pairs of digits. `None` for an odd count or a non-hex digit.
+pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim().trim_start_matches("0x").trim_start_matches("0X");
+    // from_str_radix alone would take "+f" as a digit pair.
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+}
+
 pub fn write_hex(out: &mut impl Write, bytes: &[u8]) -> fmt::Result {
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 && i % 16 == 0 {

@@ -230,14 +230,9 @@ impl SnmpArgs {
 }
 
 fn parse_hex(text: &str, flag: &str) -> Result<Vec<u8>, String> {
-    let digits = text.trim_start_matches("0x").trim_start_matches("0X");
-    if digits.is_empty() || !digits.len().is_multiple_of(2) || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("{flag} needs an even number of hex digits, e.g. 800000020109840301"));
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| format!("{flag}: invalid hex")))
-        .collect()
+    nocwatch_snmp::display::parse_hex(text)
+        .filter(|octets| !octets.is_empty())
+        .ok_or_else(|| format!("{flag} needs an even number of hex digits, e.g. 800000020109840301"))
 }
 
 /// `[udp:|udp6:]HOST[:PORT]` (IPv6 literals in brackets) → an address, port 161 by default.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use nocwatch_snmp::display::parse_hex;
 use nocwatch_snmp::receiver::{Network, Outcome, Receiver, ReceiverConfig, RejectReason};
 use nocwatch_snmp::{AuthProtocol, PrivProtocol, UsmUser};
 use prometheus_client::metrics::counter::Counter;
@@ -147,14 +148,6 @@ fn default_engine_id(hostname: &str) -> Vec<u8> {
     let mut id = vec![0x80, 0x00, 0x1f, 0x88, 0x04];
     id.extend(format!("nocwatch@{hostname}").bytes().take(27));
     id
-}
-
-fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim().trim_start_matches("0x").trim_start_matches("0X");
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// snmpEngineBoots must grow at every restart: the wall clock in seconds does, without a
