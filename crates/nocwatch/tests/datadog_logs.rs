@@ -109,6 +109,41 @@ fn retries_split_and_refusals() {
 }
 
 #[test]
+fn requests_in_flight_answered_out_of_order_all_arrive_once() {
+    let intake = Intake::start();
+    intake.with(|s| {
+        // The first requests are answered late, later ones at once: answers overtake.
+        s.delays.extend([600, 0, 300, 0, 150, 0, 400, 0].map(Duration::from_millis));
+    });
+    let udp = free_port();
+    let agent = start(&config(
+        udp,
+        &format!(
+            "    endpoint: {}\n    batch: {{max_events: 50, timeout: 50ms}}\n    request: {{concurrency: 4}}",
+            intake.url()
+        ),
+    ));
+    let total = 1000;
+    for chunk in (0..total).step_by(100) {
+        let lines: Vec<String> =
+            (chunk..chunk + 100).map(|i| format!("<14>Nov 25 08:00:00 h app: line {i:05}")).collect();
+        send_udp(addr(udp), &lines);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eventually(Duration::from_secs(20), "every line at the intake", || intake.logs().len() >= total);
+    let mut got = messages(&intake);
+    got.sort();
+    let expected: Vec<String> = (0..total).map(|i| format!("line {i:05}")).collect();
+    assert_eq!(got, expected, "every line, each once");
+    let peak = intake.with(|s| s.peak_active);
+    assert!((2..=4).contains(&peak), "requests in flight at once: {peak} (concurrency 4)");
+    eventually(Duration::from_secs(5), "sent counted", || {
+        agent.metric("nocwatch_component_sent_events_total", &["component_id=\"datadog\""]) == Some(total as f64)
+    });
+    assert_eq!(intake.violations(), Vec::<String>::new());
+}
+
+#[test]
 fn oversized_entries_are_truncated_and_flagged() {
     let intake = Intake::start();
     let tcp = free_port();

@@ -283,6 +283,60 @@ fn kill_9_while_the_destination_is_down_loses_nothing() {
     assert_eq!(intake.violations(), Vec::<String>::new());
 }
 
+/// Several requests in flight, one of them never answered: the disk buffer must not move
+/// past it, even though later requests were accepted. After `kill -9` and a restart,
+/// exactly the suffix from the held request on is sent again (the later, accepted
+/// requests' events as counted duplicates), and every line arrives.
+#[test]
+fn acknowledgement_is_ordered_so_a_crash_replays_exactly_the_unacknowledged_suffix() {
+    let intake = Intake::start();
+    intake.with(|s| s.hold_containing = Some("seq 000500".to_owned()));
+    let data = tempfile::tempdir().unwrap();
+    let udp = free_port();
+    let mut config = disk_config(udp, &intake, data.path().to_str().unwrap(), "{type: disk, max_size: 64MiB}");
+    config.push_str("    request: {concurrency: 4}\n");
+    let mut agent = Agent::start_with_env(&config, Stdio::null(), &[("DD_API_KEY", API_KEY)]);
+    let total = 2000;
+    for chunk in (0..total).step_by(100) {
+        send_udp(addr(udp), &seq_lines(chunk..chunk + 100));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eventually(Duration::from_secs(10), "every line on disk", || {
+        agent.metric("nocwatch_component_received_events_total", &["component_id=\"datadog\""]) == Some(total as f64)
+    });
+    // Wait until the sink is stuck behind the held request with its other requests answered.
+    let sent = || agent.metric("nocwatch_component_sent_events_total", &["component_id=\"datadog\""]);
+    eventually(Duration::from_secs(10), "the held request and the others answered", || {
+        intake.with(|s| s.held.len() == 1 && s.active == 1) && sent() == Some(intake.logs().len() as f64)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sent(), Some(intake.logs().len() as f64), "nothing moves while the request is held");
+    let held: Vec<usize> = intake.with(|s| seqs(s.held[0].iter().filter_map(|l| l["message"].as_str())));
+    let first_held = *held.iter().min().unwrap();
+    let before_kill: Vec<usize> = seqs(intake.logs().iter().filter_map(|l| l["message"].as_str()));
+    assert_eq!(
+        before_kill.iter().filter(|&&n| n < first_held).count(),
+        first_held,
+        "everything before the held request was delivered"
+    );
+    let overtaking = before_kill.iter().filter(|&&n| n > first_held).count();
+    assert!(overtaking > 0, "requests after the held one were in flight and accepted");
+    agent.signal("KILL");
+    agent.wait_exit(Duration::from_secs(5));
+
+    intake.with(|s| s.hold_containing = None);
+    let agent = Agent::start_with_env(&config, Stdio::null(), &[("DD_API_KEY", API_KEY)]);
+    let replayed = agent.metric("nocwatch_component_replayed_events_total", &["component_id=\"datadog\""]).unwrap();
+    assert_eq!(replayed, (total - first_held) as f64, "replayed: exactly the suffix from the held request on");
+    eventually(Duration::from_secs(20), "every line delivered after the restart", || {
+        seqs(intake.logs().iter().filter_map(|l| l["message"].as_str())).into_iter().collect::<BTreeSet<_>>().len()
+            == total
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(intake.logs().len(), total + overtaking, "the accepted requests after the held one, sent twice");
+    assert_eq!(intake.violations(), Vec::<String>::new());
+}
+
 #[test]
 fn a_full_disk_buffer_drops_exactly_or_blocks_with_bounded_memory() {
     let intake = Intake::start();

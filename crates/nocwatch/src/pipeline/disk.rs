@@ -47,8 +47,9 @@ struct State {
     /// Where the writer appends next (only advances after fsync).
     written: Position,
     /// Record boundaries handed to the sink and not yet acked, oldest first:
-    /// (end position of the record, its size in bytes, its event count).
-    in_flight: VecDeque<(Position, u64, u64)>,
+    /// (end position of the record, its size in bytes, its event count, whether it is a
+    /// batch the sink saw, or a damaged region skipped).
+    in_flight: VecDeque<(Position, u64, u64, bool)>,
     acked: Position,
     /// When the oldest undelivered record was buffered (ms since the epoch).
     oldest_ms: Option<u64>,
@@ -171,7 +172,7 @@ fn open_with_segments(
     let dropped_full = metrics.drop_counter(DropReason::QueueFull);
     let sender = DiskSender { tx, shared: shared.clone(), when_full, dropped_full, _alive: alive };
     let reader = SegmentReader::open(dir, acked)?;
-    Ok((sender, DiskReceiver { shared, reader, senders, skipped_in_flight: 0, _lock: lock }))
+    Ok((sender, DiskReceiver { shared, reader, senders, _lock: lock }))
 }
 
 #[derive(Clone)]
@@ -313,8 +314,6 @@ pub struct DiskReceiver {
     shared: Arc<Shared>,
     reader: SegmentReader,
     senders: std::sync::Weak<()>,
-    /// Damaged regions queued for acknowledgement that the sink never saw as batches.
-    skipped_in_flight: usize,
     /// Keeps other processes out of this buffer while it is open.
     _lock: File,
 }
@@ -348,7 +347,7 @@ impl DiskReceiver {
             match self.reader.next(written) {
                 Ok(Some((events, end, size))) => {
                     if let Ok(mut state) = self.shared.state.lock() {
-                        state.in_flight.push_back((end, size, events.len() as u64));
+                        state.in_flight.push_back((end, size, events.len() as u64, true));
                     }
                     return Some(events);
                 }
@@ -361,22 +360,28 @@ impl DiskReceiver {
                     self.shared.metrics.dropped(DropReason::Corrupt, 1);
                     let Ok(skipped) = self.reader.skip_segment(written) else { return None };
                     if let Ok(mut state) = self.shared.state.lock() {
-                        state.in_flight.push_back((self.reader.position, skipped, 0));
+                        state.in_flight.push_back((self.reader.position, skipped, 0, false));
                     }
-                    self.skipped_in_flight += 1;
                 }
             }
         }
     }
 
     /// Confirms delivery of the `n` oldest batches handed out: they will not be sent again.
+    /// Damaged regions skipped between them go with them (they hold no batch to confirm).
     pub fn ack(&mut self, n: usize) {
-        let n = n + std::mem::take(&mut self.skipped_in_flight);
         let Ok(mut state) = self.shared.state.lock() else { return };
         let previous = state.acked;
         let mut end = previous;
-        for _ in 0..n {
-            let Some((at, size, events)) = state.in_flight.pop_front() else { break };
+        let mut batches = n;
+        while let Some(&(at, size, events, is_batch)) = state.in_flight.front() {
+            if is_batch {
+                if batches == 0 {
+                    break;
+                }
+                batches -= 1;
+            }
+            state.in_flight.pop_front();
             end = at;
             state.bytes = state.bytes.saturating_sub(size);
             state.events = state.events.saturating_sub(events);

@@ -133,7 +133,7 @@ impl BufferReceiver {
     /// counted): a disk buffer will not send them again after a restart.
     pub fn ack(&mut self, n: usize) {
         match self {
-            BufferReceiver::Memory(rx) => rx.ack(),
+            BufferReceiver::Memory(rx) => rx.ack(n),
             BufferReceiver::Disk(rx) => rx.ack(n),
         }
     }

@@ -5,6 +5,7 @@
 //! Batches travel as `Vec<Event>` so a burst costs one channel operation; a semaphore with
 //! one permit per queued event enforces the bound.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
@@ -39,7 +40,7 @@ pub fn bounded(max_events: usize, when_full: WhenFull, metrics: ComponentMetrics
         when_full,
         dropped_full: metrics.drop_counter(DropReason::QueueFull),
     };
-    (sender, QueueReceiver { rx, shared, oldest_taken: None })
+    (sender, QueueReceiver { rx, shared, taken: VecDeque::new() })
 }
 
 #[derive(Clone)]
@@ -131,7 +132,8 @@ impl QueueSender {
 pub struct QueueReceiver {
     rx: mpsc::UnboundedReceiver<(Vec<Event>, u64)>,
     shared: Arc<Shared>,
-    oldest_taken: Option<u64>,
+    /// When each batch taken and not yet acknowledged was queued (ms), oldest first.
+    taken: VecDeque<u64>,
 }
 
 impl QueueReceiver {
@@ -149,11 +151,13 @@ impl QueueReceiver {
         Some(batch)
     }
 
-    /// Delivery of what was taken is done: nothing is older than what still waits.
-    pub fn ack(&mut self) {
-        self.oldest_taken = None;
-        if self.rx.is_empty() {
-            self.shared.metrics.set_oldest_buffered(None);
+    /// Delivery of the `n` oldest batches taken is done.
+    pub fn ack(&mut self, n: usize) {
+        self.taken.drain(..n.min(self.taken.len()));
+        match self.taken.front() {
+            Some(&oldest) => self.shared.metrics.set_oldest_buffered(Some(oldest)),
+            None if self.rx.is_empty() => self.shared.metrics.set_oldest_buffered(None),
+            None => {}
         }
     }
 
@@ -166,7 +170,8 @@ impl QueueReceiver {
         self.shared.permits.add_permits(n);
         self.shared.publish_depth();
         // Taken but not delivered yet: the oldest undelivered is the first one taken.
-        let oldest = *self.oldest_taken.get_or_insert(queued_at);
+        self.taken.push_back(queued_at);
+        let oldest = self.taken.front().copied().unwrap_or(queued_at);
         self.shared.metrics.set_oldest_buffered(Some(oldest));
     }
 }

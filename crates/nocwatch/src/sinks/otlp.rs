@@ -53,7 +53,7 @@ use crate::event::{Event, LogEvent, Metric, MetricType, Status};
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
 use crate::sinks::util::http;
-use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, Service};
+use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, RequestConfig, Service};
 use crate::sinks::util::retry::RetryConfig;
 use crate::telemetry::RateLimit;
 
@@ -90,6 +90,8 @@ pub struct OtlpSinkConfig {
     pub compression: Compress,
     #[serde(default)]
     pub batch: BatchConfig,
+    #[serde(default)]
+    pub request: RequestConfig,
     #[serde(default)]
     pub retry: RetryConfig,
     #[serde(default = "default_request_timeout")]
@@ -167,7 +169,14 @@ impl OtlpSinkConfig {
             headers,
             gzip,
         };
-        Ok(Box::pin(request::run(ctx, encoder, service, self.batch.clone(), self.retry.clone())))
+        Ok(Box::pin(request::run_concurrent(
+            ctx,
+            encoder,
+            service,
+            self.request.clone(),
+            self.batch.clone(),
+            self.retry.clone(),
+        )))
     }
 }
 
@@ -475,6 +484,8 @@ enum Signal {
     Logs,
 }
 
+/// Clones share the client's connection pool: one clone per request in flight.
+#[derive(Clone)]
 struct OtlpService {
     client: reqwest::Client,
     metrics_url: String,

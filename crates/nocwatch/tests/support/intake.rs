@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -56,6 +57,16 @@ pub struct Recorded {
     pub down: Option<u16>,
     /// Every metric series accepted, in arrival order.
     pub series: Vec<Value>,
+    /// Delays before answering the next log requests, by arrival (answers then come back
+    /// out of order).
+    pub delays: VecDeque<Duration>,
+    /// Never answer (while set) a log request with an entry whose message contains this.
+    pub hold_containing: Option<String>,
+    /// Log requests held so far, and the entries of each.
+    pub held: Vec<Vec<Value>>,
+    /// Log requests being handled now, and the most at once.
+    pub active: usize,
+    pub peak_active: usize,
 }
 
 #[derive(Clone)]
@@ -169,7 +180,33 @@ async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         }
     }
 
+    let (delay, hold) = {
+        let mut state = shared.state.lock().unwrap();
+        state.active += 1;
+        state.peak_active = state.peak_active.max(state.active);
+        let hold = state.hold_containing.clone().filter(|marker| {
+            entries.iter().any(|e| e["message"].as_str().is_some_and(|m| m.contains(marker.as_str())))
+        });
+        if hold.is_some() {
+            state.held.push(entries.clone());
+        }
+        (state.delays.pop_front(), hold)
+    };
+    if let Some(marker) = hold {
+        // Held until the test lets go; the sender has usually been killed by then.
+        while shared.state.lock().unwrap().hold_containing.as_ref() == Some(&marker) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut state = shared.state.lock().unwrap();
+        state.active -= 1;
+        state.requests.push(503);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut state = shared.state.lock().unwrap();
+    state.active -= 1;
     state.violations.extend(violations);
     let status = if let Some(status) = state.down {
         status

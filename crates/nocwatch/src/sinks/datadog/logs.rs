@@ -24,7 +24,7 @@ use crate::event::{Event, LogEvent};
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
 use crate::sinks::encoding::to_syslog;
-use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, Service};
+use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, RequestConfig, Service};
 use crate::sinks::util::retry::RetryConfig;
 use crate::sinks::util::tcp::{ConnectionConfig, Connector};
 use crate::sinks::util::{http, json};
@@ -75,6 +75,9 @@ pub struct DatadogLogsConfig {
     pub compression: Compress,
     #[serde(default)]
     pub batch: BatchConfig,
+    /// `http` transport: requests in flight (`tcp` is one ordered stream).
+    #[serde(default)]
+    pub request: RequestConfig,
     #[serde(default)]
     pub retry: RetryConfig,
     #[serde(default = "default_request_timeout")]
@@ -138,7 +141,14 @@ impl DatadogLogsConfig {
                     api_key: self.api_key.clone(),
                     gzip: self.compression == Compress::Gzip,
                 };
-                Ok(Box::pin(request::run(ctx, encoder, service, self.batch.clone(), self.retry.clone())))
+                Ok(Box::pin(request::run_concurrent(
+                    ctx,
+                    encoder,
+                    service,
+                    self.request.clone(),
+                    self.batch.clone(),
+                    self.retry.clone(),
+                )))
             }
             Transport::Tcp => {
                 let (host, port) = self.tcp_target()?;

@@ -17,7 +17,7 @@ use crate::event::{Event, Metric, MetricType};
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
 use crate::sinks::util::http;
-use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Request};
+use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Request, RequestConfig};
 use crate::sinks::util::retry::RetryConfig;
 
 /// Documented limits of `/api/v2/series`.
@@ -53,6 +53,8 @@ pub struct DatadogMetricsConfig {
     #[serde(default)]
     pub batch: BatchConfig,
     #[serde(default)]
+    pub request: RequestConfig,
+    #[serde(default)]
     pub retry: RetryConfig,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: config::Duration,
@@ -86,7 +88,14 @@ impl DatadogMetricsConfig {
         let encoder = SeriesEncoder { tags: self.tags.clone(), agent_host, gzip };
         let client = http::client(&self.tls, self.request_timeout.get())?;
         let service = super::IntakeService { client, url: self.url(), api_key: self.api_key.clone(), gzip };
-        Ok(Box::pin(request::run(ctx, encoder, service, self.batch.clone(), self.retry.clone())))
+        Ok(Box::pin(request::run_concurrent(
+            ctx,
+            encoder,
+            service,
+            self.request.clone(),
+            self.batch.clone(),
+            self.retry.clone(),
+        )))
     }
 }
 

@@ -8,7 +8,9 @@ use crate::config::Secret;
 use crate::sinks::util::http;
 use crate::sinks::util::request::{Outcome, Request, Service};
 
-/// POSTs encoded JSON to a Datadog intake.
+/// POSTs encoded JSON to a Datadog intake. Clones share the client's connection pool:
+/// one clone per request in flight.
+#[derive(Clone)]
 pub struct IntakeService {
     pub client: reqwest::Client,
     pub url: String,
