@@ -18,10 +18,11 @@ use std::sync::Arc;
 
 use nocwatch_mib::{BaseType, Mibs};
 use nocwatch_snmp::display::write_value;
-use nocwatch_snmp::{AuthProtocol, Community, Oid, PrivProtocol, SecurityLevel, UsmUser, Value, Version};
+use nocwatch_snmp::{Community, Oid, SecurityLevel, Value, Version};
 
 use super::mib::{MibSource, symbolic};
-use crate::snmp::{Client, DeviceOptions, Security, SnmpError, WalkEnd};
+use crate::config::Secret;
+use crate::snmp::{Client, DeviceOptions, Security, SnmpError, UsmCredentials, WalkEnd};
 
 #[derive(Debug, Subcommand)]
 pub enum SnmpCommand {
@@ -51,15 +52,15 @@ pub struct SnmpArgs {
     /// Security level (v3): noAuthNoPriv, authNoPriv or authPriv
     #[arg(short = 'l', value_name = "LEVEL")]
     level: Option<String>,
-    /// Authentication protocol (v3): MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512
-    #[arg(short = 'a', value_name = "PROTOCOL", default_value = "MD5")]
-    auth_protocol: String,
+    /// Authentication protocol (v3): MD5 (default), SHA, SHA-224, SHA-256, SHA-384, SHA-512
+    #[arg(short = 'a', value_name = "PROTOCOL")]
+    auth_protocol: Option<String>,
     /// Authentication pass phrase (v3)
     #[arg(short = 'A', value_name = "PASSPHRASE", env = "NOCWATCH_SNMP_AUTH_PASSPHRASE", hide_env_values = true)]
     auth_passphrase: Option<String>,
-    /// Privacy protocol (v3): DES, AES, AES-192, AES-256, AES-192-C, AES-256-C (-C: Cisco/Reeder key extension)
-    #[arg(short = 'x', value_name = "PROTOCOL", default_value = "DES")]
-    priv_protocol: String,
+    /// Privacy protocol (v3): DES (default), AES, AES-192, AES-256, AES-192-C, AES-256-C (-C: Cisco/Reeder key extension)
+    #[arg(short = 'x', value_name = "PROTOCOL")]
+    priv_protocol: Option<String>,
     /// Privacy pass phrase (v3)
     #[arg(short = 'X', value_name = "PASSPHRASE", env = "NOCWATCH_SNMP_PRIV_PASSPHRASE", hide_env_values = true)]
     priv_passphrase: Option<String>,
@@ -161,31 +162,38 @@ impl SnmpArgs {
             Some(level) => level.parse()?,
             None => SecurityLevel::NoAuthNoPriv,
         };
-        let user = match level {
-            SecurityLevel::NoAuthNoPriv => UsmUser::no_auth(name.into_bytes()),
-            SecurityLevel::AuthNoPriv | SecurityLevel::AuthPriv => {
-                let auth: AuthProtocol = self.auth_protocol.parse()?;
-                let auth_pass = self
-                    .auth_passphrase
-                    .as_deref()
-                    .ok_or("-l authNoPriv/authPriv needs an authentication pass phrase: -A PASSPHRASE")?;
-                let privacy = if level == SecurityLevel::AuthPriv {
-                    let proto: PrivProtocol = self.priv_protocol.parse()?;
-                    let pass = self
-                        .priv_passphrase
-                        .as_deref()
-                        .ok_or("-l authPriv needs a privacy pass phrase: -X PASSPHRASE")?;
-                    Some((proto, pass.as_bytes()))
-                } else {
-                    None
-                };
-                UsmUser::new(name.into_bytes(), auth, auth_pass.as_bytes(), privacy)
-                    .map_err(|e| format!("SNMPv3 user: {e}"))?
-            }
+        // Pass phrases count only at the level that uses them (as net-snmp); a protocol
+        // only with its pass phrase, so a missing one is reported by its flag below.
+        let with_auth = level != SecurityLevel::NoAuthNoPriv;
+        let with_priv = level == SecurityLevel::AuthPriv;
+        let auth_key = self.auth_passphrase.as_ref().filter(|_| with_auth).map(Secret::new);
+        let priv_key = self.priv_passphrase.as_ref().filter(|_| with_priv).map(Secret::new);
+        let credentials = UsmCredentials {
+            user: Some(name),
+            auth_protocol: self.auth_protocol.clone().filter(|_| auth_key.is_some()),
+            auth_key,
+            priv_protocol: self.priv_protocol.clone().filter(|_| priv_key.is_some()),
+            priv_key,
+            context_name: Some(self.context.clone()),
         };
+        // In the check's words, with flags for config keys.
+        let flags = |e: String| {
+            e.replace("`auth_key`", "-A")
+                .replace("`priv_key`", "-X")
+                .replace("auth_protocol", "-a")
+                .replace("priv_protocol", "-x")
+        };
+        credentials.check().map_err(flags)?;
+        if with_auth && credentials.auth_key.is_none() {
+            return Err("-l authNoPriv/authPriv needs an authentication pass phrase: -A PASSPHRASE".to_owned());
+        }
+        if with_priv && credentials.priv_key.is_none() {
+            return Err("-l authPriv needs a privacy pass phrase: -X PASSPHRASE".to_owned());
+        }
+        let user = credentials.usm_user().map_err(flags)?;
         Ok(Security::Usm {
             user,
-            context_name: self.context.clone().into_bytes(),
+            context_name: credentials.context(),
             context_engine_id: self.context_engine_id.as_deref().map(|h| parse_hex(h, "-E")).transpose()?,
             engine_id: self.engine_id.as_deref().map(|h| parse_hex(h, "-e")).transpose()?,
         })

@@ -5,6 +5,7 @@
 //! `sources:` and `sinks:`, each a mapping from a component id to its settings, with `type:`
 //! choosing the component. Every key is documented in `docs/config.md`.
 
+pub mod inline;
 pub mod types;
 /// The YAML layer (shared with the SNMP profiles, hence its own crate).
 pub use nocwatch_yaml as yaml;

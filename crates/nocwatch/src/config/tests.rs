@@ -319,3 +319,71 @@ fn check_config_catches_what_run_would_refuse() {
     let message = load_str(source, "test.yaml", dir.path(), &env(&[])).unwrap_err().to_string();
     assert!(message.contains("admin.auth_token: is empty"), "{message}");
 }
+
+/// One SNMPv3 credentials type for the poller's source and devices and the trap
+/// receiver's users: the same mistakes are refused in each place, before start.
+#[test]
+fn snmpv3_credentials_are_checked_alike_in_every_section() {
+    let placements = [
+        ("sources:\n  s:\n    type: snmp\n    addresses: [192.0.2.1]\n    user: ops\n", 4),
+        ("sources:\n  s:\n    type: snmp\n    devices:\n      - address: 192.0.2.1\n        user: ops\n", 8),
+        ("sources:\n  s:\n    type: snmp_traps\n    address: '127.0.0.1:9162'\n    users:\n      - user: ops\n", 8),
+    ];
+    let mistakes = [
+        ("auth_protocol: SHA", "`auth_protocol` is set but `auth_key` is not"),
+        ("priv_key: privpass1", "`priv_key` needs `auth_key` too"),
+        ("auth_key: short", "`auth_key` is shorter than 8 characters"),
+        ("auth_key: authpass1\npriv_protocol: AES", "`priv_protocol` is set but `priv_key` is not"),
+        ("auth_protocol: SHA-1024\nauth_key: authpass1", "auth_protocol: unknown authentication protocol"),
+    ];
+    for (base, indent) in placements {
+        let pad = " ".repeat(indent);
+        for (keys, expected) in mistakes {
+            let source: String = keys.lines().fold(base.to_owned(), |s, line| format!("{s}{pad}{line}\n"));
+            let message = error(&source, &[]);
+            assert!(message.starts_with("test.yaml:3:5: sources.s: "), "{source}{message}");
+            assert!(message.contains(expected), "{source}{message}");
+            assert!(!message.contains("authpass1") && !message.contains("privpass1"), "{message}");
+        }
+        let complete = format!(
+            "{base}{pad}auth_protocol: SHA\n{pad}auth_key: authpass1\n{pad}priv_protocol: AES\n{pad}priv_key: privpass1\n"
+        );
+        let config = load(&complete, &[]).unwrap_or_else(|e| panic!("{complete}{e}"));
+        let printed = config.to_redacted_yaml();
+        assert!(printed.contains("auth_protocol: \"SHA\"") && !printed.contains("authpass1"), "{printed}");
+    }
+}
+
+/// The credentials written beside other keys keep what every key has: `<key>_file`,
+/// `${VAR}`, located errors, and unknown keys suggested among all valid keys.
+#[test]
+fn inline_credentials_keys_behave_like_every_other_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("auth"), "authpass-from-file\n").unwrap();
+    let source = "sources:\n  s:\n    type: snmp\n    port: ${PORT}\n    devices:\n      - address: 192.0.2.1\n        user: ops\n        auth_key_file: auth\n        priv_key: ${PRIV}\n        tags: a:1,b:2\n";
+    let vars = env(&[("PORT", "1161"), ("PRIV", "privpass-from-env")]);
+    let config = load_str(source, "test.yaml", dir.path(), &vars).unwrap();
+    let Some(SourceConfig::Snmp(snmp)) = config.sources.get("s") else { panic!() };
+    let device = &snmp.devices[0];
+    assert_eq!(snmp.port, 1161);
+    assert_eq!(device.credentials.usm.auth_key.as_ref().map(Secret::expose), Some("authpass-from-file"));
+    assert_eq!(device.credentials.usm.priv_key.as_ref().map(Secret::expose), Some("privpass-from-env"));
+    assert_eq!(device.tags, ["a:1", "b:2"]);
+
+    let message = error("sources:\n  s:\n    type: snmp\n    addresses: [192.0.2.1]\n    auth_kye: x\n", &[]);
+    assert!(
+        message.starts_with("test.yaml:5:5: sources.s.auth_kye: unknown key `auth_kye`; did you mean `auth_key`?"),
+        "{message}"
+    );
+    assert!(message.contains("`addresses`") && message.contains("`context_name`"), "{message}");
+    let message = error(
+        "sources:\n  s:\n    type: snmp\n    devices:\n      - {address: 192.0.2.1, user: ops, priv_protocl: AES}\n",
+        &[],
+    );
+    assert!(message.contains("did you mean `priv_protocol`?") && message.contains("`interfaces`"), "{message}");
+    let message = error("sources:\n  s:\n    type: snmp\n    addresses: [192.0.2.1]\n    version: 4\n", &[]);
+    assert!(message.starts_with("test.yaml:5:14: sources.s.version: invalid SNMP version"), "{message}");
+    let message =
+        error("sources:\n  s:\n    type: snmp_traps\n    users:\n      - {user: ops, context_name: c}\n", &[]);
+    assert!(message.contains("`context_name` does not apply"), "{message}");
+}

@@ -144,7 +144,7 @@ serde_via_str!(Duration => "a duration such as `15s`", ByteSize => "a size such 
 
 /// A secret value: a community string, a v3 key, an API key. Given inline, as `${ENV}` or
 /// with `<key>_file: PATH`. Its `Debug`, `Display` and `Serialize` never show the value.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 

@@ -13,8 +13,12 @@
 //!   subtree or at endOfMibView, refuse non-increasing OIDs, v1 falls back to GETNEXT).
 //! - [`SnmpError`]: what went wrong, naming the device (and the v3 user), never a
 //!   community, pass phrase or key.
+//! - [`UsmCredentials`]: SNMPv3 credentials as configured (config keys, CLI flags): their
+//!   check and the derivation of the user's keys.
 
 mod client;
+mod credentials;
 
 pub use client::{Client, Device, DeviceOptions, Security, SnmpError, WalkEnd};
+pub use credentials::UsmCredentials;
 pub use nocwatch_snmp::{AuthProtocol, Oid, PrivProtocol, SecurityLevel, UsmUser, Value, VarBind, Version};

@@ -8,10 +8,11 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use nocwatch_snmp::{AuthProtocol, PrivProtocol};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
+use crate::config::inline::{InlineKeys, inline_keys};
 use crate::config::{self, Secret};
+use crate::snmp::UsmCredentials;
 
 use super::discovery::Subnet;
 
@@ -72,25 +73,33 @@ impl Serialize for SnmpVersion {
     }
 }
 
-/// How to authenticate to a device. Every field may be set for the whole source and
-/// overridden per device.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// How to authenticate to a device. Every key may be set for the whole source and
+/// overridden per device; the keys are written inline (beside `address`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Credentials {
     pub version: Option<SnmpVersion>,
     /// v1/v2c community.
     pub community: Option<Secret>,
-    /// v3 security name.
-    pub user: Option<String>,
-    /// v3: MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512.
-    pub auth_protocol: Option<String>,
-    /// v3 authentication pass phrase.
-    pub auth_key: Option<Secret>,
-    /// v3: DES, AES, AES-192, AES-256, AES-192-C, AES-256-C.
-    pub priv_protocol: Option<String>,
-    /// v3 privacy pass phrase.
-    pub priv_key: Option<Secret>,
-    /// v3 context name.
-    pub context_name: Option<String>,
+    /// SNMPv3.
+    #[serde(flatten)]
+    pub usm: UsmCredentials,
+}
+
+impl InlineKeys for Credentials {
+    fn keys() -> Vec<&'static str> {
+        let mut keys = vec!["version", "community"];
+        keys.extend(UsmCredentials::keys());
+        keys
+    }
+
+    fn read<'de, A: de::MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "version" => self.version = map.next_value()?,
+            "community" => self.community = map.next_value()?,
+            _ => self.usm.read(key, map)?,
+        }
+        Ok(())
+    }
 }
 
 impl Credentials {
@@ -99,65 +108,24 @@ impl Credentials {
         Credentials {
             version: self.version.or(defaults.version),
             community: self.community.clone().or_else(|| defaults.community.clone()),
-            user: self.user.clone().or_else(|| defaults.user.clone()),
-            auth_protocol: self.auth_protocol.clone().or_else(|| defaults.auth_protocol.clone()),
-            auth_key: self.auth_key.clone().or_else(|| defaults.auth_key.clone()),
-            priv_protocol: self.priv_protocol.clone().or_else(|| defaults.priv_protocol.clone()),
-            priv_key: self.priv_key.clone().or_else(|| defaults.priv_key.clone()),
-            context_name: self.context_name.clone().or_else(|| defaults.context_name.clone()),
+            usm: self.usm.or(&defaults.usm),
         }
     }
 
     /// The version in effect: v3 when a user is given, else 2c (Datadog's defaults).
     pub fn effective_version(&self) -> SnmpVersion {
-        self.version.unwrap_or(if self.user.is_some() { SnmpVersion::V3 } else { SnmpVersion::V2c })
+        self.version.unwrap_or(if self.usm.user.is_some() { SnmpVersion::V3 } else { SnmpVersion::V2c })
     }
 
     /// Checks that the combination can be used (complete once merged with the defaults).
     pub fn check(&self) -> Result<(), String> {
         match self.effective_version() {
-            SnmpVersion::V1 | SnmpVersion::V2c => {
-                match &self.community {
-                    None => return Err("needs a `community` (here or for the whole source)".to_owned()),
-                    Some(c) if c.expose().is_empty() => {
-                        return Err("`community` is empty (an unset variable?)".to_owned());
-                    }
-                    Some(_) => {}
-                }
-                Ok(())
-            }
-            SnmpVersion::V3 => {
-                if self.user.as_deref().is_none_or(str::is_empty) {
-                    return Err("SNMPv3 needs a `user`".to_owned());
-                }
-                if let Some(protocol) = &self.auth_protocol {
-                    protocol.parse::<AuthProtocol>().map_err(|e| format!("auth_protocol: {e}"))?;
-                }
-                if let Some(protocol) = &self.priv_protocol {
-                    protocol.parse::<PrivProtocol>().map_err(|e| format!("priv_protocol: {e}"))?;
-                }
-                let has_auth = self.auth_key.is_some();
-                let has_priv = self.priv_key.is_some();
-                if has_priv && !has_auth {
-                    return Err(
-                        "`priv_key` needs `auth_key` too (there is no privacy without authentication)".to_owned()
-                    );
-                }
-                for (key, secret) in [("auth_key", &self.auth_key), ("priv_key", &self.priv_key)] {
-                    if let Some(secret) = secret
-                        && secret.expose().len() < 8
-                    {
-                        return Err(format!("`{key}` is shorter than 8 characters (RFC 3414 requires at least 8)"));
-                    }
-                }
-                if self.auth_protocol.is_some() && !has_auth {
-                    return Err("`auth_protocol` is set but `auth_key` is not".to_owned());
-                }
-                if self.priv_protocol.is_some() && !has_priv {
-                    return Err("`priv_protocol` is set but `priv_key` is not".to_owned());
-                }
-                Ok(())
-            }
+            SnmpVersion::V1 | SnmpVersion::V2c => match &self.community {
+                None => Err("needs a `community` (here or for the whole source)".to_owned()),
+                Some(c) if c.expose().is_empty() => Err("`community` is empty (an unset variable?)".to_owned()),
+                Some(_) => Ok(()),
+            },
+            SnmpVersion::V3 => self.usm.check(),
         }
     }
 }
@@ -189,28 +157,15 @@ pub enum InterfaceMatch {
 
 /// One device to poll.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct DeviceConfig {
     /// IP address or host name.
     pub address: String,
     #[serde(default)]
     pub port: Option<u16>,
-    #[serde(default)]
-    pub version: Option<SnmpVersion>,
-    #[serde(default)]
-    pub community: Option<Secret>,
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub auth_protocol: Option<String>,
-    #[serde(default)]
-    pub auth_key: Option<Secret>,
-    #[serde(default)]
-    pub priv_protocol: Option<String>,
-    #[serde(default)]
-    pub priv_key: Option<Secret>,
-    #[serde(default)]
-    pub context_name: Option<String>,
+    /// Written inline: `version`, `community`, `user`, `auth_key`...
+    #[serde(flatten, skip_deserializing)]
+    pub credentials: Credentials,
     /// `key:value` tags for this device's metrics.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -224,36 +179,18 @@ pub struct DeviceConfig {
     pub interfaces: Vec<InterfaceConfig>,
 }
 
+inline_keys!(DeviceConfig, credentials: Credentials);
+
 impl DeviceConfig {
     pub fn from_address(address: &str) -> DeviceConfig {
         DeviceConfig {
             address: address.to_owned(),
             port: None,
-            version: None,
-            community: None,
-            user: None,
-            auth_protocol: None,
-            auth_key: None,
-            priv_protocol: None,
-            priv_key: None,
-            context_name: None,
+            credentials: Credentials::default(),
             tags: Vec::new(),
             profile: None,
             interval: None,
             interfaces: Vec::new(),
-        }
-    }
-
-    pub fn credentials(&self) -> Credentials {
-        Credentials {
-            version: self.version,
-            community: self.community.clone(),
-            user: self.user.clone(),
-            auth_protocol: self.auth_protocol.clone(),
-            auth_key: self.auth_key.clone(),
-            priv_protocol: self.priv_protocol.clone(),
-            priv_key: self.priv_key.clone(),
-            context_name: self.context_name.clone(),
         }
     }
 }
@@ -302,7 +239,7 @@ pub struct ShardConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct SnmpSourceConfig {
     /// Devices, each with its own settings.
     #[serde(default)]
@@ -344,22 +281,9 @@ pub struct SnmpSourceConfig {
     /// Default port.
     #[serde(default = "default_port")]
     pub port: u16,
-    #[serde(default)]
-    pub version: Option<SnmpVersion>,
-    #[serde(default)]
-    pub community: Option<Secret>,
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub auth_protocol: Option<String>,
-    #[serde(default)]
-    pub auth_key: Option<Secret>,
-    #[serde(default)]
-    pub priv_protocol: Option<String>,
-    #[serde(default)]
-    pub priv_key: Option<Secret>,
-    #[serde(default)]
-    pub context_name: Option<String>,
+    /// The devices' defaults, written inline: `version`, `community`, `user`, `auth_key`...
+    #[serde(flatten, skip_deserializing)]
+    pub credentials: Credentials,
     /// `key:value` tags for every device's metrics.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -370,6 +294,8 @@ pub struct SnmpSourceConfig {
     #[serde(default)]
     pub shard: Option<ShardConfig>,
 }
+
+inline_keys!(SnmpSourceConfig, credentials: Credentials);
 
 fn default_namespace() -> String {
     "default".to_owned()
@@ -405,19 +331,6 @@ pub fn split_tag(tag: &str) -> (String, String) {
 }
 
 impl SnmpSourceConfig {
-    pub fn credentials(&self) -> Credentials {
-        Credentials {
-            version: self.version,
-            community: self.community.clone(),
-            user: self.user.clone(),
-            auth_protocol: self.auth_protocol.clone(),
-            auth_key: self.auth_key.clone(),
-            priv_protocol: self.priv_protocol.clone(),
-            priv_key: self.priv_key.clone(),
-            context_name: self.context_name.clone(),
-        }
-    }
-
     /// Every configured device: `devices`, then one per entry of `addresses`.
     pub fn all_devices(&self) -> Vec<DeviceConfig> {
         let mut out = self.devices.clone();
@@ -464,18 +377,18 @@ impl SnmpSourceConfig {
                 ));
             }
         }
-        let defaults = self.credentials();
+        let defaults = &self.credentials;
         let mut seen = HashSet::new();
         for (i, device) in self.devices.iter().enumerate() {
             let at = format!("devices[{i}] ({})", device.address);
-            check_device(device, &defaults).map_err(|e| format!("{at}: {e}"))?;
+            check_device(device, defaults).map_err(|e| format!("{at}: {e}"))?;
             if !seen.insert((device.address.clone(), device.port.unwrap_or(self.port))) {
                 return Err(format!("{at}: listed twice"));
             }
         }
         for (i, address) in self.addresses.iter().enumerate() {
             let device = DeviceConfig::from_address(address);
-            check_device(&device, &defaults).map_err(|e| format!("addresses[{i}] ({address}): {e}"))?;
+            check_device(&device, defaults).map_err(|e| format!("addresses[{i}] ({address}): {e}"))?;
             if !seen.insert((device.address.clone(), self.port)) {
                 return Err(format!("addresses[{i}] ({address}): listed twice"));
             }
@@ -548,5 +461,5 @@ fn check_device(device: &DeviceConfig, defaults: &Credentials) -> Result<(), Str
             check_tag(tag).map_err(|e| format!("interfaces[{i}].tags: {e}"))?;
         }
     }
-    device.credentials().or(defaults).check()
+    device.credentials.or(defaults).check()
 }

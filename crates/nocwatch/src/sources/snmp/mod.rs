@@ -44,7 +44,7 @@ use super::SourceContext;
 use crate::component::Running;
 use crate::event::{Event, Tags};
 use crate::pipeline::SourceOutput;
-use crate::snmp::{AuthProtocol, Client, Device, DeviceOptions, PrivProtocol, Security, SnmpError, UsmUser};
+use crate::snmp::{Client, Device, DeviceOptions, Security, SnmpError, UsmCredentials, UsmUser};
 use crate::telemetry::{ComponentMetrics, RateLimit};
 
 /// SNMPv2-MIB sysObjectID.0, sysUpTime.0 and sysName.0: asked first in every poll.
@@ -92,7 +92,7 @@ impl SnmpSourceConfig {
         let profiles = Profiles::load(&self.profile_dirs).map_err(|e| anyhow::anyhow!("profile_dirs: {e}"))?;
         let client = Client::new().await.context("cannot open the SNMP client sockets")?;
         let mut keys = UserCache::default();
-        let defaults = self.credentials();
+        let defaults = &self.credentials;
         let mut devices = Vec::new();
         for device in self.all_devices() {
             let port = device.port.unwrap_or(self.port);
@@ -101,11 +101,11 @@ impl SnmpSourceConfig {
                 continue;
             }
             let ip = resolve(&device.address).await?;
-            let security = keys.security(&device.credentials().or(&defaults))?;
+            let security = keys.security(&device.credentials.or(defaults))?;
             devices.push(Planned { config: device, address: SocketAddr::new(ip, port), security, subnet: None });
         }
         let discovery_security = match &self.discovery {
-            Some(_) => Some(keys.security(&defaults)?),
+            Some(_) => Some(keys.security(defaults)?),
             None => None,
         };
         tracing::info!(
@@ -135,67 +135,30 @@ async fn resolve(address: &str) -> anyhow::Result<IpAddr> {
 /// hashing; a thousand devices usually share one user).
 #[derive(Default)]
 struct UserCache {
-    users: HashMap<String, UsmUser>,
+    /// Keyed by the credentials without their context name (which is not in the keys).
+    users: HashMap<UsmCredentials, UsmUser>,
 }
 
 impl UserCache {
     fn security(&mut self, credentials: &Credentials) -> anyhow::Result<Security> {
         match credentials.effective_version() {
-            SnmpVersion::V1 | SnmpVersion::V2c => {
-                let version =
-                    if credentials.effective_version() == SnmpVersion::V1 { Version::V1 } else { Version::V2c };
+            version @ (SnmpVersion::V1 | SnmpVersion::V2c) => {
+                let version = if version == SnmpVersion::V1 { Version::V1 } else { Version::V2c };
                 let community = credentials.community.as_ref().context("SNMP device without a community")?;
                 Ok(Security::Community { version, community: Community(community.expose().as_bytes().to_vec()) })
             }
             SnmpVersion::V3 => {
-                let name = credentials.user.clone().unwrap_or_default();
-                let auth: Option<AuthProtocol> = credentials
-                    .auth_protocol
-                    .as_deref()
-                    .map(str::parse)
-                    .transpose()
-                    .map_err(|e: String| anyhow::anyhow!(e))?;
-                let privacy: Option<PrivProtocol> = credentials
-                    .priv_protocol
-                    .as_deref()
-                    .map(str::parse)
-                    .transpose()
-                    .map_err(|e: String| anyhow::anyhow!(e))?;
-                // The cache key holds the secrets only in memory, like the user itself.
-                let key = format!(
-                    "{name}\u{0}{auth:?}\u{0}{}\u{0}{privacy:?}\u{0}{}",
-                    credentials.auth_key.as_ref().map_or("", |k| k.expose()),
-                    credentials.priv_key.as_ref().map_or("", |k| k.expose())
-                );
+                let usm = &credentials.usm;
+                let key = UsmCredentials { context_name: None, ..usm.clone() };
                 let user = match self.users.get(&key) {
                     Some(user) => user.clone(),
                     None => {
-                        let user = match &credentials.auth_key {
-                            None => UsmUser::no_auth(name.clone().into_bytes()),
-                            Some(auth_key) => {
-                                let privacy_key = credentials
-                                    .priv_key
-                                    .as_ref()
-                                    .map(|k| (privacy.unwrap_or(PrivProtocol::Des), k.expose().as_bytes()));
-                                UsmUser::new(
-                                    name.clone().into_bytes(),
-                                    auth.unwrap_or(AuthProtocol::Md5),
-                                    auth_key.expose().as_bytes(),
-                                    privacy_key,
-                                )
-                                .map_err(|e| anyhow::anyhow!("SNMPv3 user `{name}`: {e}"))?
-                            }
-                        };
+                        let user = usm.usm_user().map_err(anyhow::Error::msg)?;
                         self.users.insert(key, user.clone());
                         user
                     }
                 };
-                Ok(Security::Usm {
-                    user,
-                    context_name: credentials.context_name.clone().unwrap_or_default().into_bytes(),
-                    context_engine_id: None,
-                    engine_id: None,
-                })
+                Ok(Security::Usm { user, context_name: usm.context(), context_engine_id: None, engine_id: None })
             }
         }
     }

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use nocwatch_snmp::display::parse_hex;
 use nocwatch_snmp::receiver::{Network, Outcome, Receiver, ReceiverConfig, RejectReason};
-use nocwatch_snmp::{AuthProtocol, PrivProtocol, UsmUser};
 use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -29,6 +28,7 @@ use super::{Listen, SourceContext};
 use crate::component::Running;
 use crate::config::{ByteSize, Secret};
 use crate::event::Event;
+use crate::snmp::UsmCredentials;
 use crate::telemetry::RateLimit;
 use event::TrapFormatter;
 
@@ -44,9 +44,9 @@ pub struct SnmpTrapsConfig {
     /// SNMPv1/v2c communities accepted. None: v1/v2c notifications are refused.
     #[serde(default)]
     pub communities: Vec<Secret>,
-    /// SNMPv3 users.
+    /// SNMPv3 users (`context_name` does not apply: a notification's context is not checked).
     #[serde(default)]
-    pub users: Vec<TrapUser>,
+    pub users: Vec<UsmCredentials>,
     /// Networks allowed to send (`10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`). Empty: any.
     #[serde(default)]
     pub allowed_sources: Vec<String>,
@@ -63,23 +63,6 @@ pub struct SnmpTrapsConfig {
     /// Sockets sharing the port, each read by its own thread. Default: one per CPU.
     #[serde(default)]
     pub receivers: Option<usize>,
-}
-
-/// An SNMPv3 user (the names of the Datadog SNMP integration's instance keys).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrapUser {
-    pub user: String,
-    /// MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512.
-    #[serde(default)]
-    pub auth_protocol: Option<String>,
-    #[serde(default)]
-    pub auth_key: Option<Secret>,
-    /// DES, AES (AES-128), AES-192, AES-256, AES-192-C, AES-256-C.
-    #[serde(default)]
-    pub priv_protocol: Option<String>,
-    #[serde(default)]
-    pub priv_key: Option<Secret>,
 }
 
 fn default_address() -> SocketAddr {
@@ -105,41 +88,6 @@ const MAX_DATAGRAM: usize = 65_507;
 
 static REJECTED: RateLimit = RateLimit::new(Duration::from_secs(10));
 static RECV_ERRORS: RateLimit = RateLimit::new(Duration::from_secs(10));
-
-impl TrapUser {
-    fn usm_user(&self) -> anyhow::Result<UsmUser> {
-        let name = &self.user;
-        let auth = match (&self.auth_protocol, &self.auth_key) {
-            (None, None) => None,
-            (protocol, Some(key)) => {
-                let protocol: AuthProtocol =
-                    protocol.as_deref().unwrap_or("MD5").parse().map_err(anyhow::Error::msg)?;
-                Some((protocol, key))
-            }
-            (Some(_), None) => anyhow::bail!("user `{name}`: auth_protocol needs auth_key"),
-        };
-        let privacy = match (&self.priv_protocol, &self.priv_key) {
-            (None, None) => None,
-            (protocol, Some(key)) => {
-                let protocol: PrivProtocol =
-                    protocol.as_deref().unwrap_or("DES").parse().map_err(anyhow::Error::msg)?;
-                Some((protocol, key))
-            }
-            (Some(_), None) => anyhow::bail!("user `{name}`: priv_protocol needs priv_key"),
-        };
-        match (auth, privacy) {
-            (None, None) => Ok(UsmUser::no_auth(name.as_bytes())),
-            (None, Some(_)) => anyhow::bail!("user `{name}`: privacy (priv_key) needs authentication (auth_key)"),
-            (Some((auth, auth_key)), privacy) => UsmUser::new(
-                name.as_bytes(),
-                auth,
-                auth_key.expose().as_bytes(),
-                privacy.map(|(p, key)| (p, key.expose().as_bytes())),
-            )
-            .map_err(|e| anyhow::anyhow!("user `{name}`: {e}")),
-        }
-    }
-}
 
 /// The default engine ID (RFC 3411 SnmpEngineID, text format): the net-snmp enterprise
 /// prefix `80001f88`, format 4, then `nocwatch@<host>` cut to the 32-byte maximum. Stable
@@ -192,18 +140,13 @@ impl SnmpTrapsConfig {
         if self.communities.is_empty() && self.users.is_empty() {
             return Err("give `communities` (v1/v2c) or `users` (v3): without either every trap is refused".to_owned());
         }
-        for user in &self.users {
-            // Protocol names and key lengths (the 1 MiB key hashing happens at start-up).
-            let auth = user.auth_protocol.as_deref().map(str::parse::<AuthProtocol>).transpose();
-            let privacy = user.priv_protocol.as_deref().map(str::parse::<PrivProtocol>).transpose();
-            auth.and(privacy).map_err(|e| format!("user `{}`: {e}", user.user))?;
-            for key in [&user.auth_key, &user.priv_key].into_iter().flatten() {
-                if key.expose().len() < 8 {
-                    return Err(format!("user `{}`: keys must be at least 8 characters (RFC 3414)", user.user));
-                }
-            }
-            if user.priv_key.is_some() && user.auth_key.is_none() {
-                return Err(format!("user `{}`: privacy (priv_key) needs authentication (auth_key)", user.user));
+        for (i, user) in self.users.iter().enumerate() {
+            let name = user.user.as_deref().unwrap_or_default().escape_debug().to_string();
+            let at = format!("users[{i}] (`{name}`)");
+            // Everything the key derivation at start-up would refuse.
+            user.check().map_err(|e| format!("{at}: {e}"))?;
+            if user.context_name.is_some() {
+                return Err(format!("{at}: `context_name` does not apply to received notifications"));
             }
         }
         Ok(())
@@ -218,9 +161,10 @@ impl SnmpTrapsConfig {
         // Password-to-key hashes 1 MiB per key: once here, shared by every receiving thread.
         let users = self.users.clone();
         receiver_config.users = tokio::task::spawn_blocking(move || {
-            users.iter().map(TrapUser::usm_user).collect::<anyhow::Result<Vec<_>>>()
+            users.iter().map(UsmCredentials::usm_user).collect::<Result<Vec<_>, String>>()
         })
-        .await??;
+        .await?
+        .map_err(anyhow::Error::msg)?;
 
         let receivers =
             self.receivers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
