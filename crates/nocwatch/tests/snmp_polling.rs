@@ -514,3 +514,49 @@ fn import_of_the_seed_template_is_a_valid_config_for_the_same_variables() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// A device name that does not resolve stops neither the agent nor the other devices: that
+/// device is reported unreachable at each poll, and each failed resolution is counted.
+#[test]
+fn a_name_that_does_not_resolve_is_reported_unreachable_not_fatal() {
+    // sysObjectID (net-snmp's Linux agent), sysUpTime and sysName: enough for a poll.
+    let recording =
+        "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10\n1.3.6.1.2.1.1.3.0|67|4242\n1.3.6.1.2.1.1.5.0|4|tiny\n";
+    let sim = Snmpsim::start(&[("tiny", recording)]);
+    let port = sim.ports["tiny"];
+    // `.invalid` never resolves (RFC 6761).
+    let config = format!(
+        r#"
+admin: {{address: "${{ADMIN}}"}}
+sources:
+  snmp:
+    type: snmp
+    interval: 1s
+    timeout: 500ms
+    retries: 0
+    devices:
+      - {{address: 127.0.0.1, port: {port}, community: tiny}}
+      - {{address: nowhere.invalid, community: tiny}}
+sinks:
+  file:
+    type: file
+    path: "${{DIR}}/events.jsonl"
+"#
+    );
+    let agent = Agent::start(&config, Stdio::null());
+    let good = format!("127.0.0.1:{port}");
+    support::eventually(Duration::from_secs(30), "three polls of each device", || {
+        let events = agent.events();
+        metrics(&events, "snmp.device.reachable", &good).len() >= 3
+            && metrics(&events, "snmp.device.unreachable", "nowhere.invalid").len() >= 3
+    });
+    let events = agent.events();
+    let reachable = metrics(&events, "snmp.device.reachable", &good);
+    assert!(reachable.iter().all(|e| value(e) == 1.0), "{reachable:?}");
+    assert_eq!(tag(reachable.last().unwrap(), "snmp_host"), "tiny");
+    let unresolved = metrics(&events, "snmp.device.unreachable", "nowhere.invalid");
+    assert!(unresolved.iter().all(|e| value(e) == 1.0), "{unresolved:?}");
+    let failures = agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", "reason=\"unresolved\""]);
+    assert!(failures.is_some_and(|n| n >= 3.0), "{failures:?}");
+    assert!(agent.stderr().contains("cannot resolve SNMP device name"), "{}", agent.stderr());
+}

@@ -437,10 +437,38 @@ fn check_tag(tag: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_device(device: &DeviceConfig, defaults: &Credentials) -> Result<(), String> {
-    if device.address.trim().is_empty() {
-        return Err("address: must not be empty".to_owned());
+/// An IP address, or a name that could resolve (RFC 1123 labels; `_` is tolerated, as
+/// resolvers do). Resolution itself happens when polling (a name that does not resolve
+/// yet is retried, not a config error).
+fn check_address(address: &str) -> Result<(), String> {
+    let address = address.trim();
+    if address.is_empty() {
+        return Err("must not be empty".to_owned());
     }
+    if address.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    if address.parse::<std::net::SocketAddr>().is_ok() {
+        return Err(format!("`{address}`: give the port as `port`, not in the address"));
+    }
+    let name = address.strip_suffix('.').unwrap_or(address);
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if name.len() > 253 || !name.split('.').all(label_ok) {
+        return Err(format!("`{address}` is neither an IP address nor a host name"));
+    }
+    if name.split('.').all(|label| label.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!("`{address}` is not a valid IPv4 address"));
+    }
+    Ok(())
+}
+
+fn check_device(device: &DeviceConfig, defaults: &Credentials) -> Result<(), String> {
+    check_address(&device.address).map_err(|e| format!("address: {e}"))?;
     if device.port == Some(0) {
         return Err("port: must not be 0".to_owned());
     }
@@ -462,4 +490,30 @@ fn check_device(device: &DeviceConfig, defaults: &Credentials) -> Result<(), Str
         }
     }
     device.credentials.or(defaults).check()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_address;
+
+    #[test]
+    fn addresses_must_be_ip_addresses_or_host_names() {
+        for good in ["192.0.2.1", "2001:db8::1", "switch-1.example.com", "core_sw.lab.", "localhost", " 10.0.0.1 "] {
+            assert_eq!(check_address(good), Ok(()), "{good}");
+        }
+        for (bad, expected) in [
+            ("", "must not be empty"),
+            ("192.0.2.1:1161", "give the port as `port`"),
+            ("[2001:db8::1]:161", "give the port as `port`"),
+            ("10.0.0.300", "not a valid IPv4 address"),
+            ("switch 1", "neither an IP address nor a host name"),
+            ("-bad.example.com", "neither"),
+            ("a..b", "neither"),
+            ("[2001:db8::1]", "neither"),
+            ("http://switch", "neither"),
+        ] {
+            let error = check_address(bad).unwrap_err();
+            assert!(error.contains(expected), "{bad}: {error}");
+        }
+    }
 }

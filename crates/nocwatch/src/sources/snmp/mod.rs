@@ -55,6 +55,7 @@ const SYS_NAME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 5, 0];
 /// One warning per kind per minute at most for problems devices cause.
 static NO_PROFILE_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
 static UNREACHABLE_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
+static UNRESOLVED_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
 static POLL_ERROR_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
 
 /// The stable identity hash that decides which replica polls a device: FNV-1a 64 of the
@@ -91,23 +92,25 @@ impl SnmpSourceConfig {
     pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
         let profiles = Profiles::load(&self.profile_dirs).map_err(|e| anyhow::anyhow!("profile_dirs: {e}"))?;
         let client = Client::new().await.context("cannot open the SNMP client sockets")?;
-        let mut keys = UserCache::default();
         let defaults = &self.credentials;
-        let mut devices = Vec::new();
+        let mut owned = Vec::new();
         for device in self.all_devices() {
             let port = device.port.unwrap_or(self.port);
-            let id = device_id(&self.namespace, &device.address, port);
-            if !owns(self.shard, &id) {
-                continue;
+            if owns(self.shard, &device_id(&self.namespace, &device.address, port)) {
+                let credentials = device.credentials.or(defaults);
+                owned.push((device, port, credentials));
             }
-            let ip = resolve(&device.address).await?;
-            let security = keys.security(&device.credentials.or(defaults))?;
-            devices.push(Planned { config: device, address: SocketAddr::new(ip, port), security, subnet: None });
         }
-        let discovery_security = match &self.discovery {
-            Some(_) => Some(keys.security(defaults)?),
-            None => None,
-        };
+        let discovery = self.discovery.as_ref().map(|_| defaults);
+        let users = Users::derive(owned.iter().map(|(_, _, c)| c).chain(discovery)).await?;
+        let mut devices = Vec::with_capacity(owned.len());
+        for (config, port, credentials) in owned {
+            // A name is resolved by the device's own task (retried there): one name that
+            // does not resolve now must not stop the others, nor the agent.
+            let address = config.address.trim().parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, port));
+            devices.push(Planned { config, port, address, security: users.security(&credentials)?, subnet: None });
+        }
+        let discovery_security = discovery.map(|defaults| users.security(defaults)).transpose()?;
         tracing::info!(
             source = %ctx.id,
             devices = devices.len(),
@@ -119,28 +122,53 @@ impl SnmpSourceConfig {
     }
 }
 
-async fn resolve(address: &str) -> anyhow::Result<IpAddr> {
-    if let Ok(ip) = address.trim().parse::<IpAddr>() {
-        return Ok(ip);
+/// Longest wait for one name resolution.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// First wait before resolving a name again; doubled at each failure up to the device's
+/// interval (at most [`MAX_RESOLVE_BACKOFF`]).
+const FIRST_RESOLVE_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_RESOLVE_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The device's address from its name (the first the system resolver gives).
+async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.trim(), port))).await {
+        Err(_) => Err(format!("no answer within {RESOLVE_TIMEOUT:?}")),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(mut addresses)) => addresses.next().ok_or_else(|| "the name has no address".to_owned()),
     }
-    tokio::net::lookup_host((address.trim(), 161))
-        .await
-        .with_context(|| format!("cannot resolve SNMP device `{address}`"))?
-        .next()
-        .map(|a| a.ip())
-        .with_context(|| format!("SNMP device `{address}` has no address"))
 }
 
-/// SNMPv3 keys, derived once per distinct user (a password-to-key is a megabyte of
-/// hashing; a thousand devices usually share one user).
-#[derive(Default)]
-struct UserCache {
-    /// Keyed by the credentials without their context name (which is not in the keys).
-    users: HashMap<UsmCredentials, UsmUser>,
+/// The wait before the next resolution after `failures` failed ones in a row.
+fn resolve_backoff(failures: u32, interval: Duration) -> Duration {
+    let cap = interval.clamp(FIRST_RESOLVE_BACKOFF, MAX_RESOLVE_BACKOFF);
+    FIRST_RESOLVE_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(16)).min(cap)
 }
 
-impl UserCache {
-    fn security(&mut self, credentials: &Credentials) -> anyhow::Result<Security> {
+/// SNMPv3 users by credentials (without the context name, which is not in the keys):
+/// derived once per distinct user, off the async runtime (a password-to-key is a megabyte
+/// of hashing; a thousand devices usually share one user).
+struct Users(HashMap<UsmCredentials, UsmUser>);
+
+impl Users {
+    async fn derive<'a>(credentials: impl Iterator<Item = &'a Credentials>) -> anyhow::Result<Users> {
+        let mut distinct: Vec<UsmCredentials> = credentials
+            .filter(|c| c.effective_version() == SnmpVersion::V3)
+            .map(|c| UsmCredentials { context_name: None, ..c.usm.clone() })
+            .collect();
+        distinct.sort_by(|a, b| a.user.cmp(&b.user));
+        distinct.dedup();
+        let users = tokio::task::spawn_blocking(move || {
+            distinct
+                .into_iter()
+                .map(|credentials| credentials.usm_user().map(|user| (credentials, user)))
+                .collect::<Result<HashMap<_, _>, String>>()
+        })
+        .await?
+        .map_err(anyhow::Error::msg)?;
+        Ok(Users(users))
+    }
+
+    fn security(&self, credentials: &Credentials) -> anyhow::Result<Security> {
         match credentials.effective_version() {
             version @ (SnmpVersion::V1 | SnmpVersion::V2c) => {
                 let version = if version == SnmpVersion::V1 { Version::V1 } else { Version::V2c };
@@ -149,15 +177,11 @@ impl UserCache {
             }
             SnmpVersion::V3 => {
                 let usm = &credentials.usm;
-                let key = UsmCredentials { context_name: None, ..usm.clone() };
-                let user = match self.users.get(&key) {
-                    Some(user) => user.clone(),
-                    None => {
-                        let user = usm.usm_user().map_err(anyhow::Error::msg)?;
-                        self.users.insert(key, user.clone());
-                        user
-                    }
-                };
+                let user = self
+                    .0
+                    .get(&UsmCredentials { context_name: None, ..usm.clone() })
+                    .context("SNMPv3 user not derived")?
+                    .clone();
                 Ok(Security::Usm { user, context_name: usm.context(), context_engine_id: None, engine_id: None })
             }
         }
@@ -167,7 +191,9 @@ impl UserCache {
 /// A device known at start or found by discovery, before its task starts.
 struct Planned {
     config: DeviceConfig,
-    address: SocketAddr,
+    port: u16,
+    /// None: `config.address` is a name, resolved by the device's task.
+    address: Option<SocketAddr>,
     security: Security,
     subnet: Option<String>,
 }
@@ -193,6 +219,8 @@ struct SourceStats {
     request_errors: Counter,
     poll_timeouts: Counter,
     unreachable: Counter,
+    /// Failed resolutions of a device's name.
+    unresolved: Counter,
     no_profile: Counter,
     bulk_fallbacks: Counter,
     metrics: ComponentMetrics,
@@ -209,6 +237,7 @@ impl SourceStats {
             request_errors: metrics.error_counter("request_error"),
             poll_timeouts: metrics.error_counter("poll_timeout"),
             unreachable: metrics.error_counter("unreachable"),
+            unresolved: metrics.error_counter("unresolved"),
             no_profile: metrics.error_counter("no_profile"),
             bulk_fallbacks: metrics.error_counter("getbulk_fallback"),
             metrics: metrics.clone(),
@@ -246,7 +275,7 @@ async fn run(
         epoch: Instant::now(),
     });
     let mut tasks = JoinSet::new();
-    let configured: Vec<IpAddr> = devices.iter().map(|d| d.address.ip()).collect();
+    let configured: Vec<IpAddr> = devices.iter().filter_map(|d| d.address.map(|a| a.ip())).collect();
     for planned in devices {
         let token = ctx.shutdown.child_token();
         tasks.spawn(device_loop(shared.clone(), planned, token));
@@ -320,7 +349,8 @@ async fn discover(
             running.insert(ip, token.clone());
             let planned = Planned {
                 config,
-                address: SocketAddr::new(ip, port),
+                port,
+                address: Some(SocketAddr::new(ip, port)),
                 security: security.clone(),
                 subnet: Some(subnet),
             };
@@ -385,7 +415,9 @@ fn device_options(config: &SnmpSourceConfig) -> DeviceOptions {
 /// One device's state between polls.
 struct Polled {
     identity: DeviceIdentity,
-    device: Device,
+    /// None until the device's name resolves ([`Unresolved`]).
+    device: Option<Device>,
+    unresolved: Option<Unresolved>,
     interval: Duration,
     profile_override: Option<String>,
     fetcher: Fetcher,
@@ -396,9 +428,51 @@ struct Polled {
     last_tags: Tags,
 }
 
+/// A device whose name has not resolved yet: reported unreachable at each poll, its name
+/// tried again with a growing wait.
+struct Unresolved {
+    host: String,
+    port: u16,
+    security: Security,
+    failures: u32,
+    next_attempt: tokio::time::Instant,
+}
+
+impl Polled {
+    /// Resolves the device's name if it is time to; true when the device then has an address.
+    async fn resolve(&mut self, shared: &Shared) -> bool {
+        let Some(unresolved) = &mut self.unresolved else {
+            return true;
+        };
+        let now = tokio::time::Instant::now();
+        if now < unresolved.next_attempt {
+            return false;
+        }
+        match resolve(&unresolved.host, unresolved.port).await {
+            Ok(address) => {
+                tracing::info!(device = %self.identity.id, %address, "SNMP device name resolved");
+                self.device =
+                    Some(shared.client.device(address, unresolved.security.clone(), device_options(&shared.config)));
+                self.unresolved = None;
+                true
+            }
+            Err(error) => {
+                shared.stats.unresolved.inc();
+                unresolved.failures += 1;
+                let wait = resolve_backoff(unresolved.failures, self.interval);
+                unresolved.next_attempt = now + wait;
+                if let Some(suppressed) = UNRESOLVED_LOG.allow() {
+                    tracing::warn!(device = %self.identity.id, error = %error, retry_in = ?wait, suppressed, "cannot resolve SNMP device name; reported unreachable until it resolves");
+                }
+                false
+            }
+        }
+    }
+}
+
 async fn device_loop(shared: Arc<Shared>, planned: Planned, cancel: CancellationToken) {
     let config = &shared.config;
-    let port = planned.address.port();
+    let port = planned.port;
     let id = device_id(&config.namespace, &planned.config.address, port);
     let mut tags = Tags::new();
     for tag in config.tags.iter().chain(&planned.config.tags) {
@@ -417,8 +491,26 @@ async fn device_loop(shared: Arc<Shared>, planned: Planned, cancel: Cancellation
         interfaces: planned.config.interfaces.clone(),
     };
     let interval = planned.config.interval.unwrap_or(config.interval).get();
+    // A random phase within the interval: a thousand devices configured together must
+    // not all poll in the same second.
+    let mut next = tokio::time::Instant::now() + interval.mul_f64(fastrand::f64());
+    let (device, unresolved) = match planned.address {
+        Some(address) => (Some(shared.client.device(address, planned.security, device_options(config))), None),
+        None => {
+            let unresolved = Unresolved {
+                host: planned.config.address.clone(),
+                port,
+                security: planned.security,
+                failures: 0,
+                // Resolved right before the first poll (so names resolve spread out too).
+                next_attempt: next,
+            };
+            (None, Some(unresolved))
+        }
+    };
     let mut polled = Polled {
-        device: shared.client.device(planned.address, planned.security, device_options(config)),
+        device,
+        unresolved,
         identity,
         interval,
         profile_override: planned.config.profile.clone(),
@@ -427,13 +519,19 @@ async fn device_loop(shared: Arc<Shared>, planned: Planned, cancel: Cancellation
         profile: None,
         last_tags: tags,
     };
-    // A random phase within the interval: a thousand devices configured together must
-    // not all poll in the same second.
-    let mut next = tokio::time::Instant::now() + interval.mul_f64(fastrand::f64());
     loop {
+        // Between polls, only to try an unresolved name again.
+        let wake = polled.unresolved.as_ref().map_or(next, |u| u.next_attempt.min(next));
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep_until(next) => {}
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = polled.resolve(&shared) => {}
+        }
+        if tokio::time::Instant::now() < next {
+            continue;
         }
         let permit = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -459,6 +557,8 @@ async fn device_loop(shared: Arc<Shared>, planned: Planned, cancel: Cancellation
 enum FetchEnd {
     Complete,
     Unreachable(SnmpError),
+    /// The device's name does not resolve (yet).
+    Unresolved,
     NoProfile(Option<Oid>),
     Failed(SnmpError),
 }
@@ -473,16 +573,15 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<Event> {
     let mut uptime = None;
     let mut sys_name = None;
     let mut answered = false;
-    let end = tokio::time::timeout(
-        deadline,
-        fetch_all(shared, polled, &mut stats, &mut fetched, &mut uptime, &mut sys_name, &mut answered),
-    )
-    .await;
+    let fetching = fetch_all(shared, polled, &mut stats, &mut fetched, &mut uptime, &mut sys_name, &mut answered);
+    let end = tokio::time::timeout(deadline, fetching).await.map_err(|_| answered);
     let end = match end {
         Ok(end) => end,
         // The deadline passed before the device answered at all: unreachable.
-        Err(_) if !answered => FetchEnd::Unreachable(polled.device.timeout_error(1)),
-        Err(_) => {
+        Err(false) => {
+            polled.device.as_ref().map_or(FetchEnd::Unresolved, |d| FetchEnd::Unreachable(d.timeout_error(1)))
+        }
+        Err(true) => {
             shared.stats.poll_timeouts.inc();
             if let Some(suppressed) = POLL_ERROR_LOG.allow() {
                 tracing::warn!(device = %polled.identity.id, deadline = ?deadline, suppressed, "SNMP poll did not finish in time; sending what was fetched");
@@ -491,8 +590,10 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<Event> {
         }
     };
     shared.stats.count(&stats);
-    let reachable = !matches!(end, FetchEnd::Unreachable(_));
+    let reachable = !matches!(end, FetchEnd::Unreachable(_) | FetchEnd::Unresolved);
     match &end {
+        // Counted and logged where the name failed to resolve.
+        FetchEnd::Unresolved => {}
         FetchEnd::Unreachable(error) => {
             shared.stats.unreachable.inc();
             if let Some(suppressed) = UNREACHABLE_LOG.allow() {
@@ -541,11 +642,12 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<Event> {
     reporter.device(reachable, duration, &stats);
     let mut events = reporter.events;
     let profile = polled.profile.as_ref().filter(|_| reachable);
-    let ip = polled
-        .device
-        .name()
-        .parse::<SocketAddr>()
-        .map_or_else(|_| polled.device.name().to_owned(), |a| a.ip().to_string());
+    let ip = match &polled.device {
+        Some(device) => {
+            device.name().parse::<SocketAddr>().map_or_else(|_| device.name().to_owned(), |a| a.ip().to_string())
+        }
+        None => polled.unresolved.as_ref().map(|u| u.host.clone()).unwrap_or_default(),
+    };
     events.push(Event::Metadata(report::device_metadata(
         &polled.identity,
         timestamp,
@@ -571,10 +673,13 @@ async fn fetch_all(
 ) -> FetchEnd {
     let first = [Oid::from(SYS_OBJECT_ID), Oid::from(SYS_UP_TIME), Oid::from(SYS_NAME)];
     let mut sys_object_id = None;
+    let Some(device) = &polled.device else {
+        return FetchEnd::Unresolved;
+    };
     // Not through the adaptive batching: no answer here means an unreachable device, not
     // a request too large.
     stats.get_requests += 1;
-    let answer = polled.device.get(&first).await.map(|varbinds| {
+    let answer = device.get(&first).await.map(|varbinds| {
         *answered = true;
         for vb in varbinds {
             if vb.value.is_exception() {
@@ -604,15 +709,17 @@ async fn fetch_all(
     let Some(profile) = profile else {
         return FetchEnd::NoProfile(sys_object_id);
     };
+    let Some(device) = &polled.device else {
+        return FetchEnd::Unresolved;
+    };
     let plan = profile.plan();
     let scalars: Vec<Oid> = plan.scalars.iter().filter(|oid| !first.contains(oid)).cloned().collect();
-    if let Err(error) = polled.fetcher.get(&polled.device, &scalars, stats, |vb| fetched.insert(vb.oid, vb.value)).await
-    {
+    if let Err(error) = polled.fetcher.get(device, &scalars, stats, |vb| fetched.insert(vb.oid, vb.value)).await {
         return FetchEnd::Failed(error);
     }
     let columns: Vec<Oid> = plan.tables.iter().flat_map(|t| t.columns.iter().cloned()).collect();
     if let Err(error) =
-        polled.fetcher.walk_columns(&polled.device, &columns, stats, |vb| fetched.insert(vb.oid, vb.value)).await
+        polled.fetcher.walk_columns(device, &columns, stats, |vb| fetched.insert(vb.oid, vb.value)).await
     {
         return FetchEnd::Failed(error);
     }
@@ -655,6 +762,14 @@ mod tests {
         assert_eq!(shards.iter().sum::<usize>(), 1000, "every device has exactly one owner");
         assert!(shards.iter().all(|n| (200..300).contains(n)), "{shards:?}");
         assert!(owns(None, "x") && owns(Some(ShardConfig { index: 0, count: 1 }), "x"));
+    }
+
+    #[test]
+    fn name_resolution_is_retried_sooner_first_then_at_most_once_an_interval() {
+        let secs = |failures| resolve_backoff(failures, Duration::from_secs(60)).as_secs();
+        assert_eq!([secs(1), secs(2), secs(3), secs(6), secs(7), secs(1000)], [1, 2, 4, 32, 60, 60]);
+        assert_eq!(resolve_backoff(10, Duration::from_secs(3600)), MAX_RESOLVE_BACKOFF);
+        assert_eq!(resolve_backoff(1, Duration::from_millis(10)), FIRST_RESOLVE_BACKOFF);
     }
 
     #[test]
