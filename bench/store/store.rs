@@ -206,7 +206,7 @@ fn log_event(i: usize, lines: &[String], ts_ms: i64, devices: u32) -> Event {
         status: Status::from_syslog_severity((i % 8) as u8),
         message: lines[i % lines.len()].clone(),
         tags: Tags::new(),
-        attributes,
+        attributes: attributes.into(),
     })
 }
 

@@ -6,10 +6,14 @@
 //! Device Monitoring intake, not as metrics or logs). Every sink maps from these types; their
 //! JSON shape (serde) is the documented one in `docs/events.md`.
 
+mod attributes;
+
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+pub use attributes::{AttributeValue, Attributes, MAX_DEPTH, Members, Node};
 
 /// Tags in Datadog's sense, as key/value pairs. A bare tag has an empty value. Ordered so
 /// output is deterministic and series identity is stable.
@@ -161,9 +165,10 @@ pub struct LogEvent {
     pub message: String,
     #[serde(default)]
     pub tags: Tags,
-    /// Structured fields: parsed syslog header and vendor fields, trap varbinds.
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Structured fields: parsed syslog header and vendor fields, trap varbinds. A nested
+    /// JSON object in every output ([`Attributes`]).
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
 }
 
 /// What one poll learnt about a device: who it is (from the profile's `metadata` section)
@@ -257,7 +262,7 @@ mod tests {
             status: Status::from_syslog_severity(3),
             message: "link down".into(),
             tags: Tags::new(),
-            attributes: serde_json::Map::new(),
+            attributes: Attributes::new(),
         });
         let json = serde_json::to_value(&log).unwrap();
         assert_eq!(

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use nocwatch_syslog::{Facility, Message, SdElement, SdParam, Severity};
 
-use crate::event::{Event, LogEvent};
+use crate::event::{AttributeValue, Event, LogEvent, Node};
 use crate::sinks::util::json;
 use crate::sinks::util::request::{Encoded, Encoder, Request};
 
@@ -65,8 +65,7 @@ impl JsonLines {
 /// Datadog's TCP intake). What the syslog source parsed comes back: facility, app name,
 /// proc id, msg id and structured data from the attributes; severity from the status.
 pub fn to_syslog(log: &LogEvent) -> Message<'_> {
-    let syslog = log.attributes.get("syslog");
-    let field = |key: &str| syslog.and_then(|s| s.get(key)).and_then(|v| v.as_str());
+    let field = |key: &str| log.attributes.get_str(&["syslog", key]);
     let mut message = Message::new(Cow::Borrowed(log.message.as_str()));
     message.facility = field("facility").and_then(facility_by_name).or(Some(Facility::User));
     message.severity = Severity::from_code(log.status.syslog_severity());
@@ -75,21 +74,21 @@ pub fn to_syslog(log: &LogEvent) -> Message<'_> {
     message.app_name = log.service.as_deref().or(field("appname")).map(Cow::Borrowed);
     message.proc_id = field("procid").map(Cow::Borrowed);
     message.msg_id = field("msgid").map(Cow::Borrowed);
-    if let Some(serde_json::Value::Object(elements)) = log.attributes.get("structured_data") {
+    if let Some(Node::Object(elements)) = log.attributes.get(&["structured_data"]) {
         for (id, params) in elements {
-            let params = params
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(name, value)| SdParam {
-                    name: Cow::Borrowed(name.as_str()),
-                    value: match value {
-                        serde_json::Value::String(s) => Cow::Borrowed(s.as_str()),
-                        other => Cow::Owned(other.to_string()),
-                    },
-                })
-                .collect();
-            message.structured_data.push(SdElement { id: Cow::Borrowed(id.as_str()), params });
+            let params = match params {
+                Node::Object(params) => params
+                    .map(|(name, value)| SdParam {
+                        name: Cow::Borrowed(name),
+                        value: match value {
+                            Node::Value(AttributeValue::Str(s)) => Cow::Borrowed(s),
+                            other => Cow::Owned(other.to_json().to_string()),
+                        },
+                    })
+                    .collect(),
+                Node::Value(_) => Vec::new(),
+            };
+            message.structured_data.push(SdElement { id: Cow::Borrowed(id), params });
         }
     }
     message

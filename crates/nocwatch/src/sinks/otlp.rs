@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::component::Running;
 use crate::config::{self, Secret};
-use crate::event::{Event, LogEvent, Metric, MetricType, Status};
+use crate::event::{AttributeValue, Event, LogEvent, Metric, MetricType, Node, Status};
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
 use crate::sinks::util::http;
@@ -415,16 +415,16 @@ pub fn severity_number(status: Status) -> SeverityNumber {
 }
 
 fn log_record(log: &LogEvent, observed: u64) -> LogRecord {
-    let mut attributes = Vec::with_capacity(log.attributes.len() + log.tags.len() + 2);
+    let mut attributes = Vec::with_capacity(log.tags.len() + 16);
     if let Some(service) = &log.service {
         attributes.push(string_kv("service.name", service));
     }
     attributes.push(string_kv("nocwatch.source", &log.source));
     // Keys must be unique: the fields above win over an attribute or a tag of that name,
     // and an attribute over a tag.
-    for (key, value) in &log.attributes {
-        if !attributes.iter().any(|kv| kv.key == *key) {
-            attributes.push(KeyValue { key: key.clone(), value: Some(json_value(value)), ..Default::default() });
+    for (key, node) in log.attributes.members() {
+        if !attributes.iter().any(|kv| kv.key == key) {
+            attributes.push(KeyValue { key: key.to_owned(), value: Some(node_value(node)), ..Default::default() });
         }
     }
     for (key, value) in &log.tags {
@@ -441,6 +441,22 @@ fn log_record(log: &LogEvent, observed: u64) -> LogRecord {
         attributes,
         ..Default::default()
     }
+}
+
+/// An attribute → AnyValue: objects become kvlists, other values as [`json_value`].
+fn node_value(node: Node<'_>) -> AnyValue {
+    use any_value::Value as V;
+    let value = match node {
+        Node::Value(AttributeValue::Str(s)) => V::StringValue(s.to_owned()),
+        Node::Value(AttributeValue::Bool(b)) => V::BoolValue(b),
+        Node::Value(AttributeValue::Json(json)) => return json_value(json),
+        Node::Object(members) => V::KvlistValue(KeyValueList {
+            values: members
+                .map(|(k, v)| KeyValue { key: k.to_owned(), value: Some(node_value(v)), ..Default::default() })
+                .collect(),
+        }),
+    };
+    AnyValue { value: Some(value) }
 }
 
 /// JSON → AnyValue: objects become kvlists, arrays arrays; integers that fit i64 are ints,
@@ -685,7 +701,7 @@ mod tests {
             status: Status::Info,
             message: "m".into(),
             tags: Tags::new(),
-            attributes: serde_json::Map::new(),
+            attributes: Default::default(),
         });
         let events = vec![
             metric("c", MetricType::Count, 1.0, None),
@@ -743,7 +759,7 @@ mod tests {
             status: Status::Critical,
             message: "link down".into(),
             tags: [("env".to_owned(), "prd".to_owned()), ("cisco".to_owned(), "tag loses".to_owned())].into(),
-            attributes: attributes.as_object().unwrap().clone(),
+            attributes: attributes.as_object().unwrap().clone().into(),
         };
         let record = log_record(&log, 7);
         assert_eq!(record.severity_number, 18);

@@ -191,7 +191,7 @@ impl<'a> Entry<'a> {
     /// the entry's own keys.
     fn write(&self, out: &mut Vec<u8>) {
         out.push(b'{');
-        if json::members(out, &self.log.attributes, |key| !RESERVED.contains(&key)) {
+        if json::members(out, self.log.attributes.members(), |key| !RESERVED.contains(&key)) {
             out.push(b',');
         }
         out.extend_from_slice(b"\"message\":");

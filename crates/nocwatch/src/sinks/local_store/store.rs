@@ -814,8 +814,7 @@ fn upsert_metadata(tx: &Connection, m: &DeviceMetadata) -> rusqlite::Result<()> 
 /// The sender's address of a log event (`peer.ip` of syslog, `peer.ip` or
 /// `snmp.peer` of traps), to find a device's logs by address.
 fn peer_of(log: &LogEvent) -> Option<&str> {
-    let peer = log.attributes.get("peer")?;
-    peer.get("ip").and_then(|v| v.as_str()).or_else(|| peer.as_str())
+    log.attributes.get_str(&["peer", "ip"]).or_else(|| log.attributes.get_str(&["peer"]))
 }
 
 fn insert_log(tx: &Connection, log: &LogEvent) -> rusqlite::Result<()> {

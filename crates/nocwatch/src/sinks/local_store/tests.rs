@@ -61,7 +61,7 @@ fn log(ts_ms: i64, host: &str, source: &str, status: Status, message: &str) -> E
         status,
         message: message.to_owned(),
         tags: Tags::new(),
-        attributes: serde_json::Map::new(),
+        attributes: Default::default(),
     })
 }
 

@@ -9,7 +9,7 @@ use std::io::Write as _;
 
 use serde_json::{Map, Value};
 
-use crate::event::{LogEvent, Tags};
+use crate::event::{AttributeValue, Attributes, LogEvent, Members, Node, Tags};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
@@ -112,15 +112,28 @@ pub fn value(out: &mut Vec<u8>, value: &Value) {
 
 pub fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'{');
-    members(out, map, |_| true);
+    for (i, (key, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, key);
+        out.push(b':');
+        value(out, v);
+    }
     out.push(b'}');
 }
 
-/// The members of `map` for which `keep(key)`, each preceded by a comma but the first:
+pub fn attributes(out: &mut Vec<u8>, attributes: &Attributes) {
+    out.push(b'{');
+    members(out, attributes.members(), |_| true);
+    out.push(b'}');
+}
+
+/// The members for which `keep(key)`, each preceded by a comma but the first:
 /// `"k":v,"k2":v2`. Returns whether any was written.
-pub fn members(out: &mut Vec<u8>, map: &Map<String, Value>, keep: impl Fn(&str) -> bool) -> bool {
+pub fn members(out: &mut Vec<u8>, list: Members<'_>, keep: impl Fn(&str) -> bool) -> bool {
     let mut first = true;
-    for (key, v) in map {
+    for (key, node) in list {
         if !keep(key) {
             continue;
         }
@@ -130,9 +143,30 @@ pub fn members(out: &mut Vec<u8>, map: &Map<String, Value>, keep: impl Fn(&str) 
         first = false;
         string(out, key);
         out.push(b':');
-        value(out, v);
+        attribute(out, node);
     }
     !first
+}
+
+fn attribute(out: &mut Vec<u8>, node: Node<'_>) {
+    match node {
+        Node::Value(AttributeValue::Str(s)) => string(out, s),
+        Node::Value(AttributeValue::Bool(true)) => out.extend_from_slice(b"true"),
+        Node::Value(AttributeValue::Bool(false)) => out.extend_from_slice(b"false"),
+        Node::Value(AttributeValue::Json(v)) => value(out, v),
+        Node::Object(inner) => {
+            out.push(b'{');
+            for (i, (key, node)) in inner.enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(out, key);
+                out.push(b':');
+                attribute(out, node);
+            }
+            out.push(b'}');
+        }
+    }
 }
 
 fn tags(out: &mut Vec<u8>, tags: &Tags) {
@@ -178,7 +212,7 @@ pub fn log_event(out: &mut Vec<u8>, log: &LogEvent) {
     tags(out, &log.tags);
     if !log.attributes.is_empty() {
         out.extend_from_slice(b",\"attributes\":");
-        object(out, &log.attributes);
+        attributes(out, &log.attributes);
     }
     out.push(b'}');
 }
@@ -222,13 +256,13 @@ mod tests {
 
     #[test]
     fn values_and_log_events_match_serde_json() {
-        let attributes = serde_json::json!({
+        let tree = serde_json::json!({
             "syslog": {"facility": "local7", "severity": "notice", "appname": "RT_FLOW"},
             "structured_data": {"junos@2636.1.1.1.2.39": {"source-address": "1.2.3.4", "encrypted": "No "}},
             "n": [1, -2, 3.5, 1e300, null, true, false, "s\"q"],
             "peer": {"ip": "10.0.0.1"}, "truncated": true, "": {}
         });
-        let serde_json::Value::Object(attributes) = attributes else { unreachable!() };
+        let serde_json::Value::Object(map) = tree else { unreachable!() };
         let mut log = LogEvent {
             timestamp: "2026-11-25T08:00:00.123456Z".parse().expect("timestamp"),
             host: Some("core-sw1".into()),
@@ -237,16 +271,19 @@ mod tests {
             status: Status::Notice,
             message: "Configured from \"console\"\n\tby vty0 \u{1}".into(),
             tags: [("env".to_owned(), "prd".to_owned()), ("bare".to_owned(), String::new())].into(),
-            attributes,
+            attributes: map.clone().into(),
         };
         let event = Event::Log(log.clone());
         assert_eq!(ours(|out| log_event(out, &log)), serde(&event));
-        assert_eq!(ours(|out| object(out, &log.attributes)), serde(&log.attributes));
+        // The bytes serde_json writes for the same attributes as a `Map` (their former type).
+        assert_eq!(ours(|out| attributes(out, &log.attributes)), serde(&map));
+        assert_eq!(ours(|out| object(out, &map)), serde(&map));
+        assert_eq!(serde(&log.attributes), serde(&map));
 
         log.host = None;
         log.service = None;
         log.tags.clear();
-        log.attributes.clear();
+        log.attributes = Attributes::new();
         log.timestamp = "1970-01-01T00:00:00Z".parse().expect("timestamp");
         assert_eq!(ours(|out| log_event(out, &log)), serde(&Event::Log(log.clone())));
     }

@@ -17,7 +17,7 @@ use nocwatch_snmp::receiver::Notification;
 use nocwatch_snmp::{Oid, OpaqueValue, Value, Version};
 use serde_json::{Map, Value as Json};
 
-use crate::event::{LogEvent, Status, Tags};
+use crate::event::{Attributes, LogEvent, Status, Tags};
 
 /// `ddsource` of trap events, as the Datadog listener sets it.
 pub const SOURCE: &str = "snmp-traps";
@@ -34,24 +34,24 @@ impl TrapFormatter {
 
     pub fn to_event(&self, notification: &Notification, sender: IpAddr, timestamp: jiff::Timestamp) -> LogEvent {
         let device = sender.to_canonical().to_string();
-        let mut attributes = Map::new();
+        let mut attributes = Attributes::new();
         let trap_oid = dotless(&notification.trap_oid);
         let trap_node = self.mibs.node(notification.trap_oid.arcs());
         let trap_name = trap_node.map(|node| node.name().to_owned());
-        attributes.insert("snmpTrapOID".into(), Json::String(trap_oid.clone()));
+        attributes.insert_json(&["snmpTrapOID"], Json::String(trap_oid.clone()));
         if let Some(node) = trap_node {
-            attributes.insert("snmpTrapName".into(), Json::String(node.name().to_owned()));
-            attributes.insert("snmpTrapMIB".into(), Json::String(node.module().to_owned()));
+            attributes.insert_json(&["snmpTrapName"], Json::String(node.name().to_owned()));
+            attributes.insert_json(&["snmpTrapMIB"], Json::String(node.module().to_owned()));
         }
         if let Some(uptime) = notification.uptime {
-            attributes.insert("uptime".into(), Json::from(uptime));
+            attributes.insert_json(&["uptime"], Json::from(uptime));
         }
         if let Some(v1) = &notification.v1 {
-            attributes.insert("enterpriseOID".into(), Json::String(dotless(&v1.enterprise)));
-            attributes.insert("genericTrap".into(), Json::from(v1.generic_trap));
-            attributes.insert("specificTrap".into(), Json::from(v1.specific_trap));
+            attributes.insert_json(&["enterpriseOID"], Json::String(dotless(&v1.enterprise)));
+            attributes.insert_json(&["genericTrap"], Json::from(v1.generic_trap));
+            attributes.insert_json(&["specificTrap"], Json::from(v1.specific_trap));
             let [a, b, c, d] = v1.agent_addr;
-            attributes.insert("agentAddress".into(), Json::String(format!("{a}.{b}.{c}.{d}")));
+            attributes.insert_json(&["agentAddress"], Json::String(format!("{a}.{b}.{c}.{d}")));
         }
 
         let mut message = trap_name.unwrap_or_else(|| trap_oid.clone());
@@ -74,12 +74,12 @@ impl TrapFormatter {
             if let Some((node, _)) = resolved {
                 let value = named_value(&vb.value, syntax);
                 let _ = write!(message, " {}={}", node.name(), plain(&value));
-                attributes.insert(node.name().to_owned(), value);
+                attributes.insert_json(&[node.name()], value);
             } else {
                 let _ = write!(message, " {}={}", dotless(&vb.oid), plain(&raw_value(&vb.value)));
             }
         }
-        attributes.insert("variables".into(), Json::Array(variables));
+        attributes.insert_json(&["variables"], Json::Array(variables));
 
         let mut tags = Tags::new();
         tags.insert("snmp_version".into(), version_tag(notification.version).to_owned());
@@ -239,9 +239,9 @@ mod tests {
         };
         let formatter = TrapFormatter::new(Arc::new(Mibs::empty()), "default".into());
         let event = formatter.to_event(&notification, "::ffff:10.0.0.1".parse().unwrap(), jiff::Timestamp::UNIX_EPOCH);
-        let a = &event.attributes;
+        let a = &event.attributes.to_json();
         assert_eq!(a["snmpTrapOID"], "1.3.6.1.6.3.1.1.5.3");
-        assert!(!a.contains_key("snmpTrapName"));
+        assert!(a.get("snmpTrapName").is_none());
         assert_eq!(a["enterpriseOID"], "1.3.6.1.4.1.9.1.617");
         assert_eq!(a["genericTrap"], 2);
         assert_eq!(a["uptime"], 92440);

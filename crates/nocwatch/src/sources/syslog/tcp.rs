@@ -74,7 +74,7 @@ impl ConnectionHandler for Connection {
                 self.shared.truncated.inc();
             }
             let event = self.shared.mapper.to_event_from(frame.data, &self.peer, frame.truncated, &ctx);
-            if event.attributes.contains_key("parse_error") {
+            if event.attributes.get(&["parse_error"]).is_some() {
                 self.shared.parse_errors.inc();
             }
             batch.push(Event::Log(event));

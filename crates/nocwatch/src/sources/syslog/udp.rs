@@ -93,7 +93,7 @@ async fn receive(
                     };
                     let event = shared.mapper.to_event_from(&buf[..len.min(max_message)], &peer, truncated, &ctx);
                     last_peer = Some(peer);
-                    if event.attributes.contains_key("parse_error") {
+                    if event.attributes.get(&["parse_error"]).is_some() {
                         shared.parse_errors.inc();
                     }
                     batch.push(Event::Log(event));
