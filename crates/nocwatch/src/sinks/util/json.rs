@@ -112,40 +112,34 @@ pub fn value(out: &mut Vec<u8>, value: &Value) {
 
 pub fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'{');
-    for (i, (key, v)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        string(out, key);
-        out.push(b':');
-        value(out, v);
-    }
+    entries(out, map.iter().map(|(k, v)| (k.as_str(), v)), value);
     out.push(b'}');
 }
 
 pub fn attributes(out: &mut Vec<u8>, attributes: &Attributes) {
     out.push(b'{');
-    members(out, attributes.members(), |_| true);
+    entries(out, attributes.members(), attribute);
     out.push(b'}');
 }
 
 /// The members for which `keep(key)`, each preceded by a comma but the first:
 /// `"k":v,"k2":v2`. Returns whether any was written.
 pub fn members(out: &mut Vec<u8>, list: Members<'_>, keep: impl Fn(&str) -> bool) -> bool {
-    let mut first = true;
-    for (key, node) in list {
-        if !keep(key) {
-            continue;
-        }
-        if !first {
+    let mut any = false;
+    entries(out, list.filter(|(key, _)| keep(key)).inspect(|_| any = true), attribute);
+    any
+}
+
+/// `"k":v,"k2":v2`, each value written by `write_value`.
+fn entries<'a, V>(out: &mut Vec<u8>, list: impl Iterator<Item = (&'a str, V)>, write_value: fn(&mut Vec<u8>, V)) {
+    for (i, (key, v)) in list.enumerate() {
+        if i > 0 {
             out.push(b',');
         }
-        first = false;
         string(out, key);
         out.push(b':');
-        attribute(out, node);
+        write_value(out, v);
     }
-    !first
 }
 
 fn attribute(out: &mut Vec<u8>, node: Node<'_>) {
@@ -156,14 +150,7 @@ fn attribute(out: &mut Vec<u8>, node: Node<'_>) {
         Node::Value(AttributeValue::Json(v)) => value(out, v),
         Node::Object(inner) => {
             out.push(b'{');
-            for (i, (key, node)) in inner.enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(out, key);
-                out.push(b':');
-                attribute(out, node);
-            }
+            entries(out, inner, attribute);
             out.push(b'}');
         }
     }
@@ -171,14 +158,7 @@ fn attribute(out: &mut Vec<u8>, node: Node<'_>) {
 
 fn tags(out: &mut Vec<u8>, tags: &Tags) {
     out.push(b'{');
-    for (i, (key, v)) in tags.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        string(out, key);
-        out.push(b':');
-        string(out, v);
-    }
+    entries(out, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), string);
     out.push(b'}');
 }
 
