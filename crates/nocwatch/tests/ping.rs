@@ -92,7 +92,73 @@ sinks:
     assert_eq!(value(&nobody, "unreachable"), Some(1.0));
     assert_eq!(value(&nobody, "packet_loss"), Some(100.0));
     assert_eq!(value(&nobody, "avg_rtt"), None, "no RTT without replies");
-    let event = agent.events().into_iter().find(|e| e["tags"]["ping_target"] == "127.0.0.1").unwrap();
+}
+
+/// Datadog joins a device's ping metrics with its SNMP metrics by host and tags (its SNMP
+/// check sends `networkdevice.ping.*` with the device's own tags and host). The snmp source
+/// is the reference here: it polls the same address (nobody answers SNMP on loopback's port
+/// 161, so it reports the device unreachable, with the device's identity), and every ping
+/// metric must carry its host and each of its identity tags.
+#[test]
+fn ping_metrics_carry_the_host_and_tags_of_the_same_devices_snmp_metrics() {
+    let config = "
+admin: {address: '${ADMIN}'}
+shutdown: {drain_period: 0s}
+sources:
+  ping:
+    type: ping
+    targets: ['127.0.0.1']
+    interval: 1s
+    count: 1
+    timeout: 200ms
+    namespace: lab
+    use_device_id_as_hostname: true
+    tags: ['site:lab1']
+  snmp:
+    type: snmp
+    addresses: ['127.0.0.1']
+    community: public
+    namespace: lab
+    use_device_id_as_hostname: true
+    tags: ['site:lab1']
+    interval: 1s
+    timeout: 200ms
+    retries: 0
+sinks:
+  file: {type: file, path: '${DIR}/events.jsonl'}
+";
+    let agent = Agent::start(config, Stdio::null());
+    let find = |name: &str| agent.events().into_iter().find(|e| e["name"] == name);
+    eventually(Duration::from_secs(15), "a ping report and an SNMP reachability report", || {
+        find("networkdevice.ping.reachable").is_some() && find("snmp.device.unreachable").is_some()
+    });
+    let snmp = find("snmp.device.unreachable").unwrap();
+    assert_eq!(snmp["host"], "device:lab:127.0.0.1", "the SNMP side names the device so");
+    for name in ["reachable", "unreachable", "packet_loss", "avg_rtt"] {
+        let ping = find(&format!("networkdevice.ping.{name}")).unwrap();
+        assert_eq!(ping["host"], snmp["host"], "{name}");
+        for tag in ["snmp_device", "device_namespace", "site"] {
+            assert!(!snmp["tags"][tag].is_null(), "the SNMP metric has `{tag}`");
+            assert_eq!(ping["tags"][tag], snmp["tags"][tag], "{name}: {tag}");
+        }
+        assert_eq!(ping["tags"]["ping_target"], "127.0.0.1");
+    }
+}
+
+#[test]
+fn without_use_device_id_as_hostname_ping_metrics_have_no_host_as_snmp_metrics() {
+    let config = "
+admin: {address: '${ADMIN}'}
+shutdown: {drain_period: 0s}
+sources:
+  ping: {type: ping, targets: ['127.0.0.1'], interval: 1s, count: 1, timeout: 200ms}
+sinks:
+  file: {type: file, path: '${DIR}/events.jsonl'}
+";
+    let agent = Agent::start(config, Stdio::null());
+    eventually(Duration::from_secs(10), "a ping report", || !agent.events().is_empty());
+    let event = agent.events().into_iter().next().unwrap();
+    assert!(event["host"].is_null(), "{event}");
+    assert_eq!(event["tags"]["device_namespace"], "default");
     assert_eq!(event["tags"]["snmp_device"], "127.0.0.1");
-    assert_eq!(event["host"], "127.0.0.1");
 }

@@ -1,6 +1,9 @@
 //! The ping source: ICMP echo to a list of targets, with the Datadog metric names
 //! (`networkdevice.ping.avg_rtt`, `.reachable`, `.unreachable`, `.packet_loss`, plus
-//! `.min_rtt` and `.max_rtt`), tagged like the SNMP device (`snmp_device`).
+//! `.min_rtt` and `.max_rtt`), named like the device's SNMP metrics (the snmp source's
+//! [`DeviceNaming`]: `snmp_device`, `device_namespace`, and the host `device:<id>` with
+//! `use_device_id_as_hostname`), as Datadog's SNMP check tags its own ping metrics, so
+//! both land on one Datadog host.
 //!
 //! One socket per address family serves every target (no task or thread per target);
 //! matching replies to requests is `nocwatch_icmp::Pinger`'s. It uses an unprivileged ICMP
@@ -17,6 +20,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
 use super::SourceContext;
+use super::snmp::{DeviceNaming, check_namespace, check_tag, default_namespace, split_tag};
 use crate::component::Running;
 use crate::config;
 use crate::event::{Event, Metric, MetricType, Tags};
@@ -41,6 +45,17 @@ pub struct PingSourceConfig {
     /// Bytes of payload after the 8-byte ICMP header.
     #[serde(default = "default_payload_size")]
     pub payload_size: usize,
+    /// The device namespace, as the snmp source's `namespace`: the `device_namespace` tag
+    /// and part of the device id.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Send each target's metrics under the host `device:<namespace>:<target>`, as the snmp
+    /// source does with the same key.
+    #[serde(default)]
+    pub use_device_id_as_hostname: bool,
+    /// `key:value` tags for every target's metrics.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 fn default_interval() -> config::Duration {
@@ -70,6 +85,10 @@ impl PingSourceConfig {
         if self.payload_size > 65_000 {
             return Err("payload_size is at most 65000".to_owned());
         }
+        check_namespace(&self.namespace)?;
+        for tag in &self.tags {
+            check_tag(tag).map_err(|e| format!("tags: {e}"))?;
+        }
         Ok(())
     }
 
@@ -85,7 +104,12 @@ impl PingSourceConfig {
                     .with_context(|| format!("ping target `{name}` has no address"))?
                     .ip(),
             };
-            targets.push(Target { name: name.clone(), ip });
+            // Named as the snmp source names a device polled at this address on port 161.
+            let naming = DeviceNaming::new(&self.namespace, name, 161, self.use_device_id_as_hostname);
+            let mut tags: Tags = self.tags.iter().map(|tag| split_tag(tag)).collect();
+            tags.extend(naming.tags);
+            tags.insert("ping_target".to_owned(), name.clone());
+            targets.push(Target { ip, host: naming.host, tags });
         }
         let v4 = targets.iter().any(|t| t.ip.is_ipv4()).then(|| open_socket(false)).transpose()?;
         let v6 = targets.iter().any(|t| t.ip.is_ipv6()).then(|| open_socket(true)).transpose()?;
@@ -95,8 +119,10 @@ impl PingSourceConfig {
 }
 
 struct Target {
-    name: String,
     ip: IpAddr,
+    /// The Datadog host of its metrics (the device's, or none).
+    host: Option<String>,
+    tags: Tags,
 }
 
 /// An ICMP socket and whether it is raw (replies then carry the IPv4 header and every
@@ -243,8 +269,6 @@ fn report(targets: &[Target], checks: &mut [Check]) -> Vec<Event> {
         if check.sent == 0 {
             continue;
         }
-        let tags: Tags =
-            [("snmp_device".to_owned(), target.ip.to_string()), ("ping_target".to_owned(), target.name.clone())].into();
         let mut gauge = |name: &str, value: f64| {
             events.push(Event::Metric(Metric {
                 name: format!("networkdevice.ping.{name}"),
@@ -252,8 +276,8 @@ fn report(targets: &[Target], checks: &mut [Check]) -> Vec<Event> {
                 value,
                 timestamp,
                 interval_secs: None,
-                host: Some(target.name.clone()),
-                tags: tags.clone(),
+                host: target.host.clone(),
+                tags: target.tags.clone(),
             }));
         };
         let received = check.rtts_ms.len() as f64;

@@ -297,7 +297,7 @@ pub struct SnmpSourceConfig {
 
 inline_keys!(SnmpSourceConfig, credentials: Credentials);
 
-fn default_namespace() -> String {
+pub(crate) fn default_namespace() -> String {
     "default".to_owned()
 }
 fn default_interval() -> config::Duration {
@@ -343,9 +343,7 @@ impl SnmpSourceConfig {
         if self.devices.is_empty() && self.addresses.is_empty() && discovery_subnets == 0 {
             return Err("give `devices`, `addresses` or `discovery.subnets` (nothing to poll)".to_owned());
         }
-        if self.namespace.trim().is_empty() {
-            return Err("namespace: must not be empty".to_owned());
-        }
+        check_namespace(&self.namespace)?;
         for (name, duration) in [("interval", self.interval), ("timeout", self.timeout)] {
             if duration.get().is_zero() {
                 return Err(format!("{name}: must be more than 0"));
@@ -430,7 +428,15 @@ impl SnmpSourceConfig {
     }
 }
 
-fn check_tag(tag: &str) -> Result<(), String> {
+/// The `namespace` key's rule, for every source that names devices.
+pub(crate) fn check_namespace(namespace: &str) -> Result<(), String> {
+    if namespace.trim().is_empty() {
+        return Err("namespace: must not be empty".to_owned());
+    }
+    Ok(())
+}
+
+pub(crate) fn check_tag(tag: &str) -> Result<(), String> {
     if tag.trim().is_empty() || tag.trim().starts_with(':') {
         return Err(format!("`{tag}` is not a tag: write `key:value`"));
     }

@@ -35,6 +35,7 @@ pub use config::{
     Credentials, DeviceConfig, DiscoveryConfig, InterfaceConfig, InterfaceMatch, ShardConfig, SnmpSourceConfig,
     SnmpVersion,
 };
+pub(crate) use config::{check_namespace, check_tag, default_namespace, split_tag};
 
 use self::counters::CounterTracker;
 use self::discovery::{Discovered, Subnet};
@@ -86,6 +87,27 @@ pub fn device_id(namespace: &str, address: &str, port: u16) -> String {
 /// The `snmp_device` tag: the address, with `:<port>` when the port is not 161.
 fn snmp_device_tag(address: &str, port: u16) -> String {
     if port == 161 { address.to_owned() } else { format!("{address}:{port}") }
+}
+
+/// How every metric about one device is named, whichever source emits it (this poller, the
+/// ping source), so that Datadog puts them on one host and one device: the device id, the
+/// host (`device:<id>` with `use_device_id_as_hostname`, else none: the sink decides) and
+/// the identity tags `snmp_device` and `device_namespace`.
+#[derive(Debug, Clone)]
+pub struct DeviceNaming {
+    pub id: String,
+    pub host: Option<String>,
+    pub tags: Tags,
+}
+
+impl DeviceNaming {
+    pub fn new(namespace: &str, address: &str, port: u16, use_device_id_as_hostname: bool) -> DeviceNaming {
+        let id = device_id(namespace, address, port);
+        let mut tags = Tags::new();
+        tags.insert("snmp_device".into(), snmp_device_tag(address, port));
+        tags.insert("device_namespace".into(), namespace.to_owned());
+        DeviceNaming { host: use_device_id_as_hostname.then(|| format!("device:{id}")), id, tags }
+    }
 }
 
 impl SnmpSourceConfig {
@@ -473,20 +495,19 @@ impl Polled {
 async fn device_loop(shared: Arc<Shared>, planned: Planned, cancel: CancellationToken) {
     let config = &shared.config;
     let port = planned.port;
-    let id = device_id(&config.namespace, &planned.config.address, port);
+    let naming = DeviceNaming::new(&config.namespace, &planned.config.address, port, config.use_device_id_as_hostname);
     let mut tags = Tags::new();
     for tag in config.tags.iter().chain(&planned.config.tags) {
         let (key, value) = config::split_tag(tag);
         tags.insert(key, value);
     }
-    tags.insert("snmp_device".into(), snmp_device_tag(&planned.config.address, port));
-    tags.insert("device_namespace".into(), config.namespace.clone());
+    tags.extend(naming.tags);
     if let Some(subnet) = &planned.subnet {
         tags.insert("autodiscovery_subnet".into(), subnet.clone());
     }
     let identity = DeviceIdentity {
-        host: config.use_device_id_as_hostname.then(|| format!("device:{id}")),
-        id,
+        host: naming.host,
+        id: naming.id,
         tags: tags.clone(),
         interfaces: planned.config.interfaces.clone(),
     };
