@@ -100,7 +100,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let listener = crate::net::bind_tcp(address)
                 .with_context(|| format!("source `{id}`: cannot open health-check port {address}"))?;
             tracing::info!(source = %id, %address, "TCP health-check port open");
-            tokio::spawn(health_port::serve(listener, address, healthy_rx, lifecycle.draining()));
+            tokio::spawn(health_port::serve(listener, address, healthy_rx, lifecycle.draining(), metrics.clone()));
         }
         let ctx = SourceContext {
             id: id.clone(),

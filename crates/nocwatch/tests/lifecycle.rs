@@ -130,3 +130,45 @@ fn a_busy_port_fails_start_up_even_with_shared_receivers() {
     assert!(stderr.contains(&format!("cannot listen on udp://127.0.0.1:{udp}")), "{stderr}");
     drop(first);
 }
+
+/// Out of file descriptors, a health port's accept fails while the connection stays queued:
+/// the failure is counted and logged (rate-limited) instead of spinning, and the port
+/// answers again once descriptors are available.
+#[test]
+fn health_port_survives_running_out_of_file_descriptors() {
+    let (udp, health) = (free_port(), free_port());
+    let mut agent = Agent::start(&config(udp, health, "0s"), Stdio::null());
+    let pid = agent.child.id().to_string();
+    let set_nofile = |limit: &str| {
+        let status =
+            std::process::Command::new("prlimit").args(["--pid", &pid, &format!("--nofile={limit}")]).status().unwrap();
+        assert!(status.success(), "prlimit --nofile={limit}");
+    };
+    let original = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile", "--raw", "--noheadings", "--output=SOFT,HARD"])
+        .output()
+        .unwrap();
+    let original = String::from_utf8(original.stdout).unwrap();
+    let original = original.split_whitespace().collect::<Vec<_>>().join(":");
+
+    // The lowest free descriptor number: with the limit there, every new descriptor fails.
+    let open: std::collections::BTreeSet<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let lowest_free = (0..).find(|fd| !open.contains(fd)).unwrap();
+    set_nofile(&format!("{lowest_free}:{}", original.split(':').nth(1).unwrap()));
+
+    // The kernel completes the handshake from the backlog; nocwatch's accept() fails.
+    let _queued = std::net::TcpStream::connect(addr(health)).unwrap();
+    eventually(Duration::from_secs(10), "the accept failure logged", || {
+        agent.stderr().contains("health-check port: accept failed")
+    });
+
+    set_nofile(&original);
+    let failures = agent.metric("nocwatch_component_errors_total", &["component_id=\"syslog\"", "health_accept"]);
+    assert!(failures.is_some_and(|n| n >= 1.0), "health_accept errors counted: {failures:?}");
+    assert!(tcp_accepts(addr(health)), "the health port answers again");
+    agent.signal("TERM");
+    assert!(agent.wait_exit(Duration::from_secs(10)).success());
+}

@@ -12,13 +12,19 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::telemetry::{ComponentMetrics, RateLimit};
+
 /// Runs one health port. `listener` is bound at start-up, so a busy port fails start-up.
+/// Failed accepts count as the source's `errors{kind="health_accept"}`.
 pub async fn serve(
     listener: TcpListener,
     address: SocketAddr,
     mut healthy: watch::Receiver<bool>,
     mut draining: watch::Receiver<bool>,
+    metrics: ComponentMetrics,
 ) {
+    static ACCEPT_ERRORS: RateLimit = RateLimit::new(Duration::from_secs(10));
+    let accept_errors = metrics.error_counter("health_accept");
     let mut listener = Some(listener);
     loop {
         if *draining.borrow() {
@@ -45,9 +51,18 @@ pub async fn serve(
                 }
             }
             _ = draining.changed() => {}
-            accepted = accept(listener.as_ref()) => {
+            accepted = accept(listener.as_ref()) => match accepted {
                 // Accept-and-close is the whole check; nothing is read or written.
-                drop(accepted);
+                Ok(stream) => drop(stream),
+                Err(e) => {
+                    accept_errors.inc();
+                    if let Some(suppressed) = ACCEPT_ERRORS.allow() {
+                        tracing::warn!(%address, error = %e, suppressed, "health-check port: accept failed");
+                    }
+                    // Out of file descriptors and the like: the connection stays queued, so
+                    // retrying at once would spin a core.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
     }
