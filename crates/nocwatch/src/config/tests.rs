@@ -306,6 +306,14 @@ fn check_config_catches_what_run_would_refuse() {
             "no known TCP intake",
         ),
         ("sinks:\n  d: {type: datadog_logs, api_key: k, site: datadoghq.co}\n", "did you mean `datadoghq.com`?"),
+        (
+            "sinks:\n  d: {type: datadog_logs, api_key: k, request_timeout: 0s}\n",
+            "request_timeout must be more than 0s",
+        ),
+        (
+            "sinks:\n  d: {type: datadog_metrics, api_key: k, request_timeout: 0s}\n",
+            "request_timeout must be more than 0s",
+        ),
     ];
     for (source, expected) in cases {
         let message = error(source, &[]);

@@ -72,6 +72,10 @@ impl DatadogMetricsConfig {
         if self.api_key.expose().trim().is_empty() {
             return Err("api_key is empty".to_owned());
         }
+        if self.request_timeout.get().is_zero() {
+            // Every request would time out and be retried forever.
+            return Err("request_timeout must be more than 0s".to_owned());
+        }
         self.tls.client_config().map(drop).map_err(|e| format!("{e:#}"))
     }
 
