@@ -184,7 +184,7 @@ fn main() {
     report("datadog/series+gzip", n, measure(runs, || flush(&mut datadog, &events, |r| drop(black_box(r)))));
 
     let sample = measure(runs, || {
-        let mut store = nocwatch::sinks::prometheus::Exposition::new(Duration::from_secs(300));
+        let mut store = nocwatch::sinks::prometheus::Exposition::new(Duration::from_secs(300), usize::MAX, None);
         for event in &events {
             if let Event::Metric(metric) = event {
                 store.update(metric);

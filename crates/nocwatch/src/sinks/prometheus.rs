@@ -5,7 +5,12 @@
 //! - names are sanitised (`snmp.ifHCInOctets` → `snmp_ifHCInOctets`), tags become labels,
 //!   the device becomes the `host` label;
 //! - counts are summed into counters (`_total`), gauges and rates (per second) are gauges;
-//! - a series not updated for `expire_after` disappears, so a removed interface goes away.
+//! - a series not updated for `expire_after` disappears, so a removed interface goes away;
+//!   expiry runs on a timer too, so memory stays bounded when nobody scrapes, and at most
+//!   `max_series` are held (points of further new series are dropped and counted);
+//! - names that would collide in the exposition (two tags that sanitise to one label; a gauge
+//!   `x_total` beside a counter `x`) keep the first and count the rest, never emit an
+//!   invalid page.
 //!
 //! A pull exporter has nothing to deliver or retry: this sink's loop stores what arrives
 //! and acknowledges it at once, and the HTTP handler renders the store.
@@ -28,7 +33,7 @@ use crate::component::Running;
 use crate::config;
 use crate::event::{Event, Metric, MetricType};
 use crate::sinks::SinkContext;
-use crate::telemetry::ComponentState;
+use crate::telemetry::{ComponentMetrics, ComponentState, DropReason, RateLimit};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,16 +43,26 @@ pub struct PrometheusSinkConfig {
     /// A series not updated this long is no longer exposed.
     #[serde(default = "default_expire_after")]
     pub expire_after: config::Duration,
+    /// Most series held at once; points of new series beyond it are dropped (counted).
+    #[serde(default = "default_max_series")]
+    pub max_series: usize,
 }
 
 fn default_expire_after() -> config::Duration {
     config::Duration::from_secs(300)
 }
 
+fn default_max_series() -> usize {
+    1_000_000
+}
+
 impl PrometheusSinkConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.expire_after.get().is_zero() {
             return Err("expire_after must be more than 0s".to_owned());
+        }
+        if self.max_series == 0 {
+            return Err("max_series must be more than 0".to_owned());
         }
         Ok(())
     }
@@ -60,7 +75,8 @@ impl PrometheusSinkConfig {
         let listener = crate::net::bind_tcp(self.address)
             .with_context(|| format!("cannot serve Prometheus metrics on {}", self.address))?;
         tracing::info!(sink = %ctx.id, address = %self.address, "Prometheus exposition listening");
-        let store = Arc::new(Mutex::new(Exposition::new(self.expire_after.get())));
+        let store =
+            Arc::new(Mutex::new(Exposition::new(self.expire_after.get(), self.max_series, Some(ctx.metrics.clone()))));
         let app = Router::new().route("/metrics", get(render)).with_state(store.clone());
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Box::pin(async move {
@@ -73,7 +89,22 @@ impl PrometheusSinkConfig {
 
 async fn run(mut ctx: SinkContext, store: Arc<Mutex<Exposition>>) -> anyhow::Result<()> {
     ctx.metrics.set_state(ComponentState::Running);
-    while let Some(events) = ctx.input.recv().await {
+    let period = store.lock().map(|store| store.expire_after).unwrap_or(Duration::from_secs(60));
+    let mut expiry = tokio::time::interval(period.clamp(Duration::from_secs(1), Duration::from_secs(60)));
+    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let events = tokio::select! {
+            events = ctx.input.recv() => match events {
+                Some(events) => events,
+                None => break,
+            },
+            _ = expiry.tick() => {
+                if let Ok(mut store) = store.lock() {
+                    store.expire();
+                }
+                continue;
+            }
+        };
         let count = events.len() as u64;
         if let Ok(mut store) = store.lock() {
             for event in &events {
@@ -104,21 +135,50 @@ struct Sample {
 pub struct Exposition {
     series: HashMap<SeriesKey, Sample>,
     expire_after: Duration,
+    max_series: usize,
+    /// Where collisions and dropped points are counted (none in unit tests).
+    metrics: Option<ComponentMetrics>,
 }
 
+static COLLISIONS: RateLimit = RateLimit::new(Duration::from_secs(60));
+
 impl Exposition {
-    pub fn new(expire_after: Duration) -> Self {
-        Exposition { series: HashMap::new(), expire_after }
+    pub fn new(expire_after: Duration, max_series: usize, metrics: Option<ComponentMetrics>) -> Self {
+        Exposition { series: HashMap::new(), expire_after, max_series, metrics }
     }
 
     pub fn update(&mut self, metric: &Metric) {
-        let mut labels: BTreeMap<String, String> = metric.tags.iter().map(|(k, v)| (sanitize(k), v.clone())).collect();
+        let mut labels = BTreeMap::new();
+        for (key, value) in metric.tags.iter() {
+            let label = sanitize(key);
+            if labels.contains_key(&label) {
+                self.collision("label", &label);
+                continue;
+            }
+            labels.insert(label, value.clone());
+        }
         if let Some(host) = &metric.host {
             labels.entry("host".to_owned()).or_insert_with(|| host.clone());
         }
         let counter = metric.metric_type == MetricType::Count;
         let key = SeriesKey { name: sanitize(&metric.name), labels };
         let now = Instant::now();
+        if !self.series.contains_key(&key) && self.series.len() >= self.max_series {
+            self.expire();
+            if self.series.len() >= self.max_series {
+                if let Some(metrics) = &self.metrics {
+                    metrics.dropped(DropReason::SeriesLimit, 1);
+                }
+                if let Some(suppressed) = COLLISIONS.allow() {
+                    tracing::warn!(
+                        max_series = self.max_series,
+                        suppressed,
+                        "prometheus: max_series reached; points of new series are dropped"
+                    );
+                }
+                return;
+            }
+        }
         let sample = self.series.entry(key).or_insert(Sample { counter, value: 0.0, updated: now });
         if counter && sample.counter {
             sample.value += metric.value;
@@ -128,16 +188,37 @@ impl Exposition {
         sample.updated = now;
     }
 
-    pub fn render(&mut self) -> String {
+    /// Forgets the series not updated for `expire_after`.
+    pub fn expire(&mut self) {
         let expire_after = self.expire_after;
         self.series.retain(|_, sample| sample.updated.elapsed() < expire_after);
+    }
+
+    fn collision(&self, what: &'static str, name: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.error_counter("name_collision").inc();
+        }
+        if let Some(suppressed) = COLLISIONS.allow() {
+            tracing::warn!(what, name, suppressed, "prometheus: two names sanitise to one; the first is kept");
+        }
+    }
+
+    pub fn render(&mut self) -> String {
+        self.expire();
         // Group by metric family, so each gets one TYPE line.
         let mut families: BTreeMap<(&str, bool), Vec<(&SeriesKey, &Sample)>> = BTreeMap::new();
         for (key, sample) in &self.series {
             families.entry((&key.name, sample.counter)).or_default().push((key, sample));
         }
+        // A gauge `x_total` would repeat the exposed name of a counter `x`.
+        let counters: std::collections::HashSet<String> =
+            families.keys().filter(|(_, counter)| *counter).map(|(name, _)| format!("{name}_total")).collect();
         let mut out = String::new();
         for ((name, counter), mut series) in families {
+            if !counter && counters.contains(name) {
+                self.collision("metric", name);
+                continue;
+            }
             series.sort_by(|a, b| a.0.labels.cmp(&b.0.labels));
             let (kind, suffix) = if counter { ("counter", "_total") } else { ("gauge", "") };
             let _ = writeln!(out, "# TYPE {name}{suffix} {kind}");
@@ -167,7 +248,10 @@ impl Exposition {
 }
 
 async fn render(State(store): State<Arc<Mutex<Exposition>>>) -> impl IntoResponse {
-    let body = store.lock().map(|mut store| store.render()).unwrap_or_default();
+    // Rendering a large store takes a while: off the async workers.
+    let body = tokio::task::spawn_blocking(move || store.lock().map(|mut store| store.render()).unwrap_or_default())
+        .await
+        .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 
@@ -225,7 +309,7 @@ mod tests {
 
     #[test]
     fn names_labels_counters_and_expiry() {
-        let mut store = Exposition::new(Duration::from_millis(50));
+        let mut store = Exposition::new(Duration::from_millis(50), 100, None);
         store.update(&metric("snmp.ifHCInOctets", MetricType::Rate, 125.5, &[("interface", "Gi1/0/1")]));
         store.update(&metric("snmp.ifInErrors", MetricType::Count, 2.0, &[("interface", "Gi1/0/1")]));
         store.update(&metric("snmp.ifInErrors", MetricType::Count, 3.0, &[("interface", "Gi1/0/1")]));
@@ -245,5 +329,30 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(store.render(), "", "stale series expire");
         assert_eq!(sanitize("1abc.def-x"), "_1abc_def_x");
+    }
+
+    #[test]
+    fn colliding_names_keep_the_first_and_the_page_stays_valid() {
+        let mut store = Exposition::new(Duration::from_secs(60), 100, None);
+        store.update(&metric("x", MetricType::Count, 1.0, &[("a.b", "dotted"), ("a_b", "underscored")]));
+        store.update(&metric("x_total", MetricType::Gauge, 7.0, &[]));
+        let text = store.render();
+        assert_eq!(text.matches("# TYPE x_total").count(), 1, "{text}");
+        assert!(text.contains("x_total{a_b=\"dotted\",host=\"core-sw1\"} 1\n"), "{text}");
+        assert!(!text.contains(" 7\n"), "the gauge that collides is not exposed: {text}");
+    }
+
+    #[test]
+    fn series_are_bounded_and_expire_without_a_scrape() {
+        let mut store = Exposition::new(Duration::from_millis(50), 2, None);
+        for interface in ["Gi1", "Gi2", "Gi3"] {
+            store.update(&metric("snmp.ifInErrors", MetricType::Gauge, 1.0, &[("interface", interface)]));
+        }
+        assert_eq!(store.series.len(), 2, "the third series is over max_series");
+        std::thread::sleep(Duration::from_millis(60));
+        store.expire();
+        assert!(store.series.is_empty(), "expired without rendering");
+        store.update(&metric("snmp.ifInErrors", MetricType::Gauge, 1.0, &[("interface", "Gi3")]));
+        assert_eq!(store.series.len(), 1, "room again once old series expired");
     }
 }

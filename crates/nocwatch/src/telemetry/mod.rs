@@ -85,15 +85,19 @@ pub enum DropReason {
     Shutdown,
     /// A disk buffer record failed its checksum.
     Corrupt,
+    /// A point of a new series that a sink holding every series (`prometheus`) had no room
+    /// for: it already held its `max_series`.
+    SeriesLimit,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::QueueFull,
         DropReason::EncodeError,
         DropReason::WriteError,
         DropReason::Shutdown,
         DropReason::Corrupt,
+        DropReason::SeriesLimit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +107,7 @@ impl DropReason {
             DropReason::WriteError => "write_error",
             DropReason::Shutdown => "shutdown",
             DropReason::Corrupt => "corrupt",
+            DropReason::SeriesLimit => "series_limit",
         }
     }
 }
