@@ -4,7 +4,8 @@
 //! - [`packet`]: the NTPv4 packet (RFC 5905 §7.3) and its timestamp formats;
 //! - [`client`]: SNTP requests and the validation of replies into clock samples;
 //! - [`server`]: answers for clients, from the state of nocwatch's own synchronisation;
-//! - [`ratelimit`]: a token bucket per client, and when to answer with a Kiss-o'-Death;
+//! - [`ratelimit`]: a token bucket per client, and when to answer with a Kiss-o'-Death
+//!   (the shared `nocwatch_ratelimit`, which the SNMP trap receiver's Reports use too);
 //! - [`probe`]: polling the upstreams on a schedule, their reachability, and the sample
 //!   server mode follows;
 //! - [`relay`]: forwarding client requests to upstream servers and replies back, so that
@@ -13,7 +14,7 @@
 pub mod client;
 pub mod packet;
 pub mod probe;
-pub mod ratelimit;
+pub use nocwatch_ratelimit as ratelimit;
 pub mod relay;
 pub mod server;
 

@@ -19,7 +19,9 @@
 //!
 //! Unauthenticated messages are never accepted under the name of a user that has an
 //! authentication key (that would let anyone forge that user's traps), and no message
-//! is answered before its source passed the allow-list.
+//! is answered before its source passed the allow-list. Reports answer messages anyone
+//! can forge and are larger than the probes asking for them: each source gets a limited
+//! number ([`ReportLimit`]), the rest are counted ([`Receiver::reports_suppressed`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -27,6 +29,8 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
+
+use nocwatch_ratelimit::{RateLimiter, Verdict};
 
 use crate::ber::Decoder;
 use crate::message::{
@@ -267,6 +271,26 @@ pub struct ReceiverConfig {
     /// Remote engines (per-sender engine IDs) whose keys and clock are kept. Only engines
     /// whose messages authenticated enter; beyond this, one is forgotten to make room.
     pub max_engines: usize,
+    /// Reports (engine discovery, usmStats) per source: they answer messages anyone can
+    /// forge, and are larger than the probe that asks for one (an amplifier otherwise).
+    pub report_limit: ReportLimit,
+}
+
+/// How many Reports one source (an IPv4 address, an IPv6 /64) gets: `burst` at once, then
+/// `per_second`; sources are tracked up to `max_sources`, beyond which they share one
+/// limit (`nocwatch_ratelimit`). A well-behaved sender needs one Report per engine
+/// discovery (net-snmp's `snmpinform`: one per run) and one more to resynchronise its clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportLimit {
+    pub per_second: f64,
+    pub burst: u32,
+    pub max_sources: usize,
+}
+
+impl Default for ReportLimit {
+    fn default() -> Self {
+        ReportLimit { per_second: 10.0, burst: 20, max_sources: 10_000 }
+    }
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -277,6 +301,7 @@ impl fmt::Debug for ReceiverConfig {
             .field("engine_boots", &self.engine_boots)
             .field("allowed_sources", &self.allowed_sources)
             .field("max_engines", &self.max_engines)
+            .field("report_limit", &self.report_limit)
             .finish_non_exhaustive()
     }
 }
@@ -290,6 +315,7 @@ impl ReceiverConfig {
             engine_boots,
             allowed_sources: Vec::new(),
             max_engines: 10_000,
+            report_limit: ReportLimit::default(),
         }
     }
 }
@@ -326,6 +352,8 @@ pub struct Receiver {
     max_engines: usize,
     salt: u64,
     stats: UsmStats,
+    report_limiter: RateLimiter<IpAddr>,
+    reports_suppressed: u64,
 }
 
 impl fmt::Debug for Receiver {
@@ -364,6 +392,12 @@ impl Receiver {
             max_engines: config.max_engines.max(1),
             salt: salt_seed,
             stats: UsmStats::default(),
+            report_limiter: RateLimiter::new(
+                config.report_limit.per_second,
+                config.report_limit.burst,
+                config.report_limit.max_sources,
+            ),
+            reports_suppressed: 0,
         }
     }
 
@@ -378,6 +412,11 @@ impl Receiver {
 
     pub fn usm_stats(&self) -> UsmStats {
         self.stats
+    }
+
+    /// Reports not sent because their destination had had its share ([`ReportLimit`]).
+    pub fn reports_suppressed(&self) -> u64 {
+        self.reports_suppressed
     }
 
     /// Remote engines currently cached.
@@ -395,7 +434,7 @@ impl Receiver {
             Err(e) => return Received::rejected(RejectReason::Malformed, e.to_string()),
         };
         match Version::from_number(version) {
-            Some(Version::V3) => self.receive_v3(bytes, now),
+            Some(Version::V3) => self.receive_v3(bytes, from, now),
             Some(_) => self.receive_community(bytes),
             None => Received::rejected(RejectReason::Malformed, format!("unknown SNMP version {version}")),
         }
@@ -446,7 +485,7 @@ impl Receiver {
         }
     }
 
-    fn receive_v3(&mut self, bytes: &[u8], now: Instant) -> Received {
+    fn receive_v3(&mut self, bytes: &[u8], from: IpAddr, now: Instant) -> Received {
         let msg = match V3Message::decode(bytes) {
             Ok(m) => m,
             Err(e) => return Received::rejected(RejectReason::Malformed, e.to_string()),
@@ -470,8 +509,14 @@ impl Receiver {
                 return Received::rejected(RejectReason::Malformed, "empty authoritative engine ID on a trap");
             }
             self.stats.unknown_engine_ids = self.stats.unknown_engine_ids.wrapping_add(1);
-            let response =
-                self.report(&msg, plain_request_id, ReportCounter::UnknownEngineIds, SecurityLevel::NoAuthNoPriv, now);
+            let response = self.report(
+                from,
+                &msg,
+                plain_request_id,
+                ReportCounter::UnknownEngineIds,
+                SecurityLevel::NoAuthNoPriv,
+                now,
+            );
             return Received { outcome: Outcome::Discovery, response };
         }
 
@@ -481,6 +526,7 @@ impl Receiver {
             let response = (authoritative && reportable)
                 .then(|| {
                     self.report(
+                        from,
                         &msg,
                         plain_request_id,
                         ReportCounter::UnknownUserNames,
@@ -503,6 +549,7 @@ impl Receiver {
             let response = (authoritative && reportable)
                 .then(|| {
                     self.report(
+                        from,
                         &msg,
                         plain_request_id,
                         ReportCounter::UnsupportedSecLevels,
@@ -549,6 +596,7 @@ impl Receiver {
                 let response = (authoritative && reportable)
                     .then(|| {
                         self.report(
+                            from,
                             &msg,
                             plain_request_id,
                             ReportCounter::WrongDigests,
@@ -585,6 +633,7 @@ impl Receiver {
                 let response = (authoritative && reportable)
                     .then(|| {
                         self.report(
+                            from,
                             &msg,
                             plain_request_id,
                             ReportCounter::NotInTimeWindows,
@@ -614,7 +663,14 @@ impl Receiver {
                         self.stats.decryption_errors = self.stats.decryption_errors.wrapping_add(1);
                         let response = (authoritative && reportable)
                             .then(|| {
-                                self.report(&msg, 0, ReportCounter::DecryptionErrors, SecurityLevel::NoAuthNoPriv, now)
+                                self.report(
+                                    from,
+                                    &msg,
+                                    0,
+                                    ReportCounter::DecryptionErrors,
+                                    SecurityLevel::NoAuthNoPriv,
+                                    now,
+                                )
                             })
                             .flatten();
                         return Received {
@@ -664,6 +720,7 @@ impl Receiver {
                 let response = reportable
                     .then(|| {
                         self.report(
+                            from,
                             &msg,
                             pdu.request_id,
                             ReportCounter::UnknownEngineIds,
@@ -752,14 +809,22 @@ impl Receiver {
 
     /// A Report (RFC 3412 7.1.3 c, RFC 3414 3.2) carrying one usmStats counter, our engine
     /// ID, boots and time; authenticated only for notInTimeWindows.
+    /// A Report for `msg`, unless `from` has had its share of Reports: a Report answers
+    /// unauthenticated (spoofable) messages and is larger than the probe that asks for it.
     fn report(
         &mut self,
+        from: IpAddr,
         msg: &V3Message,
         request_id: i32,
         counter: ReportCounter,
         level: SecurityLevel,
         now: Instant,
     ) -> Option<Vec<u8>> {
+        let since_start = i128::try_from(now.saturating_duration_since(self.started).as_nanos()).unwrap_or(i128::MAX);
+        if self.report_limiter.check_address(from, since_start) != Verdict::Allow {
+            self.reports_suppressed = self.reports_suppressed.wrapping_add(1);
+            return None;
+        }
         let (arc, value) = match counter {
             ReportCounter::UnsupportedSecLevels => (1, self.stats.unsupported_sec_levels),
             ReportCounter::NotInTimeWindows => (2, self.stats.not_in_time_windows),

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nocwatch_snmp::receiver::{
-    Network, Notification, Outcome, Received, ReceiverConfig, RejectReason, SNMP_TRAP_ENTERPRISE, Security,
+    Network, Notification, Outcome, Received, ReceiverConfig, RejectReason, ReportLimit, SNMP_TRAP_ENTERPRISE, Security,
 };
 use nocwatch_snmp::{
     AnyPdu, AuthProtocol, CommunityMessage, Incoming, Oid, Pdu, PduType, PrivProtocol, ReportKind, SecurityLevel,
@@ -503,4 +503,39 @@ fn unauthenticated_engines_never_enter_the_cache() {
     let bytes = session.encode_request(1, &pdu, now).unwrap();
     notification(receiver.receive(&bytes, sender(), now));
     assert_eq!(receiver.remote_engines(), 1);
+}
+
+/// A discovery probe (60 bytes from anyone, source address forgeable) gets a larger
+/// Report: each source gets a burst of them, then the limit's rate, so the receiver cannot
+/// be used to flood a victim. The rest are counted, not sent.
+#[test]
+fn reports_to_one_source_are_limited_and_counted() {
+    let start = Instant::now();
+    let mut config = config();
+    config.report_limit = ReportLimit { per_second: 2.0, burst: 5, max_sources: 100 };
+    let mut receiver = nocwatch_snmp::receiver::Receiver::new(config, start, 42);
+    let probe = V3Session::new("nocwatch", UsmUser::no_auth("anyone"), 99).discovery_request(1);
+    let victim = sender();
+    let answered = |receiver: &mut nocwatch_snmp::receiver::Receiver, from: IpAddr, at: Instant| {
+        let received = receiver.receive(&probe, from, at);
+        assert_eq!(received.outcome, Outcome::Discovery, "still a discovery, answered or not");
+        received.response.is_some_and(|report| report.len() > probe.len())
+    };
+    let flood = (0..1000).filter(|_| answered(&mut receiver, victim, start)).count();
+    assert_eq!(flood, 5, "the burst, then nothing more at once");
+    assert_eq!(receiver.reports_suppressed(), 995);
+    // Another source is not held back by the flood; the flooded one gets the rate back.
+    assert!(answered(&mut receiver, "192.0.2.99".parse().unwrap(), start));
+    let later = start + Duration::from_secs(1);
+    let refilled = (0..10).filter(|_| answered(&mut receiver, victim, later)).count();
+    assert_eq!(refilled, 2, "two per second");
+    // Any Report counts, not only discovery: an unknown user's reportable message too.
+    let mut session = V3Session::new("nocwatch", UsmUser::no_auth("nobody"), 7);
+    session.set_engine_id(OUR_ENGINE.to_vec(), start).unwrap();
+    let get = Pdu { kind: PduType::Get, request_id: 1, error_status: 0, error_index: 0, varbinds: vec![] };
+    let unknown_user = session.encode_request(3, &get, start).unwrap();
+    let received = receiver.receive(&unknown_user, victim, later);
+    assert_eq!(rejection(&received), RejectReason::UnknownUser);
+    assert!(received.response.is_none(), "the victim's share is spent");
+    assert_eq!(receiver.reports_suppressed(), 995 + 8 + 1);
 }

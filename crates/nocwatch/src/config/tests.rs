@@ -314,6 +314,11 @@ fn check_config_catches_what_run_would_refuse() {
             "sinks:\n  d: {type: datadog_metrics, api_key: k, request_timeout: 0s}\n",
             "request_timeout must be more than 0s",
         ),
+        (
+            "sources:\n  t: {type: snmp_traps, communities: [c], report_rate_limit: {burst: 0}}\n",
+            "report_rate_limit: rate, burst and max_clients must be more than 0",
+        ),
+        ("sources:\n  s: {type: snmp, addresses: ['10.0.0.1:161'], community: c}\n", "give the port as `port`"),
     ];
     for (source, expected) in cases {
         let message = error(source, &[]);

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use nocwatch_snmp::display::parse_hex;
-use nocwatch_snmp::receiver::{Network, Outcome, Receiver, ReceiverConfig, RejectReason};
+use nocwatch_snmp::receiver::{Network, Outcome, Receiver, ReceiverConfig, RejectReason, ReportLimit};
 use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -29,7 +29,7 @@ use crate::component::Running;
 use crate::config::{ByteSize, Secret};
 use crate::event::Event;
 use crate::snmp::UsmCredentials;
-use crate::telemetry::RateLimit;
+use crate::telemetry::{ComponentMetrics, RateLimit};
 use event::TrapFormatter;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +63,27 @@ pub struct SnmpTrapsConfig {
     /// Sockets sharing the port, each read by its own thread. Default: one per CPU.
     #[serde(default)]
     pub receivers: Option<usize>,
+    /// SNMPv3 Reports (engine discovery, usmStats) per sender.
+    #[serde(default)]
+    pub report_rate_limit: ReportRateLimitConfig,
+}
+
+/// Reports answer messages whose source anyone can forge, and are larger than the probe
+/// asking for one: each sender (IPv4 address, IPv6 /64) gets `burst`, then `rate` a second.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportRateLimitConfig {
+    pub rate: f64,
+    pub burst: u32,
+    /// Senders tracked at once; beyond, new ones share one limit.
+    pub max_clients: usize,
+}
+
+impl Default for ReportRateLimitConfig {
+    fn default() -> Self {
+        let limit = ReportLimit::default();
+        ReportRateLimitConfig { rate: limit.per_second, burst: limit.burst, max_clients: limit.max_sources }
+    }
 }
 
 fn default_address() -> SocketAddr {
@@ -137,6 +158,10 @@ impl SnmpTrapsConfig {
         if self.receivers == Some(0) {
             return Err("receivers must be at least 1".to_owned());
         }
+        let limit = &self.report_rate_limit;
+        if !(limit.rate.is_finite() && limit.rate > 0.0 && limit.burst > 0 && limit.max_clients > 0) {
+            return Err("report_rate_limit: rate, burst and max_clients must be more than 0".to_owned());
+        }
         if self.communities.is_empty() && self.users.is_empty() {
             return Err("give `communities` (v1/v2c) or `users` (v3): without either every trap is refused".to_owned());
         }
@@ -158,6 +183,9 @@ impl SnmpTrapsConfig {
             ReceiverConfig::new(self.engine_id(&ctx.hostname).map_err(anyhow::Error::msg)?, engine_boots());
         receiver_config.communities = self.communities.iter().map(|c| c.expose().as_bytes().to_vec()).collect();
         receiver_config.allowed_sources = self.networks().map_err(anyhow::Error::msg)?;
+        let limit = self.report_rate_limit;
+        receiver_config.report_limit =
+            ReportLimit { per_second: limit.rate, burst: limit.burst, max_sources: limit.max_clients };
         // Password-to-key hashes 1 MiB per key: once here, shared by every receiving thread.
         let users = self.users.clone();
         receiver_config.users = tokio::task::spawn_blocking(move || {
@@ -181,7 +209,7 @@ impl SnmpTrapsConfig {
             "SNMP traps listening"
         );
         let formatter = Arc::new(TrapFormatter::new(ctx.mibs.clone(), self.namespace.clone()));
-        let counters = Arc::new(Counters::new(&ctx));
+        let counters = Arc::new(Counters::new(&ctx.metrics));
         let started = Instant::now();
         let mut blocking = Vec::with_capacity(sockets.len());
         for socket in sockets {
@@ -245,19 +273,22 @@ fn into_blocking(socket: tokio::net::UdpSocket) -> io::Result<std::net::UdpSocke
 }
 
 /// Self-metrics: rejections by reason (`nocwatch_component_errors{reason=...}`), and
-/// responses that could not be sent.
+/// responses that could not be sent or were held back.
 struct Counters {
     rejected: Vec<(RejectReason, Counter)>,
     send_errors: Counter,
     receive_errors: Counter,
+    /// Reports not sent: their sender had had its share (`report_rate_limit`).
+    reports_suppressed: Counter,
 }
 
 impl Counters {
-    fn new(ctx: &SourceContext) -> Counters {
+    fn new(metrics: &ComponentMetrics) -> Counters {
         Counters {
-            rejected: RejectReason::ALL.iter().map(|r| (*r, ctx.metrics.error_counter(r.as_str()))).collect(),
-            send_errors: ctx.metrics.error_counter("send"),
-            receive_errors: ctx.metrics.error_counter("receive"),
+            rejected: RejectReason::ALL.iter().map(|r| (*r, metrics.error_counter(r.as_str()))).collect(),
+            send_errors: metrics.error_counter("send"),
+            receive_errors: metrics.error_counter("receive"),
+            reports_suppressed: metrics.error_counter("report_rate_limited"),
         }
     }
 
@@ -317,7 +348,9 @@ impl ReceiveThread {
 
     fn handle(&mut self, datagram: &[u8], from: SocketAddr, batch: &mut Vec<Event>) {
         let sender: IpAddr = from.ip().to_canonical();
+        let suppressed_before = self.receiver.reports_suppressed();
         let received = self.receiver.receive(datagram, sender, Instant::now());
+        self.counters.reports_suppressed.inc_by(self.receiver.reports_suppressed().wrapping_sub(suppressed_before));
         if let Some(response) = &received.response
             && self.socket.send_to(response, from).is_err()
         {

@@ -1,7 +1,9 @@
-//! Per-client rate limiting for the NTP service: a token bucket per client, so a device in
-//! a tight loop (or a spoofed flood) cannot make nocwatch an amplifier or starve other
-//! devices. A client is an IPv4 address or an IPv6 /64 ([`client_key`]): one IPv6 host
-//! owns a whole /64 and can pick a fresh source address per request.
+//! Per-source rate limiting for answers to UDP requests whose source address anyone can
+//! forge: a token bucket per client, so a device in a tight loop (or a spoofed flood)
+//! cannot make nocwatch an amplifier or starve other devices. Used by the NTP service
+//! (`nocwatch_ntp`) and by the SNMP trap receiver's Reports (`nocwatch_snmp::receiver`).
+//! A client is an IPv4 address or an IPv6 /64 ([`client_key`]): one IPv6 host owns a whole
+//! /64 and can pick a fresh source address per request.
 //!
 //! Bounded memory, and fail-safe when the bound is reached: at most `max_clients` buckets.
 //! A client the full table cannot take is not given a bucket of its own but shares one
@@ -11,10 +13,11 @@
 //! (their client loses nothing); looking for them is one pass over the table, done at most
 //! once per [`SWEEP_INTERVAL_NANOS`], so its cost does not grow with the packet rate.
 //!
-//! A limited request may be answered with a Kiss-o'-Death (`RATE`) so a well-behaved client
-//! slows down; the limiter says when, at most once per client per [`KISS_INTERVAL_NANOS`]
-//! (and once per interval for all overflow clients together), so a flood spoofing one
-//! victim's address reflects at most one small packet per second to it.
+//! A limited request may be answered with a small "slow down" notice (NTP's Kiss-o'-Death
+//! `RATE`, hence [`Verdict::Limited`]'s `kiss`); the limiter says when, at most once per
+//! client per [`KISS_INTERVAL_NANOS`] (and once per interval for all overflow clients
+//! together), so a flood spoofing one victim's address reflects at most one small packet
+//! per second to it. A protocol without such a notice drops every limited request.
 
 use std::collections::HashMap;
 use std::hash::Hash;
