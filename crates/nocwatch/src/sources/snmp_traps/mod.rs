@@ -29,7 +29,7 @@ use crate::component::Running;
 use crate::config::{ByteSize, Secret};
 use crate::event::Event;
 use crate::snmp::UsmCredentials;
-use crate::telemetry::{ComponentMetrics, RateLimit};
+use crate::telemetry::{ComponentMetrics, DropReason, RateLimit};
 use event::TrapFormatter;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -272,14 +272,16 @@ fn into_blocking(socket: tokio::net::UdpSocket) -> io::Result<std::net::UdpSocke
     Ok(socket)
 }
 
-/// Self-metrics: rejections by reason (`nocwatch_component_errors{reason=...}`), and
-/// responses that could not be sent or were held back.
+/// Self-metrics: rejections by reason (`nocwatch_component_errors{reason=...}`), responses
+/// that could not be sent, and events lost when the pipeline was gone.
 struct Counters {
     rejected: Vec<(RejectReason, Counter)>,
     send_errors: Counter,
     receive_errors: Counter,
     /// Reports not sent: their sender had had its share (`report_rate_limit`).
     reports_suppressed: Counter,
+    /// Events of a batch the pipeline no longer took (the source stopped under it).
+    dropped_at_shutdown: Counter,
 }
 
 impl Counters {
@@ -289,6 +291,7 @@ impl Counters {
             send_errors: metrics.error_counter("send"),
             receive_errors: metrics.error_counter("receive"),
             reports_suppressed: metrics.error_counter("report_rate_limited"),
+            dropped_at_shutdown: metrics.drop_counter(DropReason::Shutdown),
         }
     }
 
@@ -339,7 +342,9 @@ impl ReceiveThread {
             }
             if !batch.is_empty() {
                 // Back-pressure: a full pipeline stops reading; the kernel buffer absorbs it.
-                if self.tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+                // It fails only once the source stopped: what was read is lost, and counted.
+                if let Err(mpsc::error::SendError(lost)) = self.tx.blocking_send(std::mem::take(&mut batch)) {
+                    self.counters.dropped_at_shutdown.inc_by(lost.len() as u64);
                     return;
                 }
             }
@@ -396,6 +401,53 @@ fn is_timeout(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A batch read after the pipeline is gone (the source stopped under the receiving
+    /// thread) is lost: it must show in the source's dropped events, not vanish.
+    #[test]
+    fn a_batch_the_pipeline_no_longer_takes_is_counted_as_dropped() {
+        let telemetry = crate::telemetry::Telemetry::new();
+        let metrics = telemetry.component(crate::telemetry::ComponentKind::Source, "traps", "snmp_traps");
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(RECEIVER_WAKE)).unwrap();
+        let address = socket.local_addr().unwrap();
+        let mut config = ReceiverConfig::new(default_engine_id("test"), 1);
+        config.communities = vec![b"public".to_vec()];
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let thread = ReceiveThread {
+            socket,
+            receiver: Receiver::new(config, Instant::now(), 1),
+            formatter: Arc::new(TrapFormatter::new(Arc::new(nocwatch_mib::Mibs::empty()), "default".to_owned())),
+            counters: Arc::new(Counters::new(&metrics)),
+            tx,
+            stop: CancellationToken::new(),
+            id: "traps".to_owned(),
+        };
+        // Two v2c traps (community `public`, snmpTrapOID.0 = coldStart), read as one batch.
+        let trap = nocwatch_snmp::CommunityMessage {
+            version: nocwatch_snmp::Version::V2c,
+            community: nocwatch_snmp::Community(b"public".to_vec()),
+            pdu: nocwatch_snmp::AnyPdu::Pdu(nocwatch_snmp::Pdu {
+                kind: nocwatch_snmp::PduType::TrapV2,
+                request_id: 1,
+                error_status: 0,
+                error_index: 0,
+                varbinds: vec![nocwatch_snmp::VarBind::new(
+                    nocwatch_snmp::Oid::from(nocwatch_snmp::receiver::SNMP_TRAP_OID),
+                    nocwatch_snmp::Value::ObjectId(nocwatch_snmp::Oid::from([1, 3, 6, 1, 6, 3, 1, 1, 5, 1])),
+                )],
+            }),
+        }
+        .encode();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender.send_to(&trap, address).unwrap();
+        sender.send_to(&trap, address).unwrap();
+        // Returns as soon as its first batch cannot be handed on.
+        thread.run();
+        assert_eq!(metrics.drop_counter(DropReason::Shutdown).get(), 2);
+        assert_eq!(metrics.status().dropped_events, 2, "in /status too");
+    }
 
     #[test]
     fn engine_id_default_and_hex() {
