@@ -556,7 +556,9 @@ sinks:
     assert_eq!(tag(reachable.last().unwrap(), "snmp_host"), "tiny");
     let unresolved = metrics(&events, "snmp.device.unreachable", "nowhere.invalid");
     assert!(unresolved.iter().all(|e| value(e) == 1.0), "{unresolved:?}");
+    // The name is tried right before the first poll, then at most once an interval (when
+    // that falls between two polls is timing): one failure is what is certain by now.
     let failures = agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", "reason=\"unresolved\""]);
-    assert!(failures.is_some_and(|n| n >= 3.0), "{failures:?}");
+    assert!(failures.is_some_and(|n| n >= 1.0), "{failures:?}");
     assert!(agent.stderr().contains("cannot resolve SNMP device name"), "{}", agent.stderr());
 }
