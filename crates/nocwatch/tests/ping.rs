@@ -35,6 +35,19 @@ impl Namespace {
     }
 }
 
+impl Namespace {
+    /// Makes the namespace's host answer for every address of `block` (an AnyIP `local`
+    /// route), routed to it over the veth.
+    fn answer_for(&self, prefix: &str, block: &str) {
+        let run = |args: &[&str]| {
+            let status = Command::new("ip").args(args).status().expect("iproute2 is installed");
+            assert!(status.success(), "ip {args:?}");
+        };
+        run(&["netns", "exec", &self.name, "ip", "route", "add", "local", block, "dev", "lo"]);
+        run(&["route", "add", block, "via", &format!("{prefix}.2")]);
+    }
+}
+
 impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["link", "del", &self.link]).status();
@@ -161,4 +174,61 @@ sinks:
     assert!(event["host"].is_null(), "{event}");
     assert_eq!(event["tags"]["device_namespace"], "default");
     assert_eq!(event["tags"]["snmp_device"], "127.0.0.1");
+}
+
+/// 2,000 targets that all answer (one namespace host answering for a /21): every reply must
+/// be read. Before, the whole round was sent before any reply was read, and the replies of
+/// the targets beyond what the socket's default ~208 KiB receive buffer holds (a few
+/// hundred) were dropped by the kernel and reported as packet loss. Whatever the kernel
+/// still drops is counted as `reason="receive_buffer_full"`: the lost replies and that
+/// count must agree.
+#[test]
+fn thousands_of_answering_targets_lose_no_replies_and_kernel_drops_are_counted() {
+    let tag = std::process::id() % 200 + 1;
+    let prefix = format!("10.212.{tag}");
+    let namespace = Namespace::new(&prefix, tag);
+    let block = format!("10.{}.0.0/21", 216 + tag % 32);
+    namespace.answer_for(&prefix, &block);
+    let targets: Vec<String> =
+        (0..2000).map(|i| format!("10.{}.{}.{}", 216 + tag % 32, i / 250, i % 250 + 1)).collect();
+    let run = |receive_buffer: &str| {
+        let config = format!(
+            "
+admin: {{address: '${{ADMIN}}'}}
+shutdown: {{drain_period: 0s}}
+sources:
+  ping:
+    type: ping
+    targets: [{}]
+    interval: 30s
+    count: 1
+    timeout: 3s
+    receive_buffer: {receive_buffer}
+sinks:
+  file: {{type: file, path: '${{DIR}}/events.jsonl', buffer: {{max_events: 50000}}}}
+",
+            targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
+        );
+        let agent = Agent::start(&config, Stdio::null());
+        let losses = || -> Vec<f64> {
+            agent
+                .events()
+                .iter()
+                .filter(|e| e["name"] == "networkdevice.ping.packet_loss")
+                .map(|e| e["value"].as_f64().unwrap())
+                .collect()
+        };
+        eventually(Duration::from_secs(30), "a report for every target", || losses().len() >= targets.len());
+        let lost_replies = losses().iter().filter(|&&loss| loss > 0.0).count() as f64;
+        let dropped = agent
+            .metric("nocwatch_component_errors_total", &["component_id=\"ping\"", "reason=\"receive_buffer_full\""])
+            .unwrap_or(0.0);
+        (lost_replies, dropped)
+    };
+    let (lost, dropped) = run("8MiB");
+    assert_eq!((lost, dropped), (0.0, 0.0), "every one of 2,000 replies read");
+    // A 4 KiB buffer holds a few replies: the kernel drops some, and each is counted.
+    let (lost, dropped) = run("4KiB");
+    assert!(lost > 0.0, "the tiny buffer overflows");
+    assert_eq!(dropped, lost, "every reply lost is a counted kernel drop");
 }

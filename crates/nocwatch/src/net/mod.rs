@@ -46,6 +46,23 @@ pub fn bind_udp(
     Ok((sockets, granted))
 }
 
+/// How many datagrams the kernel has dropped for `socket` because its receive buffer was
+/// full: the socket's `drops` column in `/proc/net/{udp,udp6,icmp,icmp6,raw,raw6}` (the
+/// kernel's `sk_drops`, which `SO_RXQ_OVFL` would carry per datagram; read here without
+/// the unsafe control-message parsing that needs). `None` where /proc does not show it.
+pub fn receive_drops(socket: &impl std::os::fd::AsRawFd) -> Option<u64> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+    let inode = link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned();
+    ["udp", "udp6", "icmp", "icmp6", "raw", "raw6"].into_iter().find_map(|table| {
+        let text = std::fs::read_to_string(format!("/proc/net/{table}")).ok()?;
+        // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer drops
+        text.lines().skip(1).find_map(|line| {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            (columns.get(9) == Some(&inode.as_str())).then(|| columns.last()?.parse().ok())?
+        })
+    })
+}
+
 /// Binds a TCP listener; `SO_REUSEADDR` so a restart does not wait for TIME_WAIT.
 pub fn bind_tcp(address: SocketAddr) -> io::Result<tokio::net::TcpListener> {
     let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
@@ -62,4 +79,33 @@ pub fn set_keepalive(stream: &tokio::net::TcpStream) {
         .with_interval(std::time::Duration::from_secs(10))
         .with_retries(6);
     let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Datagrams sent to a socket with a small buffer that nobody reads: what the kernel
+    /// did not queue, it dropped, and `receive_drops` must say how many.
+    #[test]
+    fn receive_drops_counts_what_a_full_buffer_refused() {
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).unwrap();
+        let receiver = std::net::UdpSocket::from(socket);
+        assert_eq!(receive_drops(&receiver), Some(0));
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sent = 200;
+        for _ in 0..sent {
+            sender.send_to(&[0u8; 100], receiver.local_addr().unwrap()).unwrap();
+        }
+        receiver.set_nonblocking(true).unwrap();
+        let mut queued = 0;
+        while receiver.recv_from(&mut [0u8; 200]).is_ok() {
+            queued += 1;
+        }
+        let dropped = receive_drops(&receiver).unwrap();
+        assert!(dropped > 0, "a 4 KiB buffer cannot hold {sent} datagrams");
+        assert_eq!(dropped + queued, sent);
+    }
 }

@@ -9,12 +9,19 @@
 //! matching replies to requests is `nocwatch_icmp::Pinger`'s. It uses an unprivileged ICMP
 //! datagram socket where `net.ipv4.ping_group_range` allows, else a raw socket (root or
 //! `CAP_NET_RAW`), and says which when neither works.
+//!
+//! Round-trip times are measured on the monotonic clock: each request is stamped when it
+//! is sent and each reply when it is read. Requests go out in batches of [`SEND_BATCH`],
+//! and replies already received are read between two batches, so a round to thousands of
+//! targets neither adds its own duration to the RTTs nor piles replies up in the socket's
+//! receive buffer (`receive_buffer`); what the kernel still drops there is counted.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use nocwatch_icmp::{Pinger, Reply};
+use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
@@ -22,8 +29,16 @@ use tokio::net::UdpSocket;
 use super::SourceContext;
 use super::snmp::{DeviceNaming, check_namespace, check_tag, default_namespace, split_tag};
 use crate::component::Running;
-use crate::config;
+use crate::config::{self, ByteSize};
 use crate::event::{Event, Metric, MetricType, Tags};
+use crate::telemetry::RateLimit;
+
+/// Requests sent in one turn of the loop before the replies received meanwhile are read.
+const SEND_BATCH: usize = 64;
+/// Sequence numbers one pinger can have in flight (`nocwatch_icmp::Pinger`).
+const MAX_IN_FLIGHT: u64 = 65_535;
+
+static RECEIVE_ERROR_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +71,10 @@ pub struct PingSourceConfig {
     /// `key:value` tags for every target's metrics.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Kernel receive buffer asked for each ICMP socket (the replies of a whole round
+    /// may wait there).
+    #[serde(default = "default_receive_buffer")]
+    pub receive_buffer: ByteSize,
 }
 
 fn default_interval() -> config::Duration {
@@ -73,6 +92,9 @@ fn default_timeout() -> config::Duration {
 fn default_payload_size() -> usize {
     56
 }
+fn default_receive_buffer() -> ByteSize {
+    ByteSize::mib(8)
+}
 
 impl PingSourceConfig {
     pub fn validate(&self) -> Result<(), String> {
@@ -84,6 +106,15 @@ impl PingSourceConfig {
         }
         if self.payload_size > 65_000 {
             return Err("payload_size is at most 65000".to_owned());
+        }
+        // Every request of a check stays in flight until the check is reported.
+        if self.targets.len() as u64 * u64::from(self.count) > MAX_IN_FLIGHT {
+            return Err(format!(
+                "targets × count is {} × {}: at most {MAX_IN_FLIGHT} echo requests can be in flight in one check \
+                 (split the targets over several ping sources)",
+                self.targets.len(),
+                self.count
+            ));
         }
         check_namespace(&self.namespace)?;
         for tag in &self.tags {
@@ -111,9 +142,11 @@ impl PingSourceConfig {
             tags.insert("ping_target".to_owned(), name.clone());
             targets.push(Target { ip, host: naming.host, tags });
         }
-        let v4 = targets.iter().any(|t| t.ip.is_ipv4()).then(|| open_socket(false)).transpose()?;
-        let v6 = targets.iter().any(|t| t.ip.is_ipv6()).then(|| open_socket(true)).transpose()?;
-        tracing::info!(source = %ctx.id, targets = targets.len(), "ping ready");
+        let buffer = self.receive_buffer.as_usize();
+        let v4 = targets.iter().any(|t| t.ip.is_ipv4()).then(|| open_socket(false, buffer)).transpose()?;
+        let v6 = targets.iter().any(|t| t.ip.is_ipv6()).then(|| open_socket(true, buffer)).transpose()?;
+        let granted = v4.iter().chain(&v6).map(|s| s.receive_buffer).min().unwrap_or(0);
+        tracing::info!(source = %ctx.id, targets = targets.len(), receive_buffer = granted, "ping ready");
         Ok(Box::pin(run(self.clone(), targets, v4, v6, ctx)))
     }
 }
@@ -130,9 +163,13 @@ struct Target {
 struct IcmpSocket {
     socket: UdpSocket,
     raw: bool,
+    /// The receive buffer the kernel granted.
+    receive_buffer: usize,
+    /// The kernel's count of replies it dropped for this socket, when last read.
+    kernel_drops_seen: u64,
 }
 
-fn open_socket(ipv6: bool) -> anyhow::Result<IcmpSocket> {
+fn open_socket(ipv6: bool, receive_buffer: usize) -> anyhow::Result<IcmpSocket> {
     let (domain, protocol) = if ipv6 { (Domain::IPV6, Protocol::ICMPV6) } else { (Domain::IPV4, Protocol::ICMPV4) };
     let (socket, raw) = match Socket::new(domain, Type::DGRAM, Some(protocol)) {
         Ok(socket) => (socket, false),
@@ -144,9 +181,23 @@ fn open_socket(ipv6: bool) -> anyhow::Result<IcmpSocket> {
             ),
         },
     };
+    // Best effort, as for the UDP sources: a smaller buffer still works (`net.core.rmem_max`).
+    let _ = socket.set_recv_buffer_size(receive_buffer);
+    let receive_buffer = socket.recv_buffer_size().unwrap_or(0);
     socket.set_nonblocking(true)?;
     let socket = UdpSocket::from_std(std::net::UdpSocket::from(socket))?;
-    Ok(IcmpSocket { socket, raw })
+    let kernel_drops_seen = crate::net::receive_drops(&socket).unwrap_or(0);
+    Ok(IcmpSocket { socket, raw, receive_buffer, kernel_drops_seen })
+}
+
+impl IcmpSocket {
+    /// Replies the kernel dropped (receive buffer full) since the last call.
+    fn new_kernel_drops(&mut self) -> u64 {
+        let Some(drops) = crate::net::receive_drops(&self.socket) else { return 0 };
+        let new = drops.saturating_sub(self.kernel_drops_seen);
+        self.kernel_drops_seen = drops;
+        new
+    }
 }
 
 #[derive(Default, Clone)]
@@ -155,32 +206,46 @@ struct Check {
     rtts_ms: Vec<f64>,
 }
 
-fn now_nanos() -> i128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+/// Nanoseconds on the monotonic clock since `epoch`: what the pinger's times are in.
+fn monotonic_nanos(epoch: Instant) -> i128 {
+    epoch.elapsed().as_nanos() as i128
 }
 
 async fn run(
     config: PingSourceConfig,
     targets: Vec<Target>,
-    v4: Option<IcmpSocket>,
-    v6: Option<IcmpSocket>,
+    mut v4: Option<IcmpSocket>,
+    mut v6: Option<IcmpSocket>,
     ctx: SourceContext,
 ) -> anyhow::Result<()> {
     let mut pinger: Pinger<usize> = Pinger::new(fastrand::u16(..));
-    let late = ctx.metrics.error_counter("late_or_duplicate_reply");
+    let epoch = Instant::now();
+    let counters = Counters {
+        late: ctx.metrics.error_counter("late_or_duplicate_reply"),
+        receive: ctx.metrics.error_counter("receive"),
+    };
     let send_errors = ctx.metrics.error_counter("send");
+    let no_sequence = ctx.metrics.error_counter("no_sequence");
+    let kernel_drops = ctx.metrics.error_counter("receive_buffer_full");
     let mut checks = vec![Check::default(); targets.len()];
     let timeout = config.timeout.get();
     let mut round = tokio::time::interval(config.interval.get());
     round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut probes_left = 0u32;
     let mut next_probe = tokio::time::Instant::now();
+    // The next target of the probe being sent; `targets.len()` when none is.
+    let mut next_target = targets.len();
     let mut report_at: Option<tokio::time::Instant> = None;
     let (mut buf4, mut buf6) = ([0u8; 2048], [0u8; 2048]);
     let _ = ctx.healthy.send(true);
     loop {
+        let sending = next_target < targets.len();
         let probe_due = async {
-            if probes_left > 0 { tokio::time::sleep_until(next_probe).await } else { std::future::pending().await }
+            if probes_left > 0 && !sending {
+                tokio::time::sleep_until(next_probe).await
+            } else {
+                std::future::pending().await
+            }
         };
         let report_due = async {
             match report_at {
@@ -188,43 +253,60 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
+        // Replies first (`biased`): they are read, and stamped, as soon as they are there.
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => break,
             received = recv(v4.as_ref(), &mut buf4) => {
-                if let Some(len) = received {
-                    handle_reply(&mut pinger, &buf4[..len], v4.as_ref().is_some_and(|s| s.raw), &mut checks, &late);
-                }
+                let at = monotonic_nanos(epoch);
+                let raw = v4.as_ref().is_some_and(|s| s.raw);
+                handle_reply(&mut pinger, received.map(|len| &buf4[..len]), raw, at, &mut checks, &counters);
             }
             received = recv(v6.as_ref(), &mut buf6) => {
-                if let Some(len) = received {
-                    handle_reply(&mut pinger, &buf6[..len], v6.as_ref().is_some_and(|s| s.raw), &mut checks, &late);
-                }
+                let at = monotonic_nanos(epoch);
+                let raw = v6.as_ref().is_some_and(|s| s.raw);
+                handle_reply(&mut pinger, received.map(|len| &buf6[..len]), raw, at, &mut checks, &counters);
             }
             _ = round.tick(), if probes_left == 0 && report_at.is_none() => {
                 probes_left = config.count;
                 next_probe = tokio::time::Instant::now();
             }
-            _ = probe_due => {
-                let now = now_nanos();
-                for (index, target) in targets.iter().enumerate() {
+            _ = probe_due => next_target = 0,
+            _ = std::future::ready(()), if sending => {
+                let batch_end = (next_target + SEND_BATCH).min(targets.len());
+                for (index, target) in targets.iter().enumerate().take(batch_end).skip(next_target) {
                     let socket = if target.ip.is_ipv4() { v4.as_ref() } else { v6.as_ref() };
                     let Some(socket) = socket else { continue };
-                    let Some(packet) = pinger.request(index, target.ip.is_ipv6(), config.payload_size, now) else { continue };
+                    // Each request's own send time, so a long round does not add to the RTTs.
+                    let now = monotonic_nanos(epoch);
+                    let Some(packet) = pinger.request(index, target.ip.is_ipv6(), config.payload_size, now) else {
+                        // All sequence numbers in flight (validate() keeps targets × count below that).
+                        no_sequence.inc();
+                        continue;
+                    };
                     checks[index].sent += 1;
                     if socket.socket.send_to(&packet, SocketAddr::new(target.ip, 0)).await.is_err() {
                         send_errors.inc();
                     }
+                    // Replies already there are read, and stamped, now rather than after the batch.
+                    read_ready(v4.as_ref(), &mut buf4, epoch, &mut pinger, &mut checks, &counters);
+                    read_ready(v6.as_ref(), &mut buf6, epoch, &mut pinger, &mut checks, &counters);
                 }
-                probes_left -= 1;
-                next_probe += config.spacing.get();
-                if probes_left == 0 {
-                    report_at = Some(tokio::time::Instant::now() + timeout);
+                next_target = batch_end;
+                if next_target == targets.len() {
+                    probes_left -= 1;
+                    next_probe += config.spacing.get();
+                    if probes_left == 0 {
+                        report_at = Some(tokio::time::Instant::now() + timeout);
+                    }
                 }
             }
             _ = report_due => {
                 report_at = None;
-                for _ in pinger.expire(now_nanos(), timeout.as_nanos() as i128) {}
+                for _ in pinger.expire(monotonic_nanos(epoch), timeout.as_nanos() as i128) {}
+                for socket in v4.iter_mut().chain(v6.iter_mut()) {
+                    kernel_drops.inc_by(socket.new_kernel_drops());
+                }
                 let events = report(&targets, &mut checks);
                 ctx.output.send(events).await;
             }
@@ -234,28 +316,68 @@ async fn run(
     Ok(())
 }
 
-async fn recv(socket: Option<&IcmpSocket>, buf: &mut [u8]) -> Option<usize> {
+/// The error counters replies can land in.
+struct Counters {
+    late: Counter,
+    receive: Counter,
+}
+
+/// The next datagram's length, or the receive error (counted by the caller).
+async fn recv(socket: Option<&IcmpSocket>, buf: &mut [u8]) -> std::io::Result<usize> {
     match socket {
-        Some(socket) => socket.socket.recv_from(buf).await.ok().map(|(len, _)| len),
+        Some(socket) => socket.socket.recv_from(buf).await.map(|(len, _)| len),
         None => std::future::pending().await,
+    }
+}
+
+/// Handles every datagram `socket` holds now, without waiting.
+fn read_ready(
+    socket: Option<&IcmpSocket>,
+    buf: &mut [u8],
+    epoch: Instant,
+    pinger: &mut Pinger<usize>,
+    checks: &mut [Check],
+    counters: &Counters,
+) {
+    let Some(socket) = socket else { return };
+    loop {
+        match socket.socket.try_recv_from(buf) {
+            Ok((len, _)) => handle_reply(pinger, Ok(&buf[..len]), socket.raw, monotonic_nanos(epoch), checks, counters),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(error) => {
+                handle_reply(pinger, Err(error), socket.raw, monotonic_nanos(epoch), checks, counters);
+                return;
+            }
+        }
     }
 }
 
 fn handle_reply(
     pinger: &mut Pinger<usize>,
-    bytes: &[u8],
+    received: std::io::Result<&[u8]>,
     raw: bool,
+    now: i128,
     checks: &mut [Check],
-    late: &prometheus_client::metrics::counter::Counter,
+    counters: &Counters,
 ) {
-    match pinger.reply(bytes, raw, now_nanos()) {
+    let bytes = match received {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            counters.receive.inc();
+            if let Some(suppressed) = RECEIVE_ERROR_LOG.allow() {
+                tracing::warn!(%error, suppressed, "ping: cannot receive from the ICMP socket");
+            }
+            return;
+        }
+    };
+    match pinger.reply(bytes, raw, now) {
         Reply::Answer { target, rtt_nanos } => {
             if let Some(check) = checks.get_mut(target) {
                 check.rtts_ms.push(rtt_nanos as f64 / 1e6);
             }
         }
         Reply::LateOrDuplicate => {
-            late.inc();
+            counters.late.inc();
         }
         Reply::Foreign => {}
     }
