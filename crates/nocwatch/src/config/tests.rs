@@ -319,6 +319,8 @@ fn check_config_catches_what_run_would_refuse() {
             "report_rate_limit: rate, burst and max_clients must be more than 0",
         ),
         ("sources:\n  s: {type: snmp, addresses: ['10.0.0.1:161'], community: c}\n", "give the port as `port`"),
+        ("sinks:\n  f: {type: file, path: x.jsonl, max_size: 0}\n", "max_size must be more than 0"),
+        ("sinks:\n  f: {type: file, path: x.jsonl, max_files: 4000000000}\n", "max_files must be at most 1000"),
     ];
     for (source, expected) in cases {
         let message = error(source, &[]);

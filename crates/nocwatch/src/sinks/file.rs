@@ -38,7 +38,20 @@ fn default_max_files() -> u32 {
     5
 }
 
+/// Rotation renames every kept file in turn: keep that a bounded amount of work.
+const MAX_FILES_LIMIT: u32 = 1000;
+
 impl FileSinkConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_size.get() == 0 {
+            return Err("max_size must be more than 0".to_owned());
+        }
+        if self.max_files > MAX_FILES_LIMIT {
+            return Err(format!("max_files must be at most {MAX_FILES_LIMIT}"));
+        }
+        Ok(())
+    }
+
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir).await.with_context(|| format!("cannot create {}", dir.display()))?;

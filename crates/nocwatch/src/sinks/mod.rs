@@ -60,7 +60,8 @@ impl SinkConfig {
     /// `run` would refuse.
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            SinkConfig::Console(_) | SinkConfig::File(_) => Ok(()),
+            SinkConfig::Console(_) => Ok(()),
+            SinkConfig::File(config) => config.validate(),
             SinkConfig::LocalStore(config) => config.validate(),
             SinkConfig::DatadogLogs(config) => config.validate(),
             SinkConfig::DatadogMetrics(config) => config.validate(),
