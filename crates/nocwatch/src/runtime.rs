@@ -111,6 +111,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             telemetry: telemetry.clone(),
             hostname: hostname.clone(),
             mibs: mibs.clone(),
+            data_dir: config.global.agent.data_dir.clone(),
         };
         let running = source.build(ctx).await.with_context(|| format!("source `{id}`"))?;
         metrics.set_state(ComponentState::Running);

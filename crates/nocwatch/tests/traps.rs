@@ -529,3 +529,69 @@ fn sources_outside_the_allow_list_are_rejected() {
     });
     assert!(agent.events().is_empty());
 }
+
+/// snmpEngineBoots, as `snmpinform` learns it from our discovery Report (net-snmp's own
+/// debug output): one more at every restart, from the count kept under agent.data_dir,
+/// even when the wall clock is behind it (RFC 3414 2.2: it must never go back, or an
+/// inform captured before a restart could fit the time window again).
+#[test]
+fn engine_boots_grow_at_every_restart_as_snmpinform_sees_them() {
+    const ENGINE: &str = "80001f88046e6f63776174636821";
+    let port = free_port();
+    let (_links, dirs) = mib_dirs();
+    let data = tempfile::tempdir().unwrap();
+    // The count a previous run left, ahead of the clock (as after the clock went back).
+    std::fs::create_dir_all(data.path().join("snmp_engine")).unwrap();
+    std::fs::write(data.path().join("snmp_engine").join(ENGINE), "2100000000\n").unwrap();
+    let extra = format!("    engine_id: '{ENGINE}'\nagent: {{data_dir: '{}'}}", data.path().display());
+    let config = config(port, &dirs, &extra);
+    let target = format!("127.0.0.1:{port}");
+    let inform_boots = |agent: &Agent, marker: &str| -> u32 {
+        let out = run(
+            "snmpinform",
+            &[
+                "-Dlcd_set_enginetime",
+                "-t",
+                "2",
+                "-r",
+                "1",
+                "-v3",
+                "-u",
+                "shaonly",
+                "-l",
+                "authNoPriv",
+                "-a",
+                "SHA",
+                "-A",
+                "authpass-sha",
+                &target,
+                "",
+                ".1.3.6.1.6.3.1.1.5.3",
+                ".1.3.6.1.2.1.2.2.1.2.9",
+                "s",
+                marker,
+            ],
+        );
+        assert!(out.status.success(), "snmpinform: {}", String::from_utf8_lossy(&out.stderr));
+        wait_trap(agent, "1.3.6.1.6.3.1.1.5.3", marker);
+        // "lcd_set_enginetime: engineID 80 00 1F ... (16 bytes a line) : boots=N, time=M"
+        let output: String =
+            [out.stdout, out.stderr].concat().iter().map(|b| char::from(*b)).filter(|c| !c.is_whitespace()).collect();
+        output
+            .split("lcd_set_enginetime:engineID")
+            .filter_map(|entry| {
+                let (id, rest) = entry.split_once(":boots=")?;
+                let boots = rest.split(',').next()?.parse::<u32>().ok()?;
+                id.eq_ignore_ascii_case(ENGINE).then_some(boots)
+            })
+            .max()
+            .unwrap_or_else(|| panic!("no boots for our engine in: {output}"))
+    };
+    let first = Agent::start(&config, Stdio::null());
+    assert_eq!(inform_boots(&first, "first run"), 2_100_000_001);
+    drop(first);
+    let second = Agent::start(&config, Stdio::null());
+    assert_eq!(inform_boots(&second, "second run"), 2_100_000_002);
+    let kept = std::fs::read_to_string(data.path().join("snmp_engine").join(ENGINE)).unwrap();
+    assert_eq!(kept.trim(), "2100000002");
+}

@@ -47,6 +47,9 @@ pub struct SourceContext {
     pub hostname: String,
     /// The MIBs of the `mibs` section (empty when none are configured).
     pub mibs: Arc<nocwatch_mib::Mibs>,
+    /// `agent.data_dir`: where a source keeps state across restarts (the trap receiver's
+    /// snmpEngineBoots).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// One socket a source listens on, for conflict checks.

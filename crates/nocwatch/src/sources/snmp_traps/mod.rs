@@ -13,12 +13,14 @@ pub mod event;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use nocwatch_snmp::display::parse_hex;
 use nocwatch_snmp::receiver::{Network, Outcome, Receiver, ReceiverConfig, RejectReason, ReportLimit};
+use nocwatch_snmp::session::MAX_BOOTS;
 use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -119,11 +121,50 @@ fn default_engine_id(hostname: &str) -> Vec<u8> {
     id
 }
 
-/// snmpEngineBoots must grow at every restart: the wall clock in seconds does, without a
-/// state file (RFC 3414 only asks that it never go back for an engine ID).
-fn engine_boots() -> u32 {
+/// snmpEngineBoots from the wall clock (seconds since 1970): where the count starts, and
+/// the fallback when it cannot be kept.
+fn engine_boots_from_clock() -> u32 {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs());
-    u32::try_from(secs).unwrap_or(u32::MAX).clamp(1, nocwatch_snmp::session::MAX_BOOTS - 1)
+    u32::try_from(secs).unwrap_or(u32::MAX).clamp(1, MAX_BOOTS)
+}
+
+/// Where the snmpEngineBoots of `engine_id` is kept: `<data_dir>/snmp_engine/<hex id>`.
+fn engine_boots_path(data_dir: &Path, engine_id: &[u8]) -> PathBuf {
+    let name: String = engine_id.iter().map(|b| format!("{b:02x}")).collect();
+    data_dir.join("snmp_engine").join(name)
+}
+
+/// snmpEngineBoots for this start: one more than the stored count, written back before
+/// anything is answered. RFC 3414 2.2: it must grow at every restart (an inform captured
+/// before a restart must never fit the time window again), whatever the clock does. The
+/// first start (no file) takes the wall clock in seconds, which nocwatch used before it
+/// kept a count, so an upgrade never goes back. Reaches [`MAX_BOOTS`] and stays there (the
+/// RFC's latch: the users' keys must then change).
+fn next_engine_boots(path: &Path) -> io::Result<u32> {
+    let stored = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text.trim().parse::<u32>().map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{} does not hold a number", path.display()))
+        })?),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let boots = stored.map_or_else(engine_boots_from_clock, |n| n.saturating_add(1)).clamp(1, MAX_BOOTS);
+    write_atomically(path, format!("{boots}\n").as_bytes())?;
+    Ok(boots)
+}
+
+/// Replaces `path`'s content so that a crash leaves the old or the new one, never a mix:
+/// write and sync a temporary file beside it, rename it over, sync the directory.
+fn write_atomically(path: &Path, content: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(content)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 impl SnmpTrapsConfig {
@@ -179,8 +220,18 @@ impl SnmpTrapsConfig {
 
     pub async fn build(&self, ctx: SourceContext) -> anyhow::Result<Running> {
         self.validate().map_err(anyhow::Error::msg)?;
-        let mut receiver_config =
-            ReceiverConfig::new(self.engine_id(&ctx.hostname).map_err(anyhow::Error::msg)?, engine_boots());
+        let engine_id = self.engine_id(&ctx.hostname).map_err(anyhow::Error::msg)?;
+        let boots_path = engine_boots_path(&ctx.data_dir, &engine_id);
+        let boots = {
+            let path = boots_path.clone();
+            tokio::task::spawn_blocking(move || next_engine_boots(&path)).await?
+        };
+        let boots = boots.unwrap_or_else(|e| {
+            // Still growing across restarts while the clock does; informs work either way.
+            tracing::warn!(source = %ctx.id, path = %boots_path.display(), error = %e, "cannot keep snmpEngineBoots; using the wall clock instead");
+            engine_boots_from_clock()
+        });
+        let mut receiver_config = ReceiverConfig::new(engine_id, boots);
         receiver_config.communities = self.communities.iter().map(|c| c.expose().as_bytes().to_vec()).collect();
         receiver_config.allowed_sources = self.networks().map_err(anyhow::Error::msg)?;
         let limit = self.report_rate_limit;
@@ -205,6 +256,7 @@ impl SnmpTrapsConfig {
             receive_buffer = granted,
             communities = self.communities.len(),
             users = self.users.len(),
+            engine_boots = boots,
             mib_nodes = ctx.mibs.len(),
             "SNMP traps listening"
         );
@@ -447,6 +499,24 @@ mod tests {
         thread.run();
         assert_eq!(metrics.drop_counter(DropReason::Shutdown).get(), 2);
         assert_eq!(metrics.status().dropped_events, 2, "in /status too");
+    }
+
+    #[test]
+    fn engine_boots_grow_by_one_from_the_stored_count_and_latch_at_the_maximum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = engine_boots_path(dir.path(), &[0x80, 0x00, 0x1f, 0x88, 0x04, 0xab]);
+        assert!(path.ends_with("snmp_engine/80001f8804ab"));
+        let first = next_engine_boots(&path).unwrap();
+        assert!(first >= engine_boots_from_clock().saturating_sub(5), "starts from the clock: {first}");
+        assert_eq!(next_engine_boots(&path).unwrap(), first + 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", first + 1));
+        // Ahead of the clock (the clock went back since): still one more, never the clock.
+        std::fs::write(&path, "2100000000\n").unwrap();
+        assert_eq!(next_engine_boots(&path).unwrap(), 2_100_000_001);
+        std::fs::write(&path, format!("{MAX_BOOTS}")).unwrap();
+        assert_eq!(next_engine_boots(&path).unwrap(), MAX_BOOTS);
+        std::fs::write(&path, "garbage").unwrap();
+        assert!(next_engine_boots(&path).is_err(), "a damaged count is not silently restarted");
     }
 
     #[test]
