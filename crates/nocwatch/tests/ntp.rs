@@ -46,7 +46,7 @@ fn chrony_upstream_with(port: u16, dir: &std::path::Path, stratum: u8, ipv6: boo
 fn query(port: u16, transmit: u64) -> Option<Packet> {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
-    let (_, request) = nocwatch_ntp::Request::new(transmit, 0);
+    let (_, request) = nocwatch_ntp::Request::new(transmit, nocwatch_ntp::Moment::default());
     socket.send_to(&request, ("127.0.0.1", port)).unwrap();
     let mut buf = [0u8; 512];
     let (len, _) = socket.recv_from(&mut buf).ok()?;
@@ -103,7 +103,7 @@ fn relay_returns_each_reply_to_its_own_client_and_fails_over() {
 
     // Concurrent clients with the SAME transmit timestamp each get exactly their reply.
     let clients: Vec<UdpSocket> = (0..40).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
-    let (_, request) = nocwatch_ntp::Request::new(0x1234_5678_9ABC_DEF0, 0);
+    let (_, request) = nocwatch_ntp::Request::new(0x1234_5678_9ABC_DEF0, nocwatch_ntp::Moment::default());
     for client in &clients {
         client.send_to(&request, ("127.0.0.1", port)).unwrap();
     }
@@ -177,7 +177,10 @@ fn control_private_and_malformed_packets_get_no_reply_in_either_mode() {
     for mode in ["relay", "server"] {
         let (port, health) = (free_port(), free_port());
         let agent = Agent::start(&config(mode, port, health, &format!("'127.0.0.1:{upstream}'"), ""), Stdio::null());
-        assert!(answered(port, &nocwatch_ntp::Request::new(1, 0).1), "{mode}: a client request is answered");
+        assert!(
+            answered(port, &nocwatch_ntp::Request::new(1, nocwatch_ntp::Moment::default()).1),
+            "{mode}: a client request is answered"
+        );
         // Mode 6 (control, `ntpq`) and mode 7 (private, the monlist amplification vector).
         let mut control = [0u8; 48];
         control[0] = (4 << 3) | 6;

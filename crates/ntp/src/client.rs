@@ -5,19 +5,20 @@
 use std::fmt;
 
 use crate::packet::{Leap, Mode, NtpTimestamp, Packet, short_to_seconds};
+use crate::time::Moment;
 
 /// One outstanding request: what to send and what to match the reply against.
 #[derive(Debug, Clone, Copy)]
 pub struct Request {
     /// The random transmit timestamp sent; the reply's origin must equal it.
     token: NtpTimestamp,
-    /// When it was sent, in Unix nanoseconds (`t1`).
-    sent_at: i128,
+    /// When it was sent (`t1`), on both clocks.
+    sent_at: Moment,
 }
 
 impl Request {
     /// A client request; `nonce` must be random (it becomes the transmit timestamp).
-    pub fn new(nonce: u64, now_unix_nanos: i128) -> (Request, [u8; 48]) {
+    pub fn new(nonce: u64, now: Moment) -> (Request, [u8; 48]) {
         let packet = Packet {
             leap: Leap::Unsynchronised,
             version: 4,
@@ -33,15 +34,22 @@ impl Request {
             receive: NtpTimestamp::ZERO,
             transmit: NtpTimestamp(nonce),
         };
-        (Request { token: NtpTimestamp(nonce), sent_at: now_unix_nanos }, packet.to_bytes())
+        (Request { token: NtpTimestamp(nonce), sent_at: now }, packet.to_bytes())
     }
 
     pub fn token(&self) -> NtpTimestamp {
         self.token
     }
 
-    /// Validates a reply received at `now` (`t4`) and measures the clock against it.
-    pub fn process(&self, reply: &[u8], now_unix_nanos: i128) -> Result<Sample, Rejected> {
+    /// When it was sent, on the monotonic clock (what its timeout counts from).
+    pub fn sent_at(&self) -> i128 {
+        self.sent_at.mono
+    }
+
+    /// Validates a reply received at `now` (`t4`) and measures the clock against it. The
+    /// round trip is timed on the monotonic clock, so a step of the system clock between
+    /// the request and the reply changes neither the delay nor the offset.
+    pub fn process(&self, reply: &[u8], now: Moment) -> Result<Sample, Rejected> {
         let packet = Packet::parse(reply).map_err(|e| Rejected::Malformed(e.to_string()))?;
         if packet.mode != Mode::Server {
             return Err(Rejected::NotAServerReply);
@@ -58,16 +66,24 @@ impl Request {
         if packet.transmit == NtpTimestamp::ZERO {
             return Err(Rejected::Malformed("zero transmit timestamp".to_owned()));
         }
-        let t1 = self.sent_at;
+        let round_trip = now.mono - self.sent_at.mono;
+        let t1 = self.sent_at.unix;
         let t2 = packet.receive.to_unix_nanos();
         let t3 = packet.transmit.to_unix_nanos();
-        let t4 = now_unix_nanos;
+        // t4 on the system clock as it ran at t1 (whatever it did since).
+        let t4 = t1 + round_trip;
         let offset = ((t2 - t1) + (t3 - t4)) / 2;
-        // The server's own processing time is not network delay; never below zero.
-        let delay = ((t4 - t1) - (t3 - t2)).max(0);
+        let delay = round_trip - (t3 - t2);
+        // The server claims it held the request longer than the whole round trip took: its
+        // timestamps are wrong (or its clock stepped), and such a sample would win every
+        // least-delay choice. Dropped, never clamped.
+        if delay < 0 {
+            return Err(Rejected::NegativeDelay);
+        }
         Ok(Sample {
             offset_nanos: offset,
             delay_nanos: delay,
+            wall_minus_mono: self.sent_at.wall_minus_mono(),
             stratum: packet.stratum,
             leap: packet.leap,
             root_delay: short_to_seconds(packet.root_delay),
@@ -80,8 +96,13 @@ impl Request {
 /// A measurement of our clock against a server.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
-    /// Add this to our clock to get the server's.
+    /// Add this to our system clock, as it ran when the sample was taken, to get the
+    /// server's ([`offset_at`](Self::offset_at) for another moment).
     pub offset_nanos: i128,
+    /// Our system clock minus our monotonic clock when the sample was taken: the server's
+    /// time is `mono + wall_minus_mono + offset_nanos` for as long as our clocks run, steps
+    /// of the system clock included.
+    pub wall_minus_mono: i128,
     /// Round-trip network delay.
     pub delay_nanos: i128,
     pub stratum: u8,
@@ -90,6 +111,20 @@ pub struct Sample {
     pub root_delay: f64,
     pub root_dispersion: f64,
     pub reference_id: [u8; 4],
+}
+
+impl Sample {
+    /// The server's time at `now`, from our monotonic clock (a step of the system clock
+    /// since the sample does not move it).
+    pub fn server_time(&self, now_mono: i128) -> i128 {
+        now_mono + self.wall_minus_mono + self.offset_nanos
+    }
+
+    /// The offset to add to the system clock at `now` (differs from `offset_nanos` by any
+    /// step of the system clock since the sample).
+    pub fn offset_at(&self, now: Moment) -> i128 {
+        self.server_time(now.mono) - now.unix
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +137,8 @@ pub enum Rejected {
     KissOfDeath(String),
     /// The server says its own clock is not synchronised.
     Unsynchronised,
+    /// Its timestamps give a negative round-trip delay.
+    NegativeDelay,
 }
 
 impl fmt::Display for Rejected {
@@ -112,6 +149,7 @@ impl fmt::Display for Rejected {
             Rejected::NotOurs => f.write_str("reply does not answer our request"),
             Rejected::KissOfDeath(code) => write!(f, "kiss-o'-death {code}"),
             Rejected::Unsynchronised => f.write_str("server is not synchronised"),
+            Rejected::NegativeDelay => f.write_str("its timestamps give a negative round-trip delay"),
         }
     }
 }
@@ -145,24 +183,52 @@ mod tests {
     #[test]
     fn offset_and_delay_from_the_four_timestamps() {
         let t1 = 1_700_000_000 * SEC;
-        let (request, bytes) = Request::new(0xDEAD_BEEF_0000_0001, t1);
+        let (request, bytes) = Request::new(0xDEAD_BEEF_0000_0001, Moment::new(t1, 0));
         assert_eq!(Packet::parse(&bytes).unwrap().mode, Mode::Client);
         // Server clock 2 s ahead; 10 ms each way; 1 ms inside the server.
         let t2 = t1 + 2 * SEC + 10_000_000;
         let t3 = t2 + 1_000_000;
         let t4 = t1 + 21_000_000;
-        let sample = request.process(&reply(&request, t2, t3, |_| {}), t4).unwrap();
+        let sample = request.process(&reply(&request, t2, t3, |_| {}), Moment::new(t4, t4 - t1)).unwrap();
         assert!((sample.offset_nanos - 2 * SEC).abs() < 1000, "{sample:?}");
         assert!((sample.delay_nanos - 20_000_000).abs() < 1000, "{sample:?}");
         assert_eq!(sample.stratum, 3);
     }
 
+    /// Before, t1 and t4 were both read from the system clock: a step between them went
+    /// into the delay (clamped to 0 when negative, so the sample won every least-delay
+    /// choice) and half of it into the offset.
+    #[test]
+    fn a_step_of_our_clock_between_request_and_reply_changes_neither_offset_nor_delay() {
+        let t1 = 1_700_000_000 * SEC;
+        let (request, _) = Request::new(7, Moment::new(t1, 0));
+        let t2 = t1 + 2 * SEC + 10_000_000;
+        let t3 = t2 + 1_000_000;
+        // 21 ms later on the monotonic clock, but the system clock was stepped back 10 s.
+        let received = Moment::new(t1 + 21_000_000 - 10 * SEC, 21_000_000);
+        let sample = request.process(&reply(&request, t2, t3, |_| {}), received).unwrap();
+        assert!((sample.offset_nanos - 2 * SEC).abs() < 1000, "{sample:?}");
+        assert!((sample.delay_nanos - 20_000_000).abs() < 1000, "{sample:?}");
+        // Against the stepped system clock, the server is now 12 s ahead.
+        assert!((sample.offset_at(received) - 12 * SEC).abs() < 1000, "{sample:?}");
+    }
+
+    #[test]
+    fn a_negative_delay_is_rejected_not_clamped() {
+        let t1 = 1_700_000_000 * SEC;
+        let (request, _) = Request::new(7, Moment::new(t1, 0));
+        // The server says it held the request 50 ms; the whole round trip took 20 ms.
+        let reply = reply(&request, t1, t1 + 50_000_000, |_| {});
+        assert_eq!(request.process(&reply, Moment::new(t1 + 20_000_000, 20_000_000)), Err(Rejected::NegativeDelay));
+    }
+
     #[test]
     fn replies_that_do_not_answer_us_are_rejected() {
         let t1 = 1_700_000_000 * SEC;
-        let (request, _) = Request::new(42, t1);
+        let (request, _) = Request::new(42, Moment::new(t1, 0));
+        let now = Moment::new(t1, 0);
         let ok = |p: &mut Packet| p.leap = Leap::NoWarning;
-        assert!(request.process(&reply(&request, t1, t1, ok), t1).is_ok());
+        assert!(request.process(&reply(&request, t1, t1, ok), now).is_ok());
         type Case = (Rejected, fn(&mut Packet));
         let cases: [Case; 5] = [
             (Rejected::NotOurs, |p| p.origin = NtpTimestamp(43)),
@@ -175,8 +241,8 @@ mod tests {
             (Rejected::Malformed("zero transmit timestamp".into()), |p| p.transmit = NtpTimestamp::ZERO),
         ];
         for (expected, tweak) in cases {
-            assert_eq!(request.process(&reply(&request, t1, t1, tweak), t1), Err(expected.clone()), "{expected}");
+            assert_eq!(request.process(&reply(&request, t1, t1, tweak), now), Err(expected.clone()), "{expected}");
         }
-        assert!(matches!(request.process(&[0; 10], t1), Err(Rejected::Malformed(_))));
+        assert!(matches!(request.process(&[0; 10], now), Err(Rejected::Malformed(_))));
     }
 }

@@ -1,6 +1,7 @@
 //! Sans-IO NTP for nocwatch: bytes and times in, bytes and decisions out; no sockets, no
-//! clock reads (the caller passes "now").
+//! clock reads (the caller passes "now" on both clocks: [`Moment`]).
 //!
+//! - [`time`]: the two clocks, system (for packet timestamps only) and monotonic (timers);
 //! - [`packet`]: the NTPv4 packet (RFC 5905 §7.3) and its timestamp formats;
 //! - [`client`]: SNTP requests and the validation of replies into clock samples;
 //! - [`server`]: answers for clients, from the state of nocwatch's own synchronisation;
@@ -17,6 +18,7 @@ pub mod probe;
 pub use nocwatch_ratelimit as ratelimit;
 pub mod relay;
 pub mod server;
+pub mod time;
 
 pub use client::{Rejected, Request, Sample};
 pub use packet::{Leap, Mode, NtpTimestamp, Packet, ParseError};
@@ -24,3 +26,4 @@ pub use probe::{Best, Prober, UpstreamStatus};
 pub use ratelimit::{RateLimiter, Verdict, client_key};
 pub use relay::Relay;
 pub use server::{ServerClock, Synchronised};
+pub use time::Moment;

@@ -7,10 +7,15 @@
 //! rounds [`QUICK_INTERVAL_NANOS`] apart at start-up (like chrony's `iburst`), then one round per
 //! interval. A request unanswered within the timeout is missed; an upstream is reachable
 //! once it has answered and until it misses [`UNREACHABLE_AFTER`] requests in a row.
+//!
+//! Schedule, timeouts and sample ages are on the monotonic clock (`Moment::mono`): a step
+//! of the system clock neither stops polling nor keeps a request from timing out. The
+//! sample followed is at most [`MAX_SAMPLE_AGE_POLLS`] intervals old.
 
 use std::collections::VecDeque;
 
 use crate::client::{Rejected, Request, Sample};
+use crate::time::Moment;
 
 /// Rounds at the start, 2 s apart, so that a fresh process is usable within seconds.
 pub const QUICK_ROUNDS: u32 = 4;
@@ -19,8 +24,11 @@ pub const QUICK_INTERVAL_NANOS: i128 = 2_000_000_000;
 pub const UNREACHABLE_AFTER: u32 = 3;
 /// Samples kept per upstream; the one with the least delay is the most accurate.
 const SAMPLES: usize = 8;
+/// Samples older than this many poll intervals are not followed, however small their delay:
+/// after an outage, one fresh answer must not bring back an offset measured hours ago.
+pub const MAX_SAMPLE_AGE_POLLS: i128 = 4;
 
-/// A sample and when it was received (the caller's clock, ns).
+/// A sample and when it was received (monotonic ns).
 #[derive(Debug, Clone, Copy)]
 struct Received {
     sample: Sample,
@@ -36,9 +44,11 @@ pub struct Best {
     /// leap indicator, stratum and reference id of the newest one (the upstream's state now:
     /// a leap-second announcement or a stratum change must not wait for a better sample).
     pub sample: Sample,
-    /// When the least-delay sample was received: its age is what its dispersion grows with.
+    /// When the least-delay sample was received (monotonic ns): its age is what its
+    /// dispersion grows with.
     pub sampled_at: i128,
-    /// When the newest sample was received: how long the upstream has been answering for.
+    /// When the newest sample was received (monotonic ns): how long the upstream has been
+    /// answering for.
     pub newest_at: i128,
 }
 
@@ -49,7 +59,7 @@ struct Upstream {
     missed_in_a_row: u32,
     answered_once: bool,
     last_success: Option<i128>,
-    outstanding: Option<(Request, i128)>,
+    outstanding: Option<Request>,
     samples: VecDeque<Received>,
 }
 
@@ -59,7 +69,7 @@ pub struct UpstreamStatus {
     /// The last 8 requests, newest in the lowest bit, 1 = answered (377 octal = all).
     pub reach: u8,
     pub reachable: bool,
-    /// When it last answered (the caller's clock, ns).
+    /// When it last answered (monotonic ns).
     pub last_success: Option<i128>,
 }
 
@@ -82,29 +92,29 @@ pub struct Prober {
 
 impl Prober {
     /// `upstreams` servers, polled every `interval_nanos` after the quick start; a request
-    /// gets `timeout_nanos` to be answered. The first round is due at `now`.
-    pub fn new(upstreams: usize, interval_nanos: i128, timeout_nanos: i128, now: i128) -> Self {
+    /// gets `timeout_nanos` to be answered. The first round is due at `now_mono`.
+    pub fn new(upstreams: usize, interval_nanos: i128, timeout_nanos: i128, now_mono: i128) -> Self {
         Prober {
             upstreams: (0..upstreams).map(|_| Upstream::default()).collect(),
             interval: interval_nanos.max(1),
             timeout: timeout_nanos,
             quick_rounds_left: QUICK_ROUNDS,
-            next_round: now,
+            next_round: now_mono,
         }
     }
 
     /// Call often (every few hundred ms): expires requests past their timeout and, when a
     /// round is due, the requests to send. `nonce` gives a random number per request.
-    pub fn tick(&mut self, now: i128, mut nonce: impl FnMut() -> u64) -> Due {
+    pub fn tick(&mut self, now: Moment, mut nonce: impl FnMut() -> u64) -> Due {
         let mut due = Due::default();
         for upstream in &mut self.upstreams {
-            if upstream.outstanding.is_some_and(|(_, sent)| now - sent > self.timeout) {
+            if upstream.outstanding.is_some_and(|request| now.mono - request.sent_at() > self.timeout) {
                 upstream.outstanding = None;
                 upstream.missed_in_a_row += 1;
                 due.timed_out += 1;
             }
         }
-        if now < self.next_round {
+        if now.mono < self.next_round {
             return due;
         }
         for (index, upstream) in self.upstreams.iter_mut().enumerate() {
@@ -115,7 +125,7 @@ impl Prober {
             }
             let (request, bytes) = Request::new(nonce(), now);
             upstream.reach <<= 1;
-            upstream.outstanding = Some((request, now));
+            upstream.outstanding = Some(request);
             due.send.push((index, bytes));
         }
         let wait = if self.quick_rounds_left > 0 {
@@ -124,22 +134,22 @@ impl Prober {
         } else {
             self.interval
         };
-        self.next_round = now + wait;
+        self.next_round = now.mono + wait;
         due
     }
 
-    /// When [`tick`](Self::tick) next has something to do.
+    /// When [`tick`](Self::tick) next has something to do (monotonic ns).
     pub fn next_deadline(&self) -> i128 {
-        let timeouts = self.upstreams.iter().filter_map(|u| u.outstanding.map(|(_, sent)| sent + self.timeout + 1));
+        let timeouts = self.upstreams.iter().filter_map(|u| u.outstanding.map(|r| r.sent_at() + self.timeout + 1));
         timeouts.fold(self.next_round, i128::min)
     }
 
     /// A datagram from upstream `index`, received at `now`. `None` if it answers none of our
     /// requests (so the caller can look elsewhere, e.g. the relay's pending table);
     /// otherwise the sample it gave or why it was rejected.
-    pub fn on_reply(&mut self, index: usize, reply: &[u8], now: i128) -> Option<Result<Sample, Rejected>> {
+    pub fn on_reply(&mut self, index: usize, reply: &[u8], now: Moment) -> Option<Result<Sample, Rejected>> {
         let upstream = self.upstreams.get_mut(index)?;
-        let (request, _) = upstream.outstanding?;
+        let request = upstream.outstanding?;
         let result = request.process(reply, now);
         match &result {
             Err(Rejected::NotOurs) | Err(Rejected::Malformed(_)) | Err(Rejected::NotAServerReply) => return None,
@@ -147,11 +157,11 @@ impl Prober {
                 upstream.reach |= 1;
                 upstream.missed_in_a_row = 0;
                 upstream.answered_once = true;
-                upstream.last_success = Some(now);
+                upstream.last_success = Some(now.mono);
                 if upstream.samples.len() == SAMPLES {
                     upstream.samples.pop_front();
                 }
-                upstream.samples.push_back(Received { sample: *sample, at: now });
+                upstream.samples.push_back(Received { sample: *sample, at: now.mono });
             }
             // It answered, but with nothing to use (a kiss, or unsynchronised): a miss for our
             // purpose, and no second chance for this request.
@@ -197,13 +207,16 @@ impl Prober {
         self.upstreams.iter().any(Self::reachable)
     }
 
-    /// The sample to follow: the least-delay one of the last samples of the first reachable
-    /// upstream in order of preference (the newest of equals), with that upstream's current
-    /// leap indicator and stratum (see [`Best`]).
-    pub fn best(&self) -> Option<Best> {
+    /// The sample to follow at `now_mono`: the least-delay one of the last samples, at most
+    /// [`MAX_SAMPLE_AGE_POLLS`] intervals old, of the first reachable upstream in order of
+    /// preference (the newest of equals), with that upstream's current leap indicator and
+    /// stratum (see [`Best`]).
+    pub fn best(&self, now_mono: i128) -> Option<Best> {
         let (index, upstream) = self.upstreams.iter().enumerate().find(|(_, u)| Self::reachable(u))?;
         let newest = upstream.samples.back()?;
-        let chosen = upstream.samples.iter().rev().min_by_key(|r| r.sample.delay_nanos)?;
+        let max_age = MAX_SAMPLE_AGE_POLLS * self.interval;
+        let fresh = upstream.samples.iter().rev().filter(|r| now_mono - r.at <= max_age);
+        let chosen = fresh.min_by_key(|r| r.sample.delay_nanos)?;
         Some(Best {
             upstream: index,
             sample: Sample {
@@ -222,6 +235,11 @@ impl Prober {
 mod tests {
     use super::*;
     use crate::packet::{Leap, Mode, NtpTimestamp, Packet};
+
+    /// `nanos` on both clocks (no step).
+    fn at(nanos: i128) -> Moment {
+        Moment::new(nanos, nanos)
+    }
 
     const SEC: i128 = 1_000_000_000;
 
@@ -254,24 +272,24 @@ mod tests {
         let mut nonce = nonces();
         let mut prober = Prober::new(2, 16 * SEC, SEC, 0);
         assert!(!prober.any_reachable(), "nothing is known before an answer");
-        let due = prober.tick(0, &mut nonce);
+        let due = prober.tick(at(0), &mut nonce);
         assert_eq!(due.send.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1]);
-        assert!(prober.tick(SEC / 2, &mut nonce).send.is_empty(), "not yet");
+        assert!(prober.tick(at(SEC / 2), &mut nonce).send.is_empty(), "not yet");
         // Upstream 1 answers; upstream 0 does not.
-        assert!(prober.on_reply(1, &answer(&due.send[1].1, SEC / 2, 2), SEC / 2).unwrap().is_ok());
-        assert!(prober.on_reply(1, &answer(&due.send[1].1, SEC / 2, 2), SEC / 2).is_none(), "a duplicate");
-        assert!(prober.on_reply(0, &answer(&due.send[1].1, SEC / 2, 2), SEC / 2).is_none(), "the wrong upstream");
-        assert_eq!(prober.tick(SEC + SEC / 2, &mut nonce).timed_out, 1);
+        assert!(prober.on_reply(1, &answer(&due.send[1].1, SEC / 2, 2), at(SEC / 2)).unwrap().is_ok());
+        assert!(prober.on_reply(1, &answer(&due.send[1].1, SEC / 2, 2), at(SEC / 2)).is_none(), "a duplicate");
+        assert!(prober.on_reply(0, &answer(&due.send[1].1, SEC / 2, 2), at(SEC / 2)).is_none(), "the wrong upstream");
+        assert_eq!(prober.tick(at(SEC + SEC / 2), &mut nonce).timed_out, 1);
         assert!(prober.any_reachable());
         assert_eq!(prober.reachability(), [None, Some(true)], "one miss: not known to be down yet");
         assert_eq!(prober.status(1).unwrap().reach, 1);
-        assert_eq!(prober.best().unwrap().upstream, 1, "the first reachable upstream");
+        assert_eq!(prober.best(SEC + SEC / 2).unwrap().upstream, 1, "the first reachable upstream");
 
         // Quick rounds at 2, 4, 6, 8 s (five with the first), then one every 16 s.
         let mut rounds = Vec::new();
         let mut now = SEC + SEC / 2;
         while now <= 40 * SEC {
-            let due = prober.tick(now, &mut nonce);
+            let due = prober.tick(at(now), &mut nonce);
             if !due.send.is_empty() {
                 rounds.push(now / SEC);
             }
@@ -282,15 +300,15 @@ mod tests {
         assert!(!prober.any_reachable());
         assert_eq!(prober.reachability(), [Some(false), Some(false)]);
         assert_eq!(prober.status(1).unwrap().reach & 0b1111, 0);
-        assert!(prober.best().is_none());
+        assert!(prober.best(40 * SEC).is_none());
         assert_eq!(prober.status(1).unwrap().last_success, Some(SEC / 2));
     }
 
     #[test]
     fn a_kiss_or_an_unsynchronised_answer_is_not_reachability() {
         let mut prober = Prober::new(1, 16 * SEC, SEC, 0);
-        let due = prober.tick(0, nonces());
-        let result = prober.on_reply(0, &answer(&due.send[0].1, 0, 16), 1).unwrap();
+        let due = prober.tick(at(0), nonces());
+        let result = prober.on_reply(0, &answer(&due.send[0].1, 0, 16), at(1)).unwrap();
         assert_eq!(result, Err(Rejected::Unsynchronised));
         assert!(!prober.any_reachable());
         assert_eq!(prober.status(0).unwrap().reach, 0);
@@ -302,10 +320,10 @@ mod tests {
         let mut prober = Prober::new(1, SEC, SEC / 2, 0);
         for (round, delay) in [(0, 30_000_000), (1, 10_000_000), (2, 20_000_000)] {
             let now = round * SEC;
-            let due = prober.tick(now, &mut nonce);
-            prober.on_reply(0, &answer(&due.send[0].1, now, 3), now + delay).unwrap().unwrap();
+            let due = prober.tick(at(now), &mut nonce);
+            prober.on_reply(0, &answer(&due.send[0].1, now, 3), at(now + delay)).unwrap().unwrap();
         }
-        let best = prober.best().unwrap();
+        let best = prober.best(2 * SEC + 20_000_000).unwrap();
         assert_eq!(best.sample.delay_nanos, 10_000_000);
         assert_eq!(best.sampled_at, SEC + 10_000_000, "when that sample was received, not the last reply");
         assert_eq!(best.newest_at, 2 * SEC + 20_000_000);
@@ -320,13 +338,48 @@ mod tests {
         let rounds = [(0, 5_000_000, 2, Leap::NoWarning), (1, 40_000_000, 3, Leap::LastMinute61)];
         for (round, delay, stratum, leap) in rounds {
             let now = round * SEC;
-            let due = prober.tick(now, &mut nonce);
-            prober.on_reply(0, &answer_with_leap(&due.send[0].1, now, stratum, leap), now + delay).unwrap().unwrap();
+            let due = prober.tick(at(now), &mut nonce);
+            prober
+                .on_reply(0, &answer_with_leap(&due.send[0].1, now, stratum, leap), at(now + delay))
+                .unwrap()
+                .unwrap();
         }
-        let best = prober.best().unwrap();
+        let best = prober.best(SEC + 40_000_000).unwrap();
         assert_eq!(best.sample.delay_nanos, 5_000_000, "the older sample has the least delay");
         assert_eq!(best.sampled_at, 5_000_000, "and its own receive time");
         assert_eq!(best.newest_at, SEC + 40_000_000);
         assert_eq!((best.sample.leap, best.sample.stratum), (Leap::LastMinute61, 3), "from the newest reply");
+    }
+
+    /// Before, the schedule and the timeouts ran on the system clock: stepped back an hour,
+    /// it sent no poll for an hour and never timed the outstanding ones out.
+    #[test]
+    fn a_backward_step_of_the_system_clock_neither_stops_polls_nor_timeouts() {
+        let mut nonce = nonces();
+        let unix = 1_700_000_000 * SEC;
+        let mut prober = Prober::new(1, 16 * SEC, SEC, 0);
+        assert_eq!(prober.tick(Moment::new(unix, 0), &mut nonce).send.len(), 1);
+        // The system clock goes back an hour; the monotonic one runs on.
+        let stepped = |mono: i128| Moment::new(unix - 3600 * SEC + mono, mono);
+        let due = prober.tick(stepped(SEC + SEC / 2), &mut nonce);
+        assert_eq!(due.timed_out, 1, "the unanswered request still times out");
+        assert_eq!(prober.tick(stepped(2 * SEC), &mut nonce).send.len(), 1, "the next quick round is on time");
+    }
+
+    /// After an outage, a fresh answer makes the upstream reachable again; its samples from
+    /// before the outage, with less delay, must not be followed.
+    #[test]
+    fn samples_older_than_four_intervals_are_not_followed() {
+        let mut nonce = nonces();
+        let mut prober = Prober::new(1, SEC, SEC / 2, 0);
+        let due = prober.tick(at(0), &mut nonce);
+        prober.on_reply(0, &answer(&due.send[0].1, 0, 3), at(1_000_000)).unwrap().unwrap();
+        // An hour later (missed polls in between are not needed for this), one answer with more delay.
+        let later = 3600 * SEC;
+        let due = prober.tick(at(later), &mut nonce);
+        prober.on_reply(0, &answer(&due.send[0].1, later, 3), at(later + 50_000_000)).unwrap().unwrap();
+        let best = prober.best(later + 50_000_000).unwrap();
+        assert_eq!(best.sample.delay_nanos, 50_000_000, "the fresh sample, not the hour-old better one");
+        assert_eq!(best.sampled_at, later + 50_000_000);
     }
 }

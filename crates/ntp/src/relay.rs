@@ -11,7 +11,8 @@
 //! Upstreams fail over: after `FAILOVER_AFTER` unanswered requests in a row, requests go
 //! to the next upstream in the list. Unanswered requests are found by [`Relay::expire`],
 //! which the caller runs on a timer (a few times a second), not per request: it scans the
-//! whole pending table.
+//! whole pending table. Times are monotonic (`Moment::mono`): a step of the system clock
+//! must not stop requests from expiring (the table would fill and refuse everyone).
 
 use std::collections::HashMap;
 
@@ -84,13 +85,14 @@ impl<A: Clone> Relay<A> {
         self.pending.len()
     }
 
-    /// A request from `client`: which upstream to send what to. `token` must be random.
+    /// A request from `client` at `now_mono`: which upstream to send what to. `token` must
+    /// be random.
     pub fn from_client(
         &mut self,
         request: &[u8],
         client: A,
         token: u64,
-        now: i128,
+        now_mono: i128,
     ) -> Result<(usize, [u8; 48]), Refused> {
         let mut packet = Packet::parse(request).map_err(|_| Refused::NotARequest)?;
         if packet.mode != Mode::Client {
@@ -102,7 +104,7 @@ impl<A: Clone> Relay<A> {
         let client_transmit = packet.transmit;
         packet.transmit = NtpTimestamp(token);
         let upstream = self.current;
-        self.pending.insert(token, Pending { client, client_transmit, upstream, sent_at: now });
+        self.pending.insert(token, Pending { client, client_transmit, upstream, sent_at: now_mono });
         Ok((upstream, packet.to_bytes()))
     }
 
@@ -128,11 +130,11 @@ impl<A: Clone> Relay<A> {
     /// Forgets requests unanswered for longer than the timeout, and fails over when the
     /// current upstream stops answering. Returns how many expired. Scans every pending
     /// request: call it on a timer, not per request.
-    pub fn expire(&mut self, now: i128) -> usize {
+    pub fn expire(&mut self, now_mono: i128) -> usize {
         let timeout = self.timeout_nanos;
         let mut expired = Vec::new();
         self.pending.retain(|_, p| {
-            let keep = now - p.sent_at <= timeout;
+            let keep = now_mono - p.sent_at <= timeout;
             if !keep {
                 expired.push(p.upstream);
             }
@@ -157,7 +159,7 @@ mod tests {
     use crate::packet::Leap;
 
     fn request(transmit: u64) -> [u8; 48] {
-        crate::client::Request::new(transmit, 0).1
+        crate::client::Request::new(transmit, crate::Moment::default()).1
     }
 
     fn upstream_reply(to: &[u8; 48]) -> [u8; 48] {

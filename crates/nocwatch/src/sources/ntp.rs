@@ -15,7 +15,9 @@
 //!
 //! This module is the I/O around those decisions: sockets (one for the clients, one per
 //! address family for the upstreams), a thread per socket blocked in recv_from that answers
-//! at once, and a task that ticks the timers and reports. Metric events: `ntp.requests`
+//! at once, and a task that ticks the timers and reports. Every decision is given "now" on
+//! both clocks ([`moment`]): the system clock only for packet timestamps, a monotonic clock
+//! for every timer (see `nocwatch_ntp::time`). Metric events: `ntp.requests`
 //! (count), per upstream `ntp.upstream.reachable`, `ntp.upstream.reach` and
 //! `ntp.upstream.last_success_age`, and in server mode `ntp.offset`, `ntp.delay` (seconds),
 //! `ntp.stratum` and `ntp.synchronized` (gauges).
@@ -24,10 +26,10 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use nocwatch_ntp::{Prober, RateLimiter, Relay, ServerClock, Synchronised, Verdict};
+use nocwatch_ntp::{Moment, Prober, RateLimiter, Relay, ServerClock, Synchronised, Verdict};
 use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -263,9 +265,9 @@ impl ClientLimiter {
         }
     }
 
-    fn check(&mut self, client: IpAddr, now: i128) -> Verdict {
+    fn check(&mut self, client: IpAddr, now_mono: i128) -> Verdict {
         let Some(limiter) = self.limiter.as_mut() else { return Verdict::Allow };
-        let verdict = limiter.check_address(client, now);
+        let verdict = limiter.check_address(client, now_mono);
         if limiter.overflowed() != self.overflowed_seen {
             self.overflowed_seen = limiter.overflowed();
             self.overflow.inc();
@@ -277,8 +279,13 @@ impl ClientLimiter {
     }
 }
 
-fn now_nanos() -> i128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+/// Now on both clocks: the system clock (Unix ns) and the monotonic clock (ns since the
+/// first call in this process).
+fn moment() -> Moment {
+    static ORIGIN: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+    let mono = ORIGIN.elapsed().as_nanos() as i128;
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+    Moment::new(unix, mono)
 }
 
 fn nanos(duration: Duration) -> i128 {
@@ -320,7 +327,7 @@ fn upstream_metrics(
     upstreams: &UpstreamSockets,
     interval: Duration,
 ) -> Vec<Event> {
-    let now = now_nanos();
+    let now = moment().mono;
     let mut events = Vec::new();
     for (index, address) in upstreams.addresses.iter().enumerate() {
         let Some(status) = prober.status(index) else { continue };
@@ -338,7 +345,7 @@ static BAD_PACKETS: RateLimit = RateLimit::new(Duration::from_secs(10));
 
 /// Sends the probes that are due and counts the ones that went unanswered.
 fn tick_prober(prober: &Mutex<Prober>, upstreams: &UpstreamSockets, counters: &Counters) {
-    let due = lock(prober).tick(now_nanos(), || fastrand::u64(..));
+    let due = lock(prober).tick(moment(), || fastrand::u64(..));
     counters.upstream_timeout.inc_by(due.timed_out as u64);
     for (index, bytes) in due.send {
         upstreams.send(index, &bytes);
@@ -351,7 +358,7 @@ fn probe_reply(
     prober: &Mutex<Prober>,
     index: usize,
     reply: &[u8],
-    now: i128,
+    now: Moment,
     counters: &Counters,
     upstreams: &UpstreamSockets,
     id: &str,
@@ -386,7 +393,7 @@ async fn run_relay(
         upstream_count,
         nanos(config.poll_interval.get()),
         nanos(config.timeout.get()),
-        now_nanos(),
+        moment().mono,
     )));
     let requests = Arc::new(AtomicU64::new(0));
     let counters = Counters::new(&ctx.metrics);
@@ -406,7 +413,7 @@ async fn run_relay(
         let mut limiter = ClientLimiter::new(&config.rate_limit, &counters, &ctx.id);
         spawn_receiver(clients.clone(), stop_requests.clone(), ctx.id.clone(), move |request, client| {
             metrics.received(1);
-            let now = now_nanos();
+            let now = moment().mono;
             // A relay has no time of its own to kiss with: a limited request is dropped.
             if limiter.check(client.ip(), now) != Verdict::Allow {
                 counters.rate_limited.inc();
@@ -444,7 +451,7 @@ async fn run_relay(
                         let _ = clients.send_to(&reply, client);
                     }
                     None => {
-                        probe_reply(&prober, index, reply, now_nanos(), &counters, &upstreams, &id);
+                        probe_reply(&prober, index, reply, moment(), &counters, &upstreams, &id);
                     }
                 }
             })
@@ -457,7 +464,7 @@ async fn run_relay(
             biased;
             _ = ctx.shutdown.cancelled() => break,
             _ = tick.tick() => {
-                let expired = lock(&relay).expire(now_nanos());
+                let expired = lock(&relay).expire(moment().mono);
                 counters.upstream_timeout.inc_by(expired as u64);
                 tick_prober(&prober, &upstreams, &counters);
                 let (reachable, reachability) = {
@@ -569,7 +576,7 @@ async fn run_server(
         upstreams.addresses.len(),
         nanos(config.poll_interval.get()),
         nanos(config.timeout.get()),
-        now_nanos(),
+        moment().mono,
     )));
     let requests = Arc::new(AtomicU64::new(0));
     let counters = Counters::new(&ctx.metrics);
@@ -586,10 +593,10 @@ async fn run_server(
             (clock.clone(), requests.clone(), ctx.metrics.clone(), ctx.id.clone(), counters.clone());
         let mut limiter = ClientLimiter::new(&config.rate_limit, &counters, &ctx.id);
         spawn_receiver(clients.clone(), stop.clone(), ctx.id.clone(), move |request, client| {
-            let received_at = now_nanos();
+            let received_at = moment();
             metrics.received(1);
-            let answer = match limiter.check(client.ip(), received_at) {
-                Verdict::Allow => lock(&clock).respond(request, received_at, now_nanos()),
+            let answer = match limiter.check(client.ip(), received_at.mono) {
+                Verdict::Allow => lock(&clock).respond(request, received_at, moment()),
                 Verdict::Limited { kiss: false } => {
                     counters.rate_limited.inc();
                     return;
@@ -624,11 +631,11 @@ async fn run_server(
                 (prober.clone(), clock.clone(), upstreams.clone(), counters.clone(), ctx.id.clone());
             spawn_receiver(socket.clone(), stop.clone(), ctx.id.clone(), move |reply, from| {
                 let Some(index) = upstreams.index_of(from) else { return };
-                let now = now_nanos();
+                let now = moment();
                 if probe_reply(&prober, index, reply, now, &counters, &upstreams, &id).is_none() {
                     return;
                 }
-                let best = lock(&prober).best();
+                let best = lock(&prober).best(now.mono);
                 if let Some(best) = best {
                     lock(&clock).update(Synchronised {
                         sample: best.sample,
@@ -648,21 +655,21 @@ async fn run_server(
             _ = ctx.shutdown.cancelled() => break,
             _ = tick.tick() => {
                 tick_prober(&prober, &upstreams, &counters);
-                let synchronised = lock(&clock).is_synchronised(now_nanos());
+                let synchronised = lock(&clock).is_synchronised(moment().mono);
                 ctx.healthy.send_if_modified(|healthy| std::mem::replace(healthy, synchronised) != synchronised);
             }
             _ = metrics_tick.tick() => {
                 let interval = config.metrics_interval.get();
                 let answered = requests.swap(0, Ordering::Relaxed);
                 let mut events = vec![metric(&ctx, "ntp.requests", MetricType::Count, answered as f64, interval)];
-                let now = now_nanos();
-                let (synchronised, sync, stratum) = {
+                let now = moment();
+                let (synchronised, sync, stratum, offset) = {
                     let clock = lock(&clock);
-                    (clock.is_synchronised(now), clock.synchronised, clock.stratum(now))
+                    (clock.is_synchronised(now.mono), clock.synchronised, clock.stratum(now.mono), clock.offset(now))
                 };
                 events.push(metric(&ctx, "ntp.synchronized", MetricType::Gauge, f64::from(u8::from(synchronised)), interval));
                 if let Some(sync) = sync {
-                    events.push(metric(&ctx, "ntp.offset", MetricType::Gauge, sync.sample.offset_nanos as f64 / 1e9, interval));
+                    events.push(metric(&ctx, "ntp.offset", MetricType::Gauge, offset as f64 / 1e9, interval));
                     events.push(metric(&ctx, "ntp.delay", MetricType::Gauge, sync.sample.delay_nanos as f64 / 1e9, interval));
                     events.push(metric(&ctx, "ntp.stratum", MetricType::Gauge, f64::from(stratum), interval));
                 }
