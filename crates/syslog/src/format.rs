@@ -46,21 +46,26 @@ fn write_sd(elements: &[SdElement<'_>], out: &mut Vec<u8>) {
         out.push(b'[');
         write_sd_name(&element.id, out);
         for param in &element.params {
-            out.push(b' ');
-            write_sd_name(&param.name, out);
-            out.extend_from_slice(b"=\"");
-            // RFC 5424 6.3.3: escape '"', '\' and ']'.
-            let mut value = param.value.as_bytes();
-            while let Some(i) = memchr::memchr3(b'"', b'\\', b']', value) {
-                out.extend_from_slice(&value[..i]);
-                out.extend_from_slice(&[b'\\', value[i]]);
-                value = &value[i + 1..];
-            }
-            out.extend_from_slice(value);
-            out.push(b'"');
+            write_sd_param(&param.name, &param.value, out);
         }
         out.push(b']');
     }
+}
+
+/// ` name="value"`, the value escaped.
+fn write_sd_param(name: &str, value: &str, out: &mut Vec<u8>) {
+    out.push(b' ');
+    write_sd_name(name, out);
+    out.extend_from_slice(b"=\"");
+    // RFC 5424 6.3.3: escape '"', '\' and ']'.
+    let mut value = value.as_bytes();
+    while let Some(i) = memchr::memchr3(b'"', b'\\', b']', value) {
+        out.extend_from_slice(&value[..i]);
+        out.extend_from_slice(&[b'\\', value[i]]);
+        value = &value[i + 1..];
+    }
+    out.extend_from_slice(value);
+    out.push(b'"');
 }
 
 /// Appends `value` as exactly `width` decimal digits (values are in range).
@@ -104,6 +109,16 @@ fn write_rfc3339(ts: Timestamp, out: &mut Vec<u8>) {
 /// UTC, NILVALUE for missing fields, SD-PARAM values escaped. A message that
 /// itself starts with a BOM gets one more, since parsing drops one.
 pub fn format_rfc5424(msg: &Message<'_>, out: &mut Vec<u8>) {
+    format_rfc5424_with_element(msg, None, out);
+}
+
+/// One SD element given as borrowed parts: `(id, [(name, value), ...])`.
+pub type BorrowedSdElement<'a> = (&'a str, &'a [(&'a str, &'a str)]);
+
+/// As [`format_rfc5424`], with `first` written before the message's own structured
+/// data: a forwarder's own element (Datadog's `[metas ddsource=... ddtags=...]`)
+/// without building an [`SdElement`] for every message.
+pub fn format_rfc5424_with_element(msg: &Message<'_>, first: Option<BorrowedSdElement<'_>>, out: &mut Vec<u8>) {
     write_pri(msg, out);
     out.extend_from_slice(b"1 ");
     match msg.timestamp {
@@ -115,10 +130,18 @@ pub fn format_rfc5424(msg: &Message<'_>, out: &mut Vec<u8>) {
         write_field(field, out);
     }
     out.push(b' ');
-    if msg.structured_data.is_empty() {
-        out.push(b'-');
-    } else {
+    if let Some((id, params)) = first {
+        out.push(b'[');
+        write_sd_name(id, out);
+        for (name, value) in params {
+            write_sd_param(name, value, out);
+        }
+        out.push(b']');
+    }
+    if !msg.structured_data.is_empty() {
         write_sd(&msg.structured_data, out);
+    } else if first.is_none() {
+        out.push(b'-');
     }
     if !msg.message.is_empty() {
         out.push(b' ');

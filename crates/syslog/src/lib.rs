@@ -38,7 +38,7 @@ pub mod framing;
 mod message;
 mod parse;
 
-pub use format::{format_rfc3164, format_rfc5424, frame_octet_counted};
+pub use format::{BorrowedSdElement, format_rfc3164, format_rfc5424, format_rfc5424_with_element, frame_octet_counted};
 pub use framing::{Frame, FrameDecoder, Framing};
 pub use message::{Attribute, Facility, Message, ParseError, Protocol, SdElement, SdParam, Severity};
 pub use parse::{ParseContext, parse};

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use jiff::Timestamp;
 use nocwatch_syslog::{
     Facility, FrameDecoder, Message, ParseError, Protocol, SdElement, SdParam, Severity, format_rfc3164,
-    format_rfc5424, frame_octet_counted, parse,
+    format_rfc5424, format_rfc5424_with_element, frame_octet_counted, parse,
 };
 use proptest::prelude::*;
 
@@ -151,6 +151,26 @@ proptest! {
             let end = input.iter().rposition(|b| !matches!(b, b'\n' | b'\r' | 0)).map_or(0, |i| i + 1);
             prop_assert_eq!(first.message.as_ref(), String::from_utf8_lossy(&input[..end]));
         }
+    }
+
+    /// An element given to format_rfc5424_with_element comes back from the parser as
+    /// the first SD element, escaped like any other, the message's own after it.
+    #[test]
+    fn a_borrowed_first_element_parses_back_first(
+        m in message_strategy(),
+        name in sd_name(),
+        value in "[ -~]{0,20}",
+    ) {
+        let mut line = Vec::new();
+        format_rfc5424_with_element(&m, Some(("metas", &[("ddsource", "syslog"), (name.as_str(), value.as_str())])), &mut line);
+        let mut expected = carried(&m);
+        expected.structured_data.insert(0, ("metas".to_owned(), vec![
+            ("ddsource".to_owned(), "syslog".to_owned()),
+            (name.clone(), value.clone()),
+        ]));
+        let parsed = parse(&line, &common::ctx());
+        prop_assert_eq!(parsed.parse_error, None);
+        prop_assert_eq!(carried(&parsed), expected);
     }
 
     /// A message built field by field survives format_rfc5424 -> parse,

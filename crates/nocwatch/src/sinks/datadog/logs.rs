@@ -357,16 +357,15 @@ impl Encoder for LineEncoder {
             }
             let source = self.config.source.as_deref().unwrap_or(&log.source);
             let tags = ddtags(&self.tags, log);
-            let mut params = vec![nocwatch_syslog::SdParam { name: "ddsource".into(), value: source.into() }];
-            if !tags.is_empty() {
-                params.push(nocwatch_syslog::SdParam { name: "ddtags".into(), value: tags });
-            }
-            message.structured_data.insert(0, nocwatch_syslog::SdElement { id: "metas".into(), params });
+            let metas = [("ddsource", source), ("ddtags", tags.as_ref())];
+            let metas = if tags.is_empty() { &metas[..1] } else { &metas[..] };
             body.extend_from_slice(self.config.api_key.expose().as_bytes());
             body.push(b' ');
-            // One event, one line: a newline inside the text would start a bogus log.
+            // Straight into the body, the `metas` element first, with no copy of the
+            // message or its structured data.
             let start = body.len();
-            nocwatch_syslog::format_rfc5424(&message, &mut body);
+            nocwatch_syslog::format_rfc5424_with_element(&message, Some(("metas", metas)), &mut body);
+            // One event, one line: a newline inside the text would start a bogus log.
             for byte in &mut body[start..] {
                 if *byte == b'\n' || *byte == b'\r' {
                     *byte = b' ';
