@@ -1,5 +1,6 @@
 //! bench/logs: 1M syslog lines in over TCP, delivered by nocwatch to (1) a local HTTP
-//! intake and (2) a TCP line sink, and by rsyslog (imtcp → omfwd) to the same TCP line
+//! intake (with `request.concurrency` 10, the default, and 1, one request at a time) and
+//! (2) a TCP line sink, and by rsyslog (imtcp → omfwd) to the same TCP line
 //! sink. Reports lines/s until the last line is delivered and CPU-seconds per million
 //! lines of the relaying process (utime + stime from /proc), medians over runs, and the
 //! nocwatch / rsyslog ratio.
@@ -172,7 +173,14 @@ fn main() {
     http_counter(http_sink, http_count.clone());
 
     let mut results: Vec<(&str, Vec<Run>)> = Vec::new();
-    for (name, count) in [("nocwatch → HTTP intake", &http_count), ("nocwatch → TCP sink", &tcp_count), ("rsyslog → TCP sink", &tcp_count)] {
+    let paths = [
+        ("nocwatch → HTTP intake", &http_count),
+        // One request at a time: what the HTTP sink did before requests in flight.
+        ("nocwatch → HTTP intake, request.concurrency 1", &http_count),
+        ("nocwatch → TCP sink", &tcp_count),
+        ("rsyslog → TCP sink", &tcp_count),
+    ];
+    for (name, count) in paths {
         let mut done = Vec::new();
         for attempt in 0..runs {
             let input = free_port();
@@ -185,7 +193,8 @@ fn main() {
                     .stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
             } else {
                 let sink = if name.contains("HTTP") {
-                    format!("  out: {{type: datadog_logs, api_key: bench, endpoint: 'http://127.0.0.1:{http_sink}', buffer: {{max_events: 200000, when_full: block}}}}")
+                    let concurrency = if name.contains("concurrency 1") { 1 } else { 10 };
+                    format!("  out: {{type: datadog_logs, api_key: bench, endpoint: 'http://127.0.0.1:{http_sink}', request: {{concurrency: {concurrency}}}, buffer: {{max_events: 200000, when_full: block}}}}")
                 } else {
                     format!("  out: {{type: syslog, mode: tcp, framing: newline, address: '127.0.0.1:{tcp_sink}', buffer: {{max_events: 200000, when_full: block}}}}")
                 };
@@ -214,7 +223,8 @@ fn main() {
         println!("| {name} | {rate:.0} | {cpu:.2} | {} |", done.len());
         medians.push((rate, cpu));
     }
-    if let (Some(ours), Some(theirs)) = (medians.get(1), medians.get(2)) {
+    let by_name = |wanted: &str| results.iter().position(|(name, _)| *name == wanted).and_then(|i| medians.get(i));
+    if let (Some(ours), Some(theirs)) = (by_name("nocwatch → TCP sink"), by_name("rsyslog → TCP sink")) {
         println!("\nTCP sink, nocwatch / rsyslog: throughput {:.2}x, CPU per line {:.2}x", ours.0 / theirs.0, ours.1 / theirs.1);
     }
 }
