@@ -1,6 +1,7 @@
 //! bench/logs: 1M syslog lines in over TCP, delivered by nocwatch to (1) a local HTTP
-//! intake (with `request.concurrency` 10, the default, and 1, one request at a time) and
-//! (2) a TCP line sink, and by rsyslog (imtcp → omfwd) to the same TCP line
+//! intake (answering at once, and after 20 ms like a remote intake; with
+//! `request.concurrency` 10, the default, and 1, one request at a time) and (2) a TCP
+//! line sink, and by rsyslog (imtcp → omfwd) to the same TCP line
 //! sink. Reports lines/s until the last line is delivered and CPU-seconds per million
 //! lines of the relaying process (utime + stime from /proc), medians over runs, and the
 //! nocwatch / rsyslog ratio.
@@ -13,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+const REMOTE_DELAY: Duration = Duration::from_millis(20);
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -46,17 +49,18 @@ fn tcp_counter(port: u16, count: Arc<AtomicU64>) {
 
 /// A minimal HTTP/1.1 intake: counts the entries of each gzip JSON array POSTed, answers 202.
 /// One thread per connection, so a sender's requests in flight are served in parallel.
-fn http_counter(port: u16, count: Arc<AtomicU64>) {
+/// `delay`: how long each answer waits, standing in for the round trip to a remote intake.
+fn http_counter(port: u16, count: Arc<AtomicU64>, delay: Duration) {
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let count = count.clone();
-            std::thread::spawn(move || serve_http(stream, count));
+            std::thread::spawn(move || serve_http(stream, count, delay));
         }
     });
 }
 
-fn serve_http(stream: TcpStream, count: Arc<AtomicU64>) {
+fn serve_http(stream: TcpStream, count: Arc<AtomicU64>, delay: Duration) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::with_capacity(1 << 20, stream);
     loop {
@@ -94,6 +98,9 @@ fn serve_http(stream: TcpStream, count: Arc<AtomicU64>) {
         // `serde_json::Value` per entry cost the intake more CPU than nocwatch's encoding
         // on the shared cores, which made the intake the bottleneck.
         let entries = serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(&plain).map(|a| a.len());
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         count.fetch_add(entries.unwrap_or(0) as u64, Ordering::Relaxed);
         if writer.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}").is_err() {
             return;
@@ -170,13 +177,17 @@ fn main() {
     let (tcp_sink, http_sink) = (free_port(), free_port());
     let (tcp_count, http_count) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     tcp_counter(tcp_sink, tcp_count.clone());
-    http_counter(http_sink, http_count.clone());
+    http_counter(http_sink, http_count.clone(), Duration::ZERO);
+    // Datadog's intake is tens of ms away: the same intake answering after 20 ms.
+    let remote_sink = free_port();
+    http_counter(remote_sink, http_count.clone(), REMOTE_DELAY);
 
     let mut results: Vec<(&str, Vec<Run>)> = Vec::new();
     let paths = [
         ("nocwatch → HTTP intake", &http_count),
+        ("nocwatch → HTTP intake +20 ms", &http_count),
         // One request at a time: what the HTTP sink did before requests in flight.
-        ("nocwatch → HTTP intake, request.concurrency 1", &http_count),
+        ("nocwatch → HTTP intake +20 ms, request.concurrency 1", &http_count),
         ("nocwatch → TCP sink", &tcp_count),
         ("rsyslog → TCP sink", &tcp_count),
     ];
@@ -194,7 +205,8 @@ fn main() {
             } else {
                 let sink = if name.contains("HTTP") {
                     let concurrency = if name.contains("concurrency 1") { 1 } else { 10 };
-                    format!("  out: {{type: datadog_logs, api_key: bench, endpoint: 'http://127.0.0.1:{http_sink}', request: {{concurrency: {concurrency}}}, buffer: {{max_events: 200000, when_full: block}}}}")
+                    let port = if name.contains("+20 ms") { remote_sink } else { http_sink };
+                    format!("  out: {{type: datadog_logs, api_key: bench, endpoint: 'http://127.0.0.1:{port}', request: {{concurrency: {concurrency}}}, buffer: {{max_events: 200000, when_full: block}}}}")
                 } else {
                     format!("  out: {{type: syslog, mode: tcp, framing: newline, address: '127.0.0.1:{tcp_sink}', buffer: {{max_events: 200000, when_full: block}}}}")
                 };
