@@ -40,8 +40,72 @@ fn mib_dirs() -> (tempfile::TempDir, Vec<PathBuf>) {
     (dir, dirs)
 }
 
+/// An SNMPv3 user: written once, as the config's `users` entry and as net-snmp's flags.
+#[derive(Clone, Copy)]
+struct V3User {
+    name: &'static str,
+    /// (protocol, pass phrase)
+    auth: Option<(&'static str, &'static str)>,
+    privacy: Option<(&'static str, &'static str)>,
+}
+
+const NOAUTH: V3User = V3User { name: "noauthuser", auth: None, privacy: None };
+const SHA_ONLY: V3User = V3User { name: "shaonly", auth: Some(("SHA", "authpass-sha")), privacy: None };
+const MD5_DES: V3User =
+    V3User { name: "md5des", auth: Some(("MD5", "authpass-md5")), privacy: Some(("DES", "privpass-des")) };
+/// The user of the captures in the shared test data (SOURCES.md there).
+const TRAPUSER: V3User =
+    V3User { name: "trapuser", auth: Some(("SHA", "trapauthpass1")), privacy: Some(("AES", "trapprivpass1")) };
+const SHA512_AES256: V3User = V3User {
+    name: "sha512aes256",
+    auth: Some(("SHA-512", "authpass-512")),
+    privacy: Some(("AES-256", "privpass-256")),
+};
+/// Every user the agent of [`config`] accepts.
+const USERS: [V3User; 5] = [NOAUTH, MD5_DES, SHA_ONLY, TRAPUSER, SHA512_AES256];
+
+impl V3User {
+    fn yaml(&self) -> String {
+        let mut out = format!("{{user: {}", self.name);
+        if let Some((protocol, key)) = self.auth {
+            out.push_str(&format!(", auth_protocol: {protocol}, auth_key: {key}"));
+        }
+        if let Some((protocol, key)) = self.privacy {
+            out.push_str(&format!(", priv_protocol: {protocol}, priv_key: {key}"));
+        }
+        out + "}"
+    }
+
+    /// `-v3 -u NAME -l LEVEL` and the protocol and pass phrase flags of that level.
+    fn flags(&self) -> Vec<&'static str> {
+        let level = match (self.auth, self.privacy) {
+            (None, _) => "noAuthNoPriv",
+            (Some(_), None) => "authNoPriv",
+            (Some(_), Some(_)) => "authPriv",
+        };
+        let mut flags = vec!["-v3", "-u", self.name, "-l", level];
+        if let Some((protocol, key)) = self.auth {
+            flags.extend(["-a", protocol, "-A", key]);
+        }
+        if let Some((protocol, key)) = self.privacy {
+            flags.extend(["-x", protocol, "-X", key]);
+        }
+        flags
+    }
+
+    /// The same user sending with other pass phrases (a wrong key).
+    fn with_keys(self, auth_key: &'static str, priv_key: &'static str) -> V3User {
+        V3User {
+            auth: self.auth.map(|(protocol, _)| (protocol, auth_key)),
+            privacy: self.privacy.map(|(protocol, _)| (protocol, priv_key)),
+            ..self
+        }
+    }
+}
+
 fn config(port: u16, dirs: &[PathBuf], extra: &str) -> String {
     let dirs: Vec<String> = dirs.iter().map(|d| format!("'{}'", d.display())).collect();
+    let users: String = USERS.iter().map(|u| format!("      - {}\n", u.yaml())).collect();
     format!(
         "
 admin: {{address: '${{ADMIN}}'}}
@@ -54,17 +118,28 @@ sources:
     namespace: lab
     communities: [public, s3cond]
     users:
-      - {{user: noauthuser}}
-      - {{user: md5des, auth_protocol: MD5, auth_key: authpass-md5, priv_protocol: DES, priv_key: privpass-des}}
-      - {{user: shaonly, auth_protocol: SHA, auth_key: authpass-sha}}
-      - {{user: trapuser, auth_protocol: SHA, auth_key: trapauthpass1, priv_protocol: AES, priv_key: trapprivpass1}}
-      - {{user: sha512aes256, auth_protocol: SHA-512, auth_key: authpass-512, priv_protocol: AES-256, priv_key: privpass-256}}
-{extra}
+{users}{extra}
 sinks:
   file: {{type: file, path: '${{DIR}}/events.jsonl'}}
 ",
         dirs.join(", ")
     )
+}
+
+/// A running agent of [`config`] on a free port, the `host:port` devices send to, and the
+/// MIB directories it names things with.
+struct Traps {
+    agent: Agent,
+    target: String,
+    dirs: Vec<PathBuf>,
+    _links: tempfile::TempDir,
+}
+
+fn start(extra: &str) -> Traps {
+    let port = free_port();
+    let (links, dirs) = mib_dirs();
+    let agent = Agent::start(&config(port, &dirs, extra), Stdio::null());
+    Traps { agent, target: format!("127.0.0.1:{port}"), dirs, _links: links }
 }
 
 fn run(tool: &str, args: &[&str]) -> Output {
@@ -139,10 +214,7 @@ fn assert_names(event: &Json, dirs: &[PathBuf]) {
 
 #[test]
 fn v1_generic_and_enterprise_specific_traps() {
-    let port = free_port();
-    let (_links, dirs) = mib_dirs();
-    let agent = Agent::start(&config(port, &dirs, ""), Stdio::null());
-    let target = format!("127.0.0.1:{port}");
+    let Traps { agent, target, dirs, _links } = start("");
     // Generic linkDown (2) from a Cisco C3560 (enterprise = its sysObjectID), uptime 12345.
     snmptrap(&[
         "-v1",
@@ -201,10 +273,7 @@ fn v1_generic_and_enterprise_specific_traps() {
 
 #[test]
 fn v2c_if_mib_cisco_and_juniper_notifications() {
-    let port = free_port();
-    let (_links, dirs) = mib_dirs();
-    let agent = Agent::start(&config(port, &dirs, ""), Stdio::null());
-    let target = format!("127.0.0.1:{port}");
+    let Traps { agent, target, dirs, _links } = start("");
     for (trap, admin, oper, descr) in
         [(".1.3.6.1.6.3.1.1.5.3", 1, 2, "Gi1/0/7 down"), (".1.3.6.1.6.3.1.1.5.4", 1, 1, "Gi1/0/7 up")]
     {
@@ -311,14 +380,12 @@ fn v2c_if_mib_cisco_and_juniper_notifications() {
 /// "2d-1d-1d,1d:1d:1d.1d,1a1d:1d"; BITS {existence(0), boolean(1), threshold(2)}.
 #[test]
 fn display_hints_and_bits() {
-    let port = free_port();
-    let (_links, dirs) = mib_dirs();
-    let agent = Agent::start(&config(port, &dirs, ""), Stdio::null());
+    let Traps { agent, target, dirs, _links } = start("");
     snmptrap(&[
         "-v2c",
         "-c",
         "public",
-        &format!("127.0.0.1:{port}"),
+        &target,
         "",
         ".1.3.6.1.6.3.1.1.5.4",
         ".1.3.6.1.2.1.2.2.1.6.7",
@@ -350,34 +417,11 @@ fn display_hints_and_bits() {
 
 #[test]
 fn v3_traps_at_every_level_with_several_protocols() {
-    let port = free_port();
-    let (_links, dirs) = mib_dirs();
-    let agent = Agent::start(&config(port, &dirs, ""), Stdio::null());
-    let target = format!("127.0.0.1:{port}");
-    let users: [&[&str]; 5] = [
-        &["-u", "noauthuser", "-l", "noAuthNoPriv"],
-        &["-u", "shaonly", "-l", "authNoPriv", "-a", "SHA", "-A", "authpass-sha"],
-        &["-u", "md5des", "-l", "authPriv", "-a", "MD5", "-A", "authpass-md5", "-x", "DES", "-X", "privpass-des"],
-        &["-u", "trapuser", "-l", "authPriv", "-a", "SHA", "-A", "trapauthpass1", "-x", "AES", "-X", "trapprivpass1"],
-        &[
-            "-u",
-            "sha512aes256",
-            "-l",
-            "authPriv",
-            "-a",
-            "SHA-512",
-            "-A",
-            "authpass-512",
-            "-x",
-            "AES-256",
-            "-X",
-            "privpass-256",
-        ],
-    ];
-    for (i, user) in users.iter().enumerate() {
-        let marker = format!("v3 trap from {}", user[1]);
-        let mut args = vec!["-v3", "-e", V3_ENGINE];
-        args.extend_from_slice(user);
+    let Traps { agent, target, dirs: _, _links } = start("");
+    for (i, user) in USERS.iter().enumerate() {
+        let marker = format!("v3 trap from {}", user.name);
+        let mut args = vec!["-e", V3_ENGINE];
+        args.extend(user.flags());
         args.extend_from_slice(&[&target, "", ".1.3.6.1.6.3.1.1.5.4", ".1.3.6.1.2.1.2.2.1.2.3", "s", &marker]);
         let index = i.to_string();
         args.extend_from_slice(&[".1.3.6.1.2.1.2.2.1.1.3", "i", &index]);
@@ -391,30 +435,9 @@ fn v3_traps_at_every_level_with_several_protocols() {
 
 #[test]
 fn informs_are_acknowledged_in_v2c_and_v3() {
-    let port = free_port();
-    let (_links, dirs) = mib_dirs();
-    let agent = Agent::start(&config(port, &dirs, ""), Stdio::null());
-    let target = format!("127.0.0.1:{port}");
-    let cases: [&[&str]; 4] = [
-        &["-v2c", "-c", "public"],
-        &["-v3", "-u", "noauthuser", "-l", "noAuthNoPriv"],
-        &["-v3", "-u", "shaonly", "-l", "authNoPriv", "-a", "SHA", "-A", "authpass-sha"],
-        &[
-            "-v3",
-            "-u",
-            "sha512aes256",
-            "-l",
-            "authPriv",
-            "-a",
-            "SHA-512",
-            "-A",
-            "authpass-512",
-            "-x",
-            "AES-256",
-            "-X",
-            "privpass-256",
-        ],
-    ];
+    let Traps { agent, target, dirs: _, _links } = start("");
+    let cases: Vec<Vec<&str>> =
+        vec![vec!["-v2c", "-c", "public"], NOAUTH.flags(), SHA_ONLY.flags(), SHA512_AES256.flags()];
     for (i, case) in cases.iter().enumerate() {
         let marker = format!("inform {i}");
         let mut args = vec!["-t", "2", "-r", "1"];
@@ -433,70 +456,20 @@ fn informs_are_acknowledged_in_v2c_and_v3() {
 
 #[test]
 fn wrong_community_wrong_key_and_unknown_user_are_rejected_and_counted() {
-    let port = free_port();
-    let (_links, dirs) = mib_dirs();
-    let agent = Agent::start(&config(port, &dirs, "    allowed_sources: ['127.0.0.0/8']"), Stdio::null());
-    let target = format!("127.0.0.1:{port}");
+    let Traps { agent, target, dirs: _, _links } = start("    allowed_sources: ['127.0.0.0/8']");
     snmptrap(&["-v2c", "-c", "wrong-community", &target, "", ".1.3.6.1.6.3.1.1.5.1"]);
     snmptrap(&["-v1", "-c", "wrong-community", &target, ".1.3.6.1.4.1.9", "", "0", "0", ""]);
-    snmptrap(&[
-        "-v3",
-        "-e",
-        V3_ENGINE,
-        "-u",
-        "trapuser",
-        "-l",
-        "authPriv",
-        "-a",
-        "SHA",
-        "-A",
-        "not-the-key",
-        "-x",
-        "AES",
-        "-X",
-        "trapprivpass1",
-        &target,
-        "",
-        ".1.3.6.1.6.3.1.1.5.1",
-    ]);
-    snmptrap(&[
-        "-v3",
-        "-e",
-        V3_ENGINE,
-        "-u",
-        "trapuser",
-        "-l",
-        "authPriv",
-        "-a",
-        "SHA",
-        "-A",
-        "trapauthpass1",
-        "-x",
-        "AES",
-        "-X",
-        "not-the-key",
-        &target,
-        "",
-        ".1.3.6.1.6.3.1.1.5.1",
-    ]);
-    snmptrap(&[
-        "-v3",
-        "-e",
-        V3_ENGINE,
-        "-u",
-        "nobody",
-        "-l",
-        "authNoPriv",
-        "-a",
-        "SHA",
-        "-A",
-        "authpass-sha",
-        &target,
-        "",
-        ".1.3.6.1.6.3.1.1.5.1",
-    ]);
+    let v3_trap = |user: V3User| {
+        let mut args = vec!["-e", V3_ENGINE];
+        args.extend(user.flags());
+        args.extend([target.as_str(), "", ".1.3.6.1.6.3.1.1.5.1"]);
+        snmptrap(&args);
+    };
+    v3_trap(TRAPUSER.with_keys("not-the-key", "trapprivpass1"));
+    v3_trap(TRAPUSER.with_keys("trapauthpass1", "not-the-key"));
+    v3_trap(V3User { name: "nobody", ..SHA_ONLY });
     // An authenticated user's name without authentication is refused too.
-    snmptrap(&["-v3", "-e", V3_ENGINE, "-u", "shaonly", "-l", "noAuthNoPriv", &target, "", ".1.3.6.1.6.3.1.1.5.1"]);
+    v3_trap(V3User { auth: None, ..SHA_ONLY });
     // A good one last: once it is in, the bad ones before it were all handled.
     snmptrap(&["-v2c", "-c", "public", &target, "", ".1.3.6.1.6.3.1.1.5.1", ".1.3.6.1.2.1.1.5.0", "s", "last"]);
     wait_trap(&agent, "1.3.6.1.6.3.1.1.5.1", "last");
@@ -519,10 +492,8 @@ fn wrong_community_wrong_key_and_unknown_user_are_rejected_and_counted() {
 
 #[test]
 fn sources_outside_the_allow_list_are_rejected() {
-    let port = free_port();
-    let (_links, dirs) = mib_dirs();
-    let agent = Agent::start(&config(port, &dirs, "    allowed_sources: ['192.0.2.0/24']"), Stdio::null());
-    snmptrap(&["-v2c", "-c", "public", &format!("127.0.0.1:{port}"), "", ".1.3.6.1.6.3.1.1.5.1"]);
+    let Traps { agent, target, dirs: _, _links } = start("    allowed_sources: ['192.0.2.0/24']");
+    snmptrap(&["-v2c", "-c", "public", &target, "", ".1.3.6.1.6.3.1.1.5.1"]);
     eventually(std::time::Duration::from_secs(10), "a not_allowed_source rejection", || {
         agent.metric("nocwatch_component_errors_total", &["component_id=\"traps\"", "reason=\"not_allowed_source\""])
             == Some(1.0)
@@ -547,31 +518,10 @@ fn engine_boots_grow_at_every_restart_as_snmpinform_sees_them() {
     let config = config(port, &dirs, &extra);
     let target = format!("127.0.0.1:{port}");
     let inform_boots = |agent: &Agent, marker: &str| -> u32 {
-        let out = run(
-            "snmpinform",
-            &[
-                "-Dlcd_set_enginetime",
-                "-t",
-                "2",
-                "-r",
-                "1",
-                "-v3",
-                "-u",
-                "shaonly",
-                "-l",
-                "authNoPriv",
-                "-a",
-                "SHA",
-                "-A",
-                "authpass-sha",
-                &target,
-                "",
-                ".1.3.6.1.6.3.1.1.5.3",
-                ".1.3.6.1.2.1.2.2.1.2.9",
-                "s",
-                marker,
-            ],
-        );
+        let mut args = vec!["-Dlcd_set_enginetime", "-t", "2", "-r", "1"];
+        args.extend(SHA_ONLY.flags());
+        args.extend([target.as_str(), "", ".1.3.6.1.6.3.1.1.5.3", ".1.3.6.1.2.1.2.2.1.2.9", "s", marker]);
+        let out = run("snmpinform", &args);
         assert!(out.status.success(), "snmpinform: {}", String::from_utf8_lossy(&out.stderr));
         wait_trap(agent, "1.3.6.1.6.3.1.1.5.3", marker);
         // "lcd_set_enginetime: engineID 80 00 1F ... (16 bytes a line) : boots=N, time=M"

@@ -112,6 +112,18 @@ fn reader(dir: &tempfile::TempDir) -> query::Reader {
     query::Reader::new(&dir.path().join("store.sqlite"))
 }
 
+/// The `snmp.cpu.usage` chart from `from` to `to`, of one device or of all.
+fn cpu_chart(dir: &tempfile::TempDir, device: Option<&str>, from: i64, to: i64) -> query::Chart {
+    let query = SeriesQuery {
+        device: device.map(str::to_owned),
+        names: vec!["snmp.cpu.usage".into()],
+        interface_index: None,
+        from,
+        to,
+    };
+    reader(dir).with(|c| query::series(c, &query)).unwrap()
+}
+
 #[test]
 fn devices_interfaces_and_latest_values_read_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,20 +167,7 @@ fn restart_keeps_history_and_duplicates_replace() {
     // The same poll again (a disk buffer replaying after a crash) and a new one.
     store.write(&poll(T0, 1000.0, 10.0), T0 + 120).unwrap();
     store.write(&poll(T0 + 60, 2000.0, 20.0), T0 + 120).unwrap();
-    let chart = reader(&dir)
-        .with(|c| {
-            query::series(
-                c,
-                &SeriesQuery {
-                    device: Some("default:192.0.2.10".into()),
-                    names: vec!["snmp.cpu.usage".into()],
-                    interface_index: None,
-                    from: T0 - 60,
-                    to: T0 + 120,
-                },
-            )
-        })
-        .unwrap();
+    let chart = cpu_chart(&dir, Some("default:192.0.2.10"), T0 - 60, T0 + 120);
     assert_eq!(chart.resolution, 0);
     assert_eq!(chart.series.len(), 1);
     let values: Vec<(f64, f64)> = chart.series[0].points.iter().map(|p| (p[0], p[1])).collect();
@@ -196,20 +195,7 @@ fn closed_hours_roll_up_and_old_raw_hours_are_dropped() {
     assert_eq!(dropped_raw.len(), 4, "{:?}", done.dropped_tables);
 
     // 24 h chart → 5-minute rollups over all 10 hours (hour 9 aggregated from raw).
-    let chart = reader(&dir)
-        .with(|c| {
-            query::series(
-                c,
-                &SeriesQuery {
-                    device: None,
-                    names: vec!["snmp.cpu.usage".into()],
-                    interface_index: None,
-                    from: now - 86_400,
-                    to: now,
-                },
-            )
-        })
-        .unwrap();
+    let chart = cpu_chart(&dir, None, now - 86_400, now);
     assert_eq!(chart.resolution, 300);
     let points = &chart.series[0].points;
     assert_eq!(points.len(), 120, "10 hours of 5-minute buckets");
@@ -220,20 +206,7 @@ fn closed_hours_roll_up_and_old_raw_hours_are_dropped() {
         assert_eq!((point[1], point[2], point[3]), (avg, minutes[0], minutes[4]), "bucket {bucket}");
     }
     // 7 d chart → hourly rollups.
-    let chart = reader(&dir)
-        .with(|c| {
-            query::series(
-                c,
-                &SeriesQuery {
-                    device: None,
-                    names: vec!["snmp.cpu.usage".into()],
-                    interface_index: None,
-                    from: now - 7 * 86_400,
-                    to: now,
-                },
-            )
-        })
-        .unwrap();
+    let chart = cpu_chart(&dir, None, now - 7 * 86_400, now);
     assert_eq!(chart.resolution, 3600);
     assert_eq!(chart.series[0].points.len(), 10);
     let hour3 = chart.series[0].points[3];
@@ -270,20 +243,7 @@ fn late_points_into_a_rolled_up_hour_are_rolled_up_again() {
     store.maintain(T0 + 3 * 3600).unwrap();
     store.write(&[metric("snmp.cpu.usage", T0 + 60, 30.0, &[])], T0 + 3 * 3600).unwrap();
     store.maintain(T0 + 3 * 3600 + 1).unwrap();
-    let chart = reader(&dir)
-        .with(|c| {
-            query::series(
-                c,
-                &SeriesQuery {
-                    device: None,
-                    names: vec!["snmp.cpu.usage".into()],
-                    interface_index: None,
-                    from: T0,
-                    to: T0 + 7 * 86_400,
-                },
-            )
-        })
-        .unwrap();
+    let chart = cpu_chart(&dir, None, T0, T0 + 7 * 86_400);
     assert_eq!(chart.series[0].points, vec![[T0 as f64, 20.0, 10.0, 30.0]]);
 }
 
@@ -382,20 +342,7 @@ fn a_large_hour_is_rolled_up_in_steps_and_late_points_restart_it() {
     assert!(second.more, "started over: {second:?}");
     let third = store.maintain(later).unwrap();
     assert!(!third.more && third.rolled_up == 1, "{third:?}");
-    let chart = reader(&dir)
-        .with(|c| {
-            query::series(
-                c,
-                &SeriesQuery {
-                    device: None,
-                    names: vec!["snmp.cpu.usage".into()],
-                    interface_index: None,
-                    from: T0,
-                    to: T0 + 7 * 86_400,
-                },
-            )
-        })
-        .unwrap();
+    let chart = cpu_chart(&dir, None, T0, T0 + 7 * 86_400);
     assert_eq!(chart.series[0].points, vec![[T0 as f64, 5.0, 5.0, 5.0]]);
 }
 
