@@ -396,6 +396,14 @@ sinks:
     assert_eq!(tag(status, "admin_status"), name_of(admin));
     assert_eq!(tag(status, "oper_status"), name_of(oper));
     assert_eq!(tag(status, "interface"), fast_name);
+    // The profile's device-level tags (here `_base`'s snmp_host from sysName) are on the
+    // metrics nocwatch derives too, as in Datadog's check.
+    let sys_name = cisco.string(SYS_NAME).unwrap();
+    assert_eq!(tag(status, "snmp_host"), sys_name);
+    assert!(usage.iter().all(|e| tag(e, "snmp_host") == sys_name), "{usage:?}");
+    let memory_usage = metrics(&events, "snmp.memory.usage", &device("cisco"));
+    assert!(!memory_usage.is_empty() && memory_usage.iter().all(|e| tag(e, "snmp_host") == sys_name));
+    assert!(metrics(&events, "snmp.devices_monitored", &device("cisco")).iter().all(|e| tag(e, "snmp_host") == sys_name));
     if let Some(alias) = cisco.string(&format!("{IF_ALIAS}.{row}")).filter(|a| !a.is_empty()) {
         assert_eq!(tag(status, "interface_alias"), alias);
     }
@@ -561,4 +569,181 @@ sinks:
     let failures = agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", "reason=\"unresolved\""]);
     assert!(failures.is_some_and(|n| n >= 1.0), "{failures:?}");
     assert!(agent.stderr().contains("cannot resolve SNMP device name"), "{}", agent.stderr());
+}
+
+/// net-snmp's snmpd on the given loopback addresses (same port on each), with community
+/// `public`, sysName `sys_name`, and one SNMPv3 user `pollv3` (SHA / AES, authPriv).
+struct Snmpd {
+    port: u16,
+    dir: tempfile::TempDir,
+    _peer: Peer,
+}
+
+const V3_AUTH_KEY: &str = "poll-auth-pass-1234";
+const V3_PRIV_KEY: &str = "poll-priv-pass-5678";
+
+impl Snmpd {
+    fn start(addresses: &[&str], sys_name: &str) -> Snmpd {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let endpoints: Vec<String> = addresses.iter().map(|a| format!("udp:{a}:{port}")).collect();
+        let conf = format!(
+            "agentAddress {}\nrocommunity public 127.0.0.0/8\nsysName {sys_name}\n\
+             createUser pollv3 SHA {V3_AUTH_KEY} AES {V3_PRIV_KEY}\nrouser pollv3 priv\n",
+            endpoints.join(",")
+        );
+        let conf_path = dir.path().join("snmpd.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        std::fs::create_dir_all(dir.path().join("persist")).unwrap();
+        let child = Command::new("snmpd")
+            .args(["-f", "-C", "-c"])
+            .arg(&conf_path)
+            .arg("-Lf")
+            .arg(dir.path().join("snmpd.log"))
+            .arg("-p")
+            .arg(dir.path().join("snmpd.pid"))
+            .env("SNMP_PERSISTENT_DIR", dir.path().join("persist"))
+            .env("MIBS", "")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmpd (Debian package snmpd) must be installed: scripts/test installs it");
+        let snmpd = Snmpd { port, dir, _peer: Peer(child) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while snmpd.get(addresses[0], &["-v2c", "-c", "public"], SYS_NAME).is_none() {
+            let log = std::fs::read_to_string(snmpd.dir.path().join("snmpd.log")).unwrap_or_default();
+            assert!(Instant::now() < deadline, "snmpd did not start: {log}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        snmpd
+    }
+
+    /// net-snmp's `snmpget -Oqv` of one OID, as text.
+    fn get(&self, address: &str, security: &[&str], oid: &str) -> Option<String> {
+        let output = Command::new("snmpget")
+            .args(security)
+            .args(["-t", "0.5", "-r", "0", "-Oqv", &format!("{address}:{}", self.port), oid])
+            .env("MIBS", "")
+            .output()
+            .ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().trim_matches('"').to_owned())
+    }
+}
+
+#[test]
+fn discovers_agents_on_a_loopback_subnet_and_polls_them() {
+    // 127.0.0.0/29: snmpd answers on .2, .3 and .5; .3 is ignored; the others are silent.
+    let snmpd = Snmpd::start(&["127.0.0.2", "127.0.0.3", "127.0.0.5"], "discovered-agent");
+    let config = format!(
+        r#"
+admin: {{address: "${{ADMIN}}"}}
+sources:
+  snmp:
+    type: snmp
+    community: public
+    port: {port}
+    interval: 1s
+    timeout: 300ms
+    retries: 0
+    discovery:
+      subnets: ["127.0.0.0/29"]
+      interval: 2s
+      concurrency: 4
+      ignored_addresses: ["127.0.0.3"]
+      tags: ["found:yes"]
+sinks:
+  file:
+    type: file
+    path: "${{DIR}}/events.jsonl"
+"#,
+        port = snmpd.port
+    );
+    let agent = Agent::start(&config, Stdio::null());
+    let device = |host: &str| format!("{host}:{}", snmpd.port);
+    support::eventually(Duration::from_secs(60), "two polls of each discovered agent", || {
+        let events = agent.events();
+        ["127.0.0.2", "127.0.0.5"].iter().all(|h| metrics(&events, "snmp.device.reachable", &device(h)).len() >= 2)
+    });
+    let events = agent.events();
+    for host in ["127.0.0.2", "127.0.0.5"] {
+        let reachable = metrics(&events, "snmp.device.reachable", &device(host));
+        assert!(reachable.iter().all(|e| value(e) == 1.0), "{host}: {reachable:?}");
+        let last = reachable.last().unwrap();
+        assert_eq!(tag(last, "autodiscovery_subnet"), "127.0.0.0/29");
+        assert_eq!(tag(last, "found"), "yes");
+        // sysName as net-snmp reads it from the same agent.
+        let sys_name = snmpd.get(host, &["-v2c", "-c", "public"], SYS_NAME).unwrap();
+        assert_eq!((tag(last, "snmp_host"), sys_name.as_str()), ("discovered-agent", "discovered-agent"));
+        assert!(!tag(last, "snmp_profile").is_empty());
+    }
+    // Only the answering, not ignored addresses became devices.
+    let polled: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e["name"] == "snmp.device.reachable")
+        .filter_map(|e| e["tags"]["snmp_device"].as_str())
+        .collect();
+    assert_eq!(polled, [device("127.0.0.2"), device("127.0.0.5")].iter().map(String::as_str).collect());
+}
+
+#[test]
+fn polls_an_snmpv3_agent_with_auth_and_privacy() {
+    // The same agent on two addresses: one device with the right keys, one with a wrong
+    // privacy key.
+    let snmpd = Snmpd::start(&["127.0.0.1", "127.0.0.4"], "v3-agent");
+    let wrong_key = "not-the-priv-key-0000";
+    let config = format!(
+        r#"
+admin: {{address: "${{ADMIN}}"}}
+sources:
+  snmp:
+    type: snmp
+    interval: 1s
+    timeout: 300ms
+    retries: 0
+    devices:
+      - {{address: 127.0.0.1, port: {port}, version: "3", user: pollv3, auth_protocol: SHA, auth_key: "{V3_AUTH_KEY}", priv_protocol: AES, priv_key: "{V3_PRIV_KEY}", tags: ["v3:right"]}}
+      - {{address: 127.0.0.4, port: {port}, version: "3", user: pollv3, auth_protocol: SHA, auth_key: "{V3_AUTH_KEY}", priv_protocol: AES, priv_key: "{wrong_key}", tags: ["v3:wrong"]}}
+sinks:
+  file:
+    type: file
+    path: "${{DIR}}/events.jsonl"
+"#,
+        port = snmpd.port
+    );
+    let agent = Agent::start(&config, Stdio::null());
+    let right = format!("127.0.0.1:{}", snmpd.port);
+    let wrong = format!("127.0.0.4:{}", snmpd.port);
+    let v3 = ["-v3", "-l", "authPriv", "-u", "pollv3", "-a", "SHA", "-A", V3_AUTH_KEY, "-x", "AES", "-X", V3_PRIV_KEY];
+    // The first interface's name and oper status, as net-snmp reads them over SNMPv3.
+    let if_name = snmpd.get("127.0.0.1", &v3, &format!("{IF_NAME}.1")).unwrap();
+    let oper = match snmpd.get("127.0.0.1", &v3, &format!("{IF_OPER_STATUS}.1")).unwrap().as_str() {
+        "1" => "up",
+        "2" => "down",
+        other => panic!("ifOperStatus.1 = {other}"),
+    };
+    support::eventually(Duration::from_secs(60), "three polls of the SNMPv3 agent", || {
+        let events = agent.events();
+        metrics(&events, "snmp.device.reachable", &right).len() >= 3
+            && !metrics(&events, "snmp.device.unreachable", &wrong).is_empty()
+    });
+    let events = agent.events();
+    let reachable = metrics(&events, "snmp.device.reachable", &right);
+    assert!(reachable.iter().all(|e| value(e) == 1.0), "{reachable:?}");
+    assert_eq!(tag(reachable.last().unwrap(), "snmp_host"), "v3-agent");
+    assert_eq!(tag(reachable.last().unwrap(), "v3"), "right");
+    let status = metrics(&events, "snmp.interface.status", &right);
+    let first = status.iter().find(|e| tag(e, "interface_index") == "1").expect("interface.status of ifIndex 1");
+    assert_eq!((tag(first, "interface"), tag(first, "oper_status")), (if_name.as_str(), oper));
+    // Counters over SNMPv3 give rates (from the second poll on).
+    assert!(
+        events.iter().any(|e| e["type"] == "rate"
+            && e["tags"]["snmp_device"] == right.as_str()
+            && e["name"].as_str().is_some_and(|n| n.starts_with("snmp.if"))),
+        "no interface rate"
+    );
+    // The wrong key: unreachable every time, and no key is in the logs.
+    let unreachable = metrics(&events, "snmp.device.unreachable", &wrong);
+    assert!(unreachable.iter().all(|e| value(e) == 1.0), "{unreachable:?}");
+    let stderr = agent.stderr();
+    assert!(!stderr.contains(wrong_key) && !stderr.contains(V3_PRIV_KEY) && !stderr.contains(V3_AUTH_KEY));
 }

@@ -3,6 +3,7 @@
 //! the fetch plan, all once at load so a poll does no parsing or compiling.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use nocwatch_snmp::Oid;
 use regex::Regex;
@@ -45,7 +46,8 @@ pub(crate) struct Reader {
 #[derive(Debug)]
 pub(crate) struct MetricSymbol {
     pub reader: Reader,
-    pub name: String,
+    /// Shared with every sample it gives (a poll has a thousand).
+    pub name: Arc<str>,
     pub kind: Kind,
     pub scale: f64,
     pub constant_one: bool,
@@ -251,7 +253,7 @@ fn metric_symbol(metric: &Metric, symbol: &Symbol) -> MetricSymbol {
         }
         _ => None,
     };
-    MetricSymbol { reader: reader(symbol), name, kind, scale, constant_one: symbol.constant_value_one, number_mapping }
+    MetricSymbol { reader: reader(symbol), name: name.into(), kind, scale, constant_one: symbol.constant_value_one, number_mapping }
 }
 
 /// The symbol a metric tag reads: `column`, `symbol` (full), or legacy `OID` (+ `symbol: name`).

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use nocwatch_snmp::Value;
 
@@ -12,7 +13,7 @@ use crate::compile::{
     Compiled, FieldSource, InterfaceField, Kind, MetricSymbol, Reader, RowTagSource, ScalarTag, TableMetric, TagOutput,
 };
 use crate::value::{self, Number};
-use crate::{Evaluation, Fetched, InterfaceMetadata, MetricType, Sample, SampleValue};
+use crate::{Evaluation, Fetched, InterfaceMetadata, MetricType, Sample, SampleTags, SampleValue, Stored};
 
 /// Warnings kept per evaluation; the rest are only counted.
 const MAX_WARNINGS: usize = 16;
@@ -66,8 +67,12 @@ impl<'f> Evaluator<'f> {
     /// A scalar instance, or (for a profile that names the object, not the instance) the
     /// same OID with `.0` appended.
     fn scalar(&mut self, oid: &[u32]) -> Option<&'f Value> {
-        if let Some(value) = self.fetched.values.get(oid) {
-            return Some(value);
+        self.stored_scalar(oid).map(|stored| &stored.value)
+    }
+
+    fn stored_scalar(&mut self, oid: &[u32]) -> Option<&'f Stored> {
+        if let Some(stored) = self.fetched.values.get(oid) {
+            return Some(stored);
         }
         if oid.last() == Some(&0) {
             return None;
@@ -82,7 +87,7 @@ impl<'f> Evaluator<'f> {
         self.key.clear();
         self.key.extend_from_slice(column);
         self.key.extend_from_slice(index);
-        self.fetched.values.get(self.key.as_slice())
+        self.fetched.values.get(self.key.as_slice()).map(|stored| &stored.value)
     }
 
     fn profile_tags(&mut self, compiled: &Compiled) {
@@ -101,7 +106,7 @@ impl<'f> Evaluator<'f> {
 
     fn scalar_metric(&mut self, metric: &crate::compile::ScalarMetric) {
         let symbol = &metric.symbol;
-        let Some(value) = self.scalar(symbol.reader.oid.arcs()) else {
+        let Some(Stored { value, answer }) = self.stored_scalar(symbol.reader.oid.arcs()) else {
             return;
         };
         let (number, metric_type, scale) = match sample_value(symbol, value) {
@@ -114,7 +119,14 @@ impl<'f> Evaluator<'f> {
             self.scalar_tag(tag, &mut tags);
         }
         tags.sort();
-        self.out.samples.push(Sample { name: symbol.name.clone(), value: number, metric_type, scale, tags });
+        self.out.samples.push(Sample {
+            name: symbol.name.clone(),
+            value: number,
+            metric_type,
+            scale,
+            tags: tags.into(),
+            answer: *answer,
+        });
     }
 
     fn scalar_tag(&mut self, tag: &ScalarTag, tags: &mut Tags) {
@@ -126,7 +138,7 @@ impl<'f> Evaluator<'f> {
     }
 
     fn table_metric(&mut self, table: &TableMetric) {
-        let mut row_tags: HashMap<&'f [u32], Tags> = HashMap::new();
+        let mut row_tags: HashMap<&'f [u32], SampleTags> = HashMap::new();
         for symbol in &table.symbols {
             if symbol.constant_one {
                 for index in self.constant_rows(table) {
@@ -137,11 +149,12 @@ impl<'f> Evaluator<'f> {
                         metric_type: MetricType::Gauge,
                         scale: 1.0,
                         tags,
+                        answer: 0,
                     });
                 }
                 continue;
             }
-            for (index, value) in self.fetched.column(symbol.reader.oid.arcs()) {
+            for (index, Stored { value, answer }) in self.fetched.stored_column(symbol.reader.oid.arcs()) {
                 let (number, metric_type, scale) = match sample_value(symbol, value) {
                     Ok(sample) => sample,
                     Err(Unusable::Missing) => continue,
@@ -151,7 +164,14 @@ impl<'f> Evaluator<'f> {
                     }
                 };
                 let tags = self.row_tags(table, index, &mut row_tags).clone();
-                self.out.samples.push(Sample { name: symbol.name.clone(), value: number, metric_type, scale, tags });
+                self.out.samples.push(Sample {
+                    name: symbol.name.clone(),
+                    value: number,
+                    metric_type,
+                    scale,
+                    tags,
+                    answer: *answer,
+                });
             }
         }
     }
@@ -176,8 +196,8 @@ impl<'f> Evaluator<'f> {
         &mut self,
         table: &TableMetric,
         index: &'f [u32],
-        cache: &'c mut HashMap<&'f [u32], Tags>,
-    ) -> &'c Tags {
+        cache: &'c mut HashMap<&'f [u32], SampleTags>,
+    ) -> &'c SampleTags {
         if !cache.contains_key(index) {
             let mut tags = table.static_tags.clone();
             for tag in &table.row_tags {
@@ -208,7 +228,7 @@ impl<'f> Evaluator<'f> {
             }
             tags.sort();
             tags.dedup();
-            cache.insert(index, tags);
+            cache.insert(index, Arc::from(tags));
         }
         // Inserted above when absent.
         cache.entry(index).or_default()

@@ -189,9 +189,22 @@ pub struct TablePlan {
 /// The values a poll got: any mix of scalar instances and column cells, by full OID (no
 /// routing needed: evaluation looks scalars up exactly, and columns by prefix). A scalar
 /// the profile names without its `.0` instance may be stored with or without it.
+///
+/// Each value remembers which answer of the poll brought it ([`Fetched::begin_answer`]),
+/// so that the caller can time each counter reading by when its answer arrived
+/// ([`Sample::answer`]) rather than by when the poll started.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {
-    pub(crate) values: BTreeMap<Oid, Value>,
+    pub(crate) values: BTreeMap<Oid, Stored>,
+    /// Answers begun so far; values inserted now belong to answer `answers - 1` (or 0).
+    answers: u16,
+}
+
+/// A fetched value and the number of the answer it came in.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub value: Value,
+    pub answer: u16,
 }
 
 impl Fetched {
@@ -199,16 +212,25 @@ impl Fetched {
         Fetched::default()
     }
 
+    /// A new answer of the device: the values inserted from now on came in it. Returns
+    /// its number (0 for the first; saturates at `u16::MAX`).
+    pub fn begin_answer(&mut self) -> u16 {
+        let number = self.answers;
+        self.answers = self.answers.saturating_add(1);
+        number
+    }
+
     /// Records a varbind (a scalar instance or a column cell). Exceptions (noSuchObject,
     /// noSuchInstance, endOfMibView) are ignored: they mean "no value".
     pub fn insert(&mut self, oid: Oid, value: Value) {
         if !matches!(value, Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView) {
-            self.values.insert(oid, value);
+            let answer = self.answers.saturating_sub(1);
+            self.values.insert(oid, Stored { value, answer });
         }
     }
 
     pub fn get(&self, oid: &Oid) -> Option<&Value> {
-        self.values.get(oid)
+        self.values.get(oid).map(|stored| &stored.value)
     }
 
     pub fn len(&self) -> usize {
@@ -221,15 +243,20 @@ impl Fetched {
 
     pub fn clear(&mut self) {
         self.values.clear();
+        self.answers = 0;
     }
 
     /// The cells under `column`, in index order: (row index, value).
     pub fn column<'a>(&'a self, column: &[u32]) -> impl Iterator<Item = (&'a [u32], &'a Value)> {
+        self.stored_column(column).map(|(index, stored)| (index, &stored.value))
+    }
+
+    pub(crate) fn stored_column<'a>(&'a self, column: &[u32]) -> impl Iterator<Item = (&'a [u32], &'a Stored)> {
         let start = column.len();
         self.values
             .range::<[u32], _>((Bound::Excluded(column), Bound::Unbounded))
             .take_while(move |(oid, _)| oid.arcs().starts_with(column))
-            .map(move |(oid, value)| (&oid.arcs()[start..], value))
+            .map(move |(oid, stored)| (&oid.arcs()[start..], stored))
     }
 }
 
@@ -278,7 +305,8 @@ pub struct InterfaceMetadata {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// E.g. `ifHCInOctets`, `cpu.usage`: the poller adds `snmp.` (or its namespace).
-    pub name: String,
+    /// Shared with the profile (no copy per sample).
+    pub name: Arc<str>,
     pub value: SampleValue,
     /// `forced_type` / `metric_type` resolved; Counter32/Counter64 values default to Rate.
     pub metric_type: MetricType,
@@ -289,9 +317,15 @@ pub struct Sample {
     pub scale: f64,
     /// The metric's own tags (its `metric_tags` and `static_tags`), sorted, `key:value`
     /// split at the first `:` (a tag without `:` has an empty value). Profile-level tags
-    /// are in [`Evaluation::tags`].
-    pub tags: Vec<(String, String)>,
+    /// are in [`Evaluation::tags`]. Shared by the samples of one table row (every column
+    /// of an interface has the same tags): compare with `Arc::ptr_eq` to group them.
+    pub tags: SampleTags,
+    /// The answer of the poll its value came in ([`Fetched::begin_answer`]).
+    pub answer: u16,
 }
+
+/// A sample's tags, shared between the samples that have the same.
+pub type SampleTags = Arc<[(String, String)]>;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SampleValue {

@@ -79,14 +79,14 @@ fn tag<'s>(sample: &'s Sample, key: &str) -> Option<&'s str> {
 }
 
 fn samples<'e>(evaluation: &'e Evaluation, name: &str) -> Vec<&'e Sample> {
-    evaluation.samples.iter().filter(|s| s.name == name).collect()
+    evaluation.samples.iter().filter(|s| &*s.name == name).collect()
 }
 
 fn find<'e>(evaluation: &'e Evaluation, name: &str, key: &str, value: &str) -> &'e Sample {
     evaluation
         .samples
         .iter()
-        .find(|s| s.name == name && tag(s, key) == Some(value))
+        .find(|s| &*s.name == name && tag(s, key) == Some(value))
         .unwrap_or_else(|| panic!("no {name} with {key}:{value}"))
 }
 
@@ -354,7 +354,7 @@ fn weird_values_are_counted_never_fatal() {
     assert_eq!(two.value, SampleValue::Gauge(12.0));
     assert_eq!(tag(two, "interface"), Some("-5"));
     let one_missing =
-        evaluation.samples.iter().all(|s| !(s.name == "ifHCInOctets" && tag(s, "interface_index") == Some("1")));
+        evaluation.samples.iter().all(|s| !(&*s.name == "ifHCInOctets" && tag(s, "interface_index") == Some("1")));
     assert!(one_missing);
     let three = find(&evaluation, "ifHCInOctets", "interface_index", "3");
     assert_eq!(three.value, SampleValue::Counter { raw: u64::MAX, bits: 64 });

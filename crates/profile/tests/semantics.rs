@@ -35,7 +35,7 @@ fn tags(sample: &Sample) -> Vec<(&str, &str)> {
 }
 
 fn only<'e>(evaluation: &'e Evaluation, name: &str) -> &'e Sample {
-    let found: Vec<&Sample> = evaluation.samples.iter().filter(|s| s.name == name).collect();
+    let found: Vec<&Sample> = evaluation.samples.iter().filter(|s| &*s.name == name).collect();
     assert_eq!(found.len(), 1, "{name}: {:?}", evaluation.samples);
     found[0]
 }
@@ -122,7 +122,7 @@ metrics:
     let evaluation = p.evaluate(&fetched(&[("1.3.6.1.4.1.99.1.0", text("101"))]));
     assert_eq!(only(&evaluation, "flags.first").value, SampleValue::Gauge(1.0));
     assert_eq!(only(&evaluation, "flags.third").value, SampleValue::Gauge(1.0));
-    assert!(evaluation.samples.iter().all(|s| s.name != "flags.beyond"));
+    assert!(evaluation.samples.iter().all(|s| &*s.name != "flags.beyond"));
     assert_eq!(evaluation.unusable_values, 1);
     let evaluation = p.evaluate(&fetched(&[("1.3.6.1.4.1.99.1.0", text("010"))]));
     assert_eq!(only(&evaluation, "flags.first").value, SampleValue::Gauge(0.0));
@@ -236,7 +236,7 @@ fn table_tags_index_mapping_columns_transforms_and_match() {
         [("host", "edge-1"), ("lab", ""), ("major", "15"), ("site", "paris"), ("version", "15.2")]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
     );
-    let bytes: Vec<&Sample> = evaluation.samples.iter().filter(|s| s.name == "portBytes").collect();
+    let bytes: Vec<&Sample> = evaluation.samples.iter().filter(|s| &*s.name == "portBytes").collect();
     assert_eq!(bytes.len(), 2);
     assert_eq!(
         tags(bytes[0]),
@@ -254,7 +254,7 @@ fn table_tags_index_mapping_columns_transforms_and_match() {
     );
     assert_eq!(tags(bytes[1]), [("kind", "port"), ("port_name", "x"), ("slot", "9")]);
     // constant_value_one: one 1.0 per row of the (non-transformed) tag columns.
-    let present: Vec<&Sample> = evaluation.samples.iter().filter(|s| s.name == "portPresent").collect();
+    let present: Vec<&Sample> = evaluation.samples.iter().filter(|s| &*s.name == "portPresent").collect();
     assert_eq!(present.len(), 2);
     assert!(present.iter().all(|s| s.value == SampleValue::Gauge(1.0)));
 }

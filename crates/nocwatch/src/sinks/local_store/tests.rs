@@ -66,7 +66,7 @@ fn log(ts_ms: i64, host: &str, source: &str, status: Status, message: &str) -> E
 }
 
 fn metadata(ts: i64) -> Event {
-    Event::Metadata(DeviceMetadata {
+    Event::Metadata(Box::new(DeviceMetadata {
         timestamp: Timestamp::from_second(ts).unwrap(),
         device_id: "default:192.0.2.10".into(),
         host: None,
@@ -90,7 +90,7 @@ fn metadata(ts: i64) -> Event {
             oper_status: Some("down".into()),
             speed_bps: Some(1_000_000_000),
         }],
-    })
+    }))
 }
 
 /// One poll's worth of a device at `ts`: interface 1 octet rates and CPU.

@@ -39,28 +39,46 @@ const TICKS_RANGE: u64 = 1 << 32;
 const POLL_BITS: u32 = 16;
 const POLL_MASK: u64 = (1 << POLL_BITS) - 1;
 
-/// One series: 16 bytes. A thousand devices of a thousand counters each keep 16 MB of
-/// state, not the 35 MB a hash map of (key, value, time) took.
+/// One series: 20 bytes (in `u32` halves, so that no padding rounds it up to 24). A
+/// thousand devices of a thousand counters each keep 20 MB of state, not the 35 MB a hash
+/// map of (key, value, time) took.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// Key (high 48 bits) and poll number (low 16 bits).
-    tag: u64,
-    raw: u64,
+    /// Key (high 48 bits) and poll number (low 16 bits), high half first.
+    tag: [u32; 2],
+    /// The reading, high half first.
+    raw: [u32; 2],
+    /// When the answer with the reading arrived: milliseconds since the tracker's epoch,
+    /// wrapping (every 49 days; a series is forgotten long before).
+    at_ms: u32,
 }
 
 impl Entry {
+    fn new(key: u64, poll: u16, raw: u64, at_ms: u32) -> Entry {
+        let tag = key << POLL_BITS | u64::from(poll);
+        Entry { tag: [(tag >> 32) as u32, tag as u32], raw: [(raw >> 32) as u32, raw as u32], at_ms }
+    }
+
+    fn tag(&self) -> u64 {
+        u64::from(self.tag[0]) << 32 | u64::from(self.tag[1])
+    }
+
     fn key(&self) -> u64 {
-        self.tag >> POLL_BITS
+        self.tag() >> POLL_BITS
     }
 
     fn poll(&self) -> u16 {
-        (self.tag & POLL_MASK) as u16
+        (self.tag() & POLL_MASK) as u16
+    }
+
+    fn raw(&self) -> u64 {
+        u64::from(self.raw[0]) << 32 | u64::from(self.raw[1])
     }
 }
 
 /// The counter state of one device: entries sorted by key (binary search), series first
-/// seen in a poll merged in at its end, and the times of the last polls (all the readings
-/// of a poll share its time).
+/// seen in a poll merged in at its end, and the times of the last polls (which tell how
+/// old an entry is; each entry keeps the time of its own reading).
 #[derive(Debug)]
 pub struct CounterTracker {
     epoch: Instant,
@@ -120,10 +138,20 @@ impl CounterTracker {
         self.polls.iter().find(|(p, _)| *p == poll).map(|(_, at)| *at)
     }
 
-    /// Records the reading `raw` of a `bits`-wide counter (32 or 64) for series `key`.
+    /// Records the reading `raw` of a `bits`-wide counter (32 or 64) for series `key`,
+    /// read at the poll's time.
     pub fn update(&mut self, key: u64, raw: u64, bits: u8) -> Reading {
+        self.update_at(key, raw, bits, None)
+    }
+
+    /// Records the reading `raw` of a `bits`-wide counter (32 or 64) for series `key`,
+    /// made when its answer arrived (`at`; the poll's time when `None`): the rate of a
+    /// counter is over the time between its two answers, not between the two polls'
+    /// starts (a poll that waited on a timeout would otherwise shift every later rate).
+    pub fn update_at(&mut self, key: u64, raw: u64, bits: u8, at: Option<Instant>) -> Reading {
         let key = key & (u64::MAX >> POLL_BITS);
-        let now = Entry { tag: key << POLL_BITS | u64::from(self.poll), raw };
+        let now_ms = at.map_or(self.now_ms, |at| at.saturating_duration_since(self.epoch).as_millis() as u64);
+        let now = Entry::new(key, self.poll, raw, now_ms as u32);
         let Ok(at) = self.series.binary_search_by_key(&key, Entry::key) else {
             // A series read twice in one poll keeps its first reading (dedup at merge).
             self.added.push(now);
@@ -134,21 +162,22 @@ impl CounterTracker {
             return Reading::Baseline;
         }
         self.series[at] = now;
-        let Some(previous_ms) = self.poll_time(previous.poll()) else {
+        if self.poll_time(previous.poll()).is_none() {
             // Not read for longer than the remembered polls: start again.
             return Reading::Baseline;
-        };
+        }
         if self.rebooted {
             return Reading::Reset;
         }
-        let Some(delta) = counter_delta(previous.raw, raw, bits) else {
+        let Some(delta) = counter_delta(previous.raw(), raw, bits) else {
             return Reading::Reset;
         };
-        let elapsed_ms = self.now_ms.saturating_sub(previous_ms);
-        if elapsed_ms == 0 {
+        let elapsed_ms = now.at_ms.wrapping_sub(previous.at_ms);
+        if elapsed_ms == 0 || elapsed_ms > u32::MAX / 2 {
+            // No time passed, or the clock went back: no rate can be told.
             return Reading::Baseline;
         }
-        Reading::Delta { delta, seconds: elapsed_ms as f64 / 1000.0 }
+        Reading::Delta { delta, seconds: f64::from(elapsed_ms) / 1000.0 }
     }
 
     /// Ends a poll: merges the series first seen in it, forgets series not read for
@@ -338,6 +367,20 @@ mod tests {
             tracker.end_poll();
         }
         assert_eq!(tracker.len(), 1, "series 2 was not read for {STALE_POLLS} polls");
+    }
+
+    #[test]
+    fn readings_are_timed_by_when_their_answer_arrived() {
+        let epoch = Instant::now();
+        let mut tracker = CounterTracker::new(epoch);
+        tracker.begin_poll(at(epoch, 0), None);
+        // The first poll's answer came 2 s after it started, the next one's 12 s after
+        // (a timeout and retry before it): 600 over 70 s, not over the 60 s between starts.
+        assert_eq!(tracker.update_at(1, 0, 64, Some(at(epoch, 2))), Reading::Baseline);
+        tracker.end_poll();
+        tracker.begin_poll(at(epoch, 60), None);
+        assert_eq!(tracker.update_at(1, 700, 64, Some(at(epoch, 72))), Reading::Delta { delta: 700, seconds: 70.0 });
+        assert_eq!(std::mem::size_of::<Entry>(), 20);
     }
 
     #[test]

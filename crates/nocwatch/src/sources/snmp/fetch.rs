@@ -7,6 +7,9 @@
 //! binding belongs, when a column is done); [`Fetcher`] drives it over a
 //! [`crate::snmp::Device`] and keeps the per-device batch sizes between polls.
 
+use std::time::Instant;
+
+use nocwatch_profile::Fetched;
 use nocwatch_snmp::{ErrorStatus, Oid, Value, VarBind, Version};
 
 use crate::snmp::{Device, SnmpError};
@@ -63,7 +66,11 @@ impl ColumnWalk {
             return;
         }
         let mut ended = vec![false; asked.len()];
-        for (i, vb) in varbinds.into_iter().enumerate() {
+        // Per slot, the last binding taken: the next must be after it, and the cursor
+        // moves to it once at the end (one OID copy per column and answer, not per row).
+        let mut last: Vec<Option<usize>> = vec![None; asked.len()];
+        let mut taken = vec![false; varbinds.len()];
+        for (i, vb) in varbinds.iter().enumerate() {
             let slot = i % asked.len();
             if ended[slot] {
                 continue;
@@ -76,13 +83,24 @@ impl ColumnWalk {
                 ended[slot] = true;
                 continue;
             }
-            if vb.oid <= self.cursors[column] {
+            let previous = last[slot].map_or(&self.cursors[column], |at| &varbinds[at].oid);
+            if vb.oid <= *previous {
                 self.not_increasing += 1;
                 ended[slot] = true;
                 continue;
             }
-            self.cursors[column] = vb.oid.clone();
-            each(column, vb);
+            last[slot] = Some(i);
+            taken[i] = true;
+        }
+        for (slot, at) in last.iter().enumerate() {
+            if let Some(at) = *at {
+                self.cursors[asked[slot]] = varbinds[at].oid.clone();
+            }
+        }
+        for (i, vb) in varbinds.into_iter().enumerate() {
+            if taken[i] {
+                each(asked[i % asked.len()], vb);
+            }
         }
         // A column that got no binding at all (a truncated answer) is asked again from
         // where it was; slot 0 always gets one, so every round makes progress.
@@ -106,6 +124,26 @@ pub struct FetchStats {
     pub varbinds: u32,
     /// GETBULK was given up for GETNEXT during this poll.
     pub fell_back_to_getnext: bool,
+}
+
+/// What one poll fetched: the values (for the profile) and when each answer arrived (for
+/// counter rates: a [`nocwatch_profile::Sample`]'s `answer` indexes `arrived`).
+#[derive(Debug, Default)]
+pub struct Answers {
+    pub fetched: Fetched,
+    pub arrived: Vec<Instant>,
+}
+
+impl Answers {
+    /// An answer arrived at `at`: the values inserted next came in it.
+    pub fn begin(&mut self, at: Instant) {
+        self.fetched.begin_answer();
+        self.arrived.push(at);
+    }
+
+    pub fn insert(&mut self, vb: VarBind) {
+        self.fetched.insert(vb.oid, vb.value);
+    }
 }
 
 /// Per-device batch sizes and GETBULK health, kept between polls.
@@ -149,14 +187,14 @@ impl Fetcher {
         self.bulk_disabled_for = self.bulk_disabled_for.saturating_sub(1);
     }
 
-    /// GETs `oids` in batches, each binding to `each`. A batch that times out or is
-    /// tooBig is retried at half the size; at size one, a timeout is the poll's error.
+    /// GETs `oids` in batches into `answers`. A batch that times out or is tooBig is
+    /// retried at half the size; at size one, a timeout is the poll's error.
     pub async fn get(
         &mut self,
         device: &Device,
         oids: &[Oid],
         stats: &mut FetchStats,
-        mut each: impl FnMut(VarBind),
+        answers: &mut Answers,
     ) -> Result<(), SnmpError> {
         let mut start = 0;
         while start < oids.len() {
@@ -164,10 +202,11 @@ impl Fetcher {
             stats.get_requests += 1;
             match device.get(&oids[start..end]).await {
                 Ok(varbinds) => {
+                    answers.begin(Instant::now());
                     for vb in varbinds {
                         if !vb.value.is_exception() {
                             stats.varbinds += 1;
-                            each(vb);
+                            answers.insert(vb);
                         }
                     }
                     start = end;
@@ -191,13 +230,13 @@ impl Fetcher {
         Ok(())
     }
 
-    /// Walks `columns`, each binding inside its column to `each`.
+    /// Walks `columns` into `answers` (the bindings inside their column).
     pub async fn walk_columns(
         &mut self,
         device: &Device,
         columns: &[Oid],
         stats: &mut FetchStats,
-        mut each: impl FnMut(VarBind),
+        answers: &mut Answers,
     ) -> Result<(), SnmpError> {
         let mut walk = ColumnWalk::new(columns.to_vec());
         let v1 = device.version() == Version::V1;
@@ -212,10 +251,13 @@ impl Fetcher {
                 device.get_next(&oids).await
             };
             match result {
-                Ok(varbinds) => walk.on_response(&asked, varbinds, |_, vb| {
-                    stats.varbinds += 1;
-                    each(vb)
-                }),
+                Ok(varbinds) => {
+                    answers.begin(Instant::now());
+                    walk.on_response(&asked, varbinds, |_, vb| {
+                        stats.varbinds += 1;
+                        answers.insert(vb)
+                    })
+                }
                 Err(SnmpError::Status { status, index, .. }) if !bulk && status == ErrorStatus::NO_SUCH_NAME => {
                     // SNMPv1's end of MIB for the column at `index` (1-based).
                     match usize::try_from(index).ok().and_then(|i| i.checked_sub(1)).and_then(|i| asked.get(i)) {

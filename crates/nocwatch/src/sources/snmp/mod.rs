@@ -3,8 +3,8 @@
 //! Owns the devices (configured, and found by subnet discovery), sharding between
 //! replicas, scheduling (one task per device, first poll at a random offset within its
 //! interval so devices do not poll in lockstep, a source-wide limit of polls at once),
-//! and each poll: sysObjectID, sysUpTime and sysName first (profile choice, reboot
-//! detection, `snmp_host`), then the profile's plan ([`fetch`]) under a deadline, then
+//! and each poll: sysObjectID and sysUpTime first (profile choice, reboot detection),
+//! then the profile's plan ([`fetch`]) under a deadline, then
 //! the profile's evaluation turned into events ([`report`]) with the device's counter
 //! state ([`counters`]).
 //!
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use jiff::Timestamp;
-use nocwatch_profile::{Fetched, Profile, Profiles};
+use nocwatch_profile::{Profile, Profiles};
 use nocwatch_snmp::{Community, Oid, Value, Version};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Semaphore;
@@ -39,7 +39,7 @@ pub(crate) use config::{check_namespace, check_tag, default_namespace, split_tag
 
 use self::counters::CounterTracker;
 use self::discovery::{Discovered, Subnet};
-use self::fetch::{FetchStats, Fetcher};
+use self::fetch::{Answers, FetchStats, Fetcher};
 use self::report::{DeviceIdentity, Reporter};
 use super::SourceContext;
 use crate::component::Running;
@@ -48,10 +48,10 @@ use crate::pipeline::SourceOutput;
 use crate::snmp::{Client, Device, DeviceOptions, Security, SnmpError, UsmCredentials, UsmUser};
 use crate::telemetry::{ComponentMetrics, RateLimit};
 
-/// SNMPv2-MIB sysObjectID.0, sysUpTime.0 and sysName.0: asked first in every poll.
+/// SNMPv2-MIB sysObjectID.0 and sysUpTime.0: asked first in every poll (profile choice,
+/// reboot detection). sysName comes with the profile's scalars (`_base`'s `snmp_host`).
 const SYS_OBJECT_ID: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
 const SYS_UP_TIME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
-const SYS_NAME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 5, 0];
 
 /// One warning per kind per minute at most for problems devices cause.
 static NO_PROFILE_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
@@ -590,11 +590,10 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<Event> {
     let timestamp = Timestamp::now();
     let deadline = shared.config.poll_timeout.map_or(polled.interval, |d| d.get());
     let mut stats = FetchStats::default();
-    let mut fetched = Fetched::new();
+    let mut answers = Answers::default();
     let mut uptime = None;
-    let mut sys_name = None;
     let mut answered = false;
-    let fetching = fetch_all(shared, polled, &mut stats, &mut fetched, &mut uptime, &mut sys_name, &mut answered);
+    let fetching = fetch_all(shared, polled, &mut stats, &mut answers, &mut uptime, &mut answered);
     let end = tokio::time::timeout(deadline, fetching).await.map_err(|_| answered);
     let end = match end {
         Ok(end) => end,
@@ -636,50 +635,47 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<Event> {
         }
         FetchEnd::Complete => polled.fetcher.poll_succeeded(),
     }
-    let mut device_tags = if reachable { polled.identity.tags.clone() } else { polled.last_tags.clone() };
-    if reachable {
-        if let Some((_, profile)) = &polled.profile {
-            device_tags.insert("snmp_profile".into(), profile.name.clone());
-            if let Some(vendor) = profile.device_vendor() {
-                device_tags.insert("device_vendor".into(), vendor.to_owned());
-            }
-        }
-        if let Some(name) = sys_name.filter(|n: &String| !n.is_empty()) {
-            device_tags.insert("snmp_host".into(), name);
-        }
+    let profile = polled.profile.as_ref().filter(|_| reachable).map(|(oid, profile)| (oid.clone(), profile.clone()));
+    let evaluation = profile.as_ref().map(|(_, profile)| profile.evaluate(&answers.fetched));
+    // Every metric of the device carries the same device tags, as in Datadog's check: the
+    // identity's, the profile's name and vendor, and the profile's own device-level tags
+    // (static_tags and top-level metric_tags, e.g. snmp_host from sysName). An unanswered
+    // poll repeats those of the last answered one.
+    let device_tags = if reachable {
+        let device_tags =
+            report::poll_device_tags(&polled.identity.tags, profile.as_ref().map(|(_, p)| &**p), evaluation.as_ref());
         polled.last_tags = device_tags.clone();
-    }
+        device_tags
+    } else {
+        polled.last_tags.clone()
+    };
     let interval_secs = u32::try_from(polled.interval.as_secs()).unwrap_or(u32::MAX).max(1);
     let mut reporter = Reporter::new(&polled.identity, timestamp, interval_secs, device_tags.clone());
-    let mut evaluation = None;
-    if reachable && let Some((_, profile)) = &polled.profile {
-        let evaluated = profile.evaluate(&fetched);
+    if let Some(evaluation) = &evaluation {
         polled.tracker.begin_poll(started, uptime);
-        reporter.samples(&evaluated, &fetched, &mut polled.tracker);
+        reporter.samples(evaluation, &answers.fetched, &answers.arrived, &mut polled.tracker);
         polled.tracker.end_poll();
-        evaluation = Some(evaluated);
     }
     let duration = started.elapsed().as_secs_f64();
     reporter.device(reachable, duration, &stats);
     let mut events = reporter.events;
-    let profile = polled.profile.as_ref().filter(|_| reachable);
     let ip = match &polled.device {
         Some(device) => {
             device.name().parse::<SocketAddr>().map_or_else(|_| device.name().to_owned(), |a| a.ip().to_string())
         }
         None => polled.unresolved.as_ref().map(|u| u.host.clone()).unwrap_or_default(),
     };
-    events.push(Event::Metadata(report::device_metadata(
+    events.push(Event::Metadata(Box::new(report::device_metadata(
         &polled.identity,
         timestamp,
         &ip,
         reachable,
         duration,
-        profile.map(|(oid, profile)| (profile.name.as_str(), oid.as_ref())),
+        profile.as_ref().map(|(oid, profile)| (profile.name.as_str(), oid.as_ref())),
         device_tags,
         evaluation.as_ref(),
-        &fetched,
-    )));
+        &answers.fetched,
+    ))));
     events
 }
 
@@ -687,12 +683,11 @@ async fn fetch_all(
     shared: &Shared,
     polled: &mut Polled,
     stats: &mut FetchStats,
-    fetched: &mut Fetched,
+    answers: &mut Answers,
     uptime: &mut Option<u32>,
-    sys_name: &mut Option<String>,
     answered: &mut bool,
 ) -> FetchEnd {
-    let first = [Oid::from(SYS_OBJECT_ID), Oid::from(SYS_UP_TIME), Oid::from(SYS_NAME)];
+    let first = [Oid::from(SYS_OBJECT_ID), Oid::from(SYS_UP_TIME)];
     let mut sys_object_id = None;
     let Some(device) = &polled.device else {
         return FetchEnd::Unresolved;
@@ -702,6 +697,7 @@ async fn fetch_all(
     stats.get_requests += 1;
     let answer = device.get(&first).await.map(|varbinds| {
         *answered = true;
+        answers.begin(Instant::now());
         for vb in varbinds {
             if vb.value.is_exception() {
                 continue;
@@ -710,12 +706,9 @@ async fn fetch_all(
             match &vb.value {
                 Value::ObjectId(oid) if vb.oid.arcs() == SYS_OBJECT_ID => sys_object_id = Some(oid.clone()),
                 Value::TimeTicks(_) if vb.oid.arcs() == SYS_UP_TIME => *uptime = fetch::time_ticks(&vb.value),
-                Value::OctetString(bytes) if vb.oid.arcs() == SYS_NAME => {
-                    *sys_name = Some(String::from_utf8_lossy(bytes).trim().to_owned())
-                }
                 _ => {}
             }
-            fetched.insert(vb.oid, vb.value);
+            answers.insert(vb);
         }
     });
     if let Err(error) = answer {
@@ -735,13 +728,11 @@ async fn fetch_all(
     };
     let plan = profile.plan();
     let scalars: Vec<Oid> = plan.scalars.iter().filter(|oid| !first.contains(oid)).cloned().collect();
-    if let Err(error) = polled.fetcher.get(device, &scalars, stats, |vb| fetched.insert(vb.oid, vb.value)).await {
+    if let Err(error) = polled.fetcher.get(device, &scalars, stats, answers).await {
         return FetchEnd::Failed(error);
     }
     let columns: Vec<Oid> = plan.tables.iter().flat_map(|t| t.columns.iter().cloned()).collect();
-    if let Err(error) =
-        polled.fetcher.walk_columns(device, &columns, stats, |vb| fetched.insert(vb.oid, vb.value)).await
-    {
+    if let Err(error) = polled.fetcher.walk_columns(device, &columns, stats, answers).await {
         return FetchEnd::Failed(error);
     }
     FetchEnd::Complete

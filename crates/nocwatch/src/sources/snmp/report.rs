@@ -6,10 +6,13 @@
 //! (`snmp.device.reachable`, `snmp.devices_monitored`, poll duration and requests).
 //! Sans-IO: the caller passes the evaluation, the fetched values and the time.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Instant;
 
 use jiff::Timestamp;
-use nocwatch_profile::{Evaluation, InterfaceMetadata, MetricType as ProfileMetricType, Sample, SampleValue};
+use nocwatch_profile::{Evaluation, InterfaceMetadata, MetricType as ProfileMetricType, Profile, Sample, SampleValue};
 use nocwatch_snmp::{Oid, Value};
 
 use super::config::{InterfaceConfig, InterfaceMatch, split_tag};
@@ -38,14 +41,20 @@ pub struct Reporter<'a> {
     pub timestamp: Timestamp,
     pub interval_secs: u32,
     /// The device tags of this poll: identity tags, snmp_profile, device_vendor, and the
-    /// profile's device-level tags.
+    /// profile's device-level tags (`Evaluation::tags`). Shared by every event without
+    /// tags of its own.
     pub device_tags: Tags,
     pub events: Vec<Event>,
+    /// The event tags of each distinct sample tag set of the evaluation (keyed by the
+    /// address of the shared set; the evaluation outlives the reporter's use of it) and
+    /// the hash of the sample tags (for counter series keys): the twenty columns of an
+    /// interface share one tag map.
+    merged: HashMap<usize, (Tags, u64)>,
 }
 
 impl<'a> Reporter<'a> {
     pub fn new(identity: &'a DeviceIdentity, timestamp: Timestamp, interval_secs: u32, device_tags: Tags) -> Self {
-        Reporter { identity, timestamp, interval_secs, device_tags, events: Vec::new() }
+        Reporter { identity, timestamp, interval_secs, device_tags, events: Vec::new(), merged: HashMap::new() }
     }
 
     fn push(&mut self, name: &str, metric_type: MetricType, value: f64, tags: Tags) {
@@ -53,8 +62,11 @@ impl<'a> Reporter<'a> {
             return;
         }
         let interval_secs = (metric_type != MetricType::Gauge).then_some(self.interval_secs.max(1));
+        let mut full_name = String::with_capacity(5 + name.len());
+        full_name.push_str("snmp.");
+        full_name.push_str(name);
         self.events.push(Event::Metric(Metric {
-            name: format!("snmp.{name}"),
+            name: full_name,
             metric_type,
             value,
             timestamp: self.timestamp,
@@ -64,10 +76,19 @@ impl<'a> Reporter<'a> {
         }));
     }
 
-    fn sample_tags(&self, sample: &Sample) -> Tags {
+    /// The event tags of a sample (device tags, its own, its interface's configured ones)
+    /// and the hash of its own tags, computed once per distinct tag set.
+    fn sample_tags(&mut self, sample: &Sample) -> (Tags, u64) {
+        let address = Arc::as_ptr(&sample.tags).cast::<()>() as usize;
+        if let Some(found) = self.merged.get(&address) {
+            return found.clone();
+        }
         let mut tags = self.device_tags.clone();
-        for (key, value) in &sample.tags {
-            tags.insert(key.clone(), value.clone());
+        if !sample.tags.is_empty() {
+            let map = &mut *tags;
+            for (key, value) in sample.tags.iter() {
+                map.insert(key.clone(), value.clone());
+            }
         }
         if let Some(interface) = self.interface_config(&tags) {
             for tag in &interface.tags {
@@ -75,7 +96,11 @@ impl<'a> Reporter<'a> {
                 tags.insert(key, value);
             }
         }
-        tags
+        let mut hasher = DefaultHasher::new();
+        sample.tags.hash(&mut hasher);
+        let found = (tags, hasher.finish());
+        self.merged.insert(address, found.clone());
+        found
     }
 
     /// The configured override for the interface these tags name, if any.
@@ -90,27 +115,32 @@ impl<'a> Reporter<'a> {
     }
 
     /// Every sample of the evaluation, the derived bandwidth and memory metrics, and
-    /// `snmp.interface.status`. Counters go through `tracker`, whose poll must have begun.
+    /// `snmp.interface.status`. Counters go through `tracker`, whose poll must have begun;
+    /// each counter reading is timed by when its answer arrived: `answered_at[n]` is when
+    /// the `n`th answer of the poll did (see [`nocwatch_profile::Fetched::begin_answer`]).
     pub fn samples(
         &mut self,
         evaluation: &Evaluation,
         fetched: &nocwatch_profile::Fetched,
+        answered_at: &[Instant],
         tracker: &mut CounterTracker,
     ) {
-        let mut memory: Vec<(String, f64, Tags)> = Vec::new();
-        let has_memory_usage = evaluation.samples.iter().any(|s| s.name == "memory.usage");
+        // Room for a metric a sample, a quarter more for the `.rate` twins and bandwidth,
+        // and the interface and device metrics: one allocation for the batch.
+        let samples = evaluation.samples.len();
+        self.events.reserve(samples + samples / 4 + evaluation.interfaces.len() + 16);
+        let mut memory: Vec<(&str, f64, Tags)> = Vec::new();
+        let has_memory_usage = evaluation.samples.iter().any(|s| &*s.name == "memory.usage");
         for sample in &evaluation.samples {
-            let tags = self.sample_tags(sample);
+            let (tags, tags_hash) = self.sample_tags(sample);
             match (sample.metric_type, sample.value) {
                 (ProfileMetricType::Gauge, value) => {
                     let value = match value {
                         SampleValue::Gauge(v) => v,
                         SampleValue::Counter { raw, .. } => raw as f64 * sample.scale,
                     };
-                    if !has_memory_usage
-                        && matches!(sample.name.as_str(), "memory.used" | "memory.free" | "memory.total")
-                    {
-                        memory.push((sample.name.clone(), value, tags.clone()));
+                    if !has_memory_usage && matches!(&*sample.name, "memory.used" | "memory.free" | "memory.total") {
+                        memory.push((&sample.name, value, tags.clone()));
                     }
                     self.push(&sample.name, MetricType::Gauge, value, tags);
                 }
@@ -122,7 +152,10 @@ impl<'a> Reporter<'a> {
                         SampleValue::Gauge(v) if v >= 0.0 && v.is_finite() => (v as u64, 64),
                         SampleValue::Gauge(_) => continue,
                     };
-                    let Reading::Delta { delta, seconds } = tracker.update(series_key(sample), raw, bits) else {
+                    let at = answered_at.get(usize::from(sample.answer)).copied();
+                    let Reading::Delta { delta, seconds } =
+                        tracker.update_at(series_key(&sample.name, tags_hash), raw, bits, at)
+                    else {
                         continue;
                     };
                     let increase = delta as f64 * sample.scale;
@@ -135,16 +168,14 @@ impl<'a> Reporter<'a> {
                         }
                         ProfileMetricType::MonotonicCountAndRate => {
                             self.push(&sample.name, MetricType::Count, increase, tags.clone());
-                            self.push(
-                                &format!("{}.rate", sample.name),
-                                MetricType::Rate,
-                                increase / seconds,
-                                tags.clone(),
-                            );
+                            let mut rate_name = String::with_capacity(sample.name.len() + 5);
+                            rate_name.push_str(&sample.name);
+                            rate_name.push_str(".rate");
+                            self.push(&rate_name, MetricType::Rate, increase / seconds, tags.clone());
                         }
                         ProfileMetricType::Gauge => {}
                     }
-                    let direction = match sample.name.as_str() {
+                    let direction = match &*sample.name {
                         "ifHCInOctets" => Some(Direction::In),
                         "ifHCOutOctets" => Some(Direction::Out),
                         _ => None,
@@ -199,8 +230,9 @@ impl<'a> Reporter<'a> {
 
     /// `snmp.memory.usage` (percent) from used/free, used/total or total/free with the
     /// same tags, unless the profile gives it.
-    fn memory_usage(&mut self, memory: &[(String, f64, Tags)]) {
-        let find = |name: &str, tags: &Tags| memory.iter().find(|(n, _, t)| n == name && t == tags).map(|(_, v, _)| *v);
+    fn memory_usage(&mut self, memory: &[(&str, f64, Tags)]) {
+        let find =
+            |name: &str, tags: &Tags| memory.iter().find(|(n, _, t)| *n == name && t == tags).map(|(_, v, _)| *v);
         let mut done: Vec<&Tags> = Vec::new();
         for (_, _, tags) in memory {
             if done.contains(&tags) {
@@ -278,6 +310,26 @@ impl<'a> Reporter<'a> {
     }
 }
 
+/// The device tags of an answered poll, on every metric of the device as in Datadog's
+/// check (its `metricTags`: static tags, then the profile's dynamic ones): `base` (the
+/// identity's: snmp_device, device_namespace, the user's), the profile's name and vendor
+/// (`snmp_profile`, `device_vendor`), and the profile's device-level tags
+/// ([`Evaluation::tags`]: `static_tags` and top-level `metric_tags`, e.g. `snmp_host`
+/// from sysName). A profile tag with the key of a base tag replaces it.
+pub fn poll_device_tags(base: &Tags, profile: Option<&Profile>, evaluation: Option<&Evaluation>) -> Tags {
+    let mut tags = base.clone();
+    if let Some(profile) = profile {
+        tags.insert("snmp_profile".into(), profile.name.clone());
+        if let Some(vendor) = profile.device_vendor() {
+            tags.insert("device_vendor".into(), vendor.to_owned());
+        }
+    }
+    if let Some(evaluation) = evaluation {
+        tags.extend(evaluation.tags.iter().cloned());
+    }
+    tags
+}
+
 /// The poll's device metadata event (Datadog NDM's device and interface metadata): one
 /// per poll, answered or not.
 #[allow(clippy::too_many_arguments)]
@@ -346,12 +398,12 @@ enum Direction {
     Out,
 }
 
-/// The counter series of a sample: its name and profile tags (the device's own tags are
-/// the same for all its series).
-fn series_key(sample: &Sample) -> u64 {
+/// The counter series of a sample: its name and the hash of its profile tags (the
+/// device's own tags are the same for all its series).
+fn series_key(name: &str, tags_hash: u64) -> u64 {
     let mut hasher = DefaultHasher::new();
-    sample.name.hash(&mut hasher);
-    sample.tags.hash(&mut hasher);
+    name.hash(&mut hasher);
+    tags_hash.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -434,7 +486,9 @@ mod tests {
             value: SampleValue::Counter { raw, bits },
             metric_type: ProfileMetricType::Rate,
             scale: 1.0,
-            tags: vec![("interface".into(), interface.0.into()), ("interface_index".into(), interface.1.to_string())],
+            tags: vec![("interface".into(), interface.0.into()), ("interface_index".into(), interface.1.to_string())]
+                .into(),
+            answer: 0,
         }
     }
 
@@ -460,7 +514,7 @@ mod tests {
         tracker.begin_poll(epoch + Duration::from_secs(secs), Some(uptime));
         let mut reporter = Reporter::new(&identity, Timestamp::UNIX_EPOCH, 60, identity.tags.clone());
         let evaluation = Evaluation { samples, ..Evaluation::default() };
-        reporter.samples(&evaluation, fetched, tracker);
+        reporter.samples(&evaluation, fetched, &[], tracker);
         tracker.end_poll();
         reporter.events
     }
@@ -534,7 +588,8 @@ mod tests {
             value: SampleValue::Gauge(17.0),
             metric_type: ProfileMetricType::Gauge,
             scale: 1.0,
-            tags: vec![("cpu".into(), "1".into())],
+            tags: vec![("cpu".into(), "1".into())].into(),
+            answer: 0,
         };
         poll(&mut tracker, epoch, 0, 100, vec![counter("ifHCInOctets", 0, 64, ("Gi0/1", 1)), gauge.clone()], &fetched);
         let second =
@@ -553,7 +608,8 @@ mod tests {
             value: SampleValue::Counter { raw, bits: 32 },
             metric_type: ProfileMetricType::MonotonicCountAndRate,
             scale: 2.0,
-            tags: vec![],
+            tags: vec![].into(),
+            answer: 0,
         };
         poll(&mut tracker, epoch, 0, 100, vec![sample(10)], &fetched);
         let second = poll(&mut tracker, epoch, 30, 3100, vec![sample(40)], &fetched);
@@ -573,7 +629,8 @@ mod tests {
             value: SampleValue::Gauge(v),
             metric_type: ProfileMetricType::Gauge,
             scale: 1.0,
-            tags: vec![("mem".into(), "1".into())],
+            tags: vec![("mem".into(), "1".into())].into(),
+            answer: 0,
         };
         let events = poll(
             &mut tracker,
@@ -586,6 +643,76 @@ mod tests {
         let got = metrics(&events);
         assert_eq!((got[2].0, got[2].1), ("snmp.memory.usage", 75.0));
         assert_eq!(got[2].2.get("mem").unwrap(), "1");
+    }
+
+    #[test]
+    fn profile_level_tags_are_on_every_metric_including_derived_ones() {
+        // Datadog's check puts the profile's static_tags and top-level metric_tags (here
+        // snmp_host from sysName and a static site tag) on all of the device's metrics:
+        // the profile's, the derived ones (bandwidth, memory.usage, interface.status) and
+        // the device metrics (reachable, devices_monitored, telemetry).
+        let epoch = Instant::now();
+        let mut tracker = CounterTracker::new(epoch);
+        let identity = identity();
+        let evaluation = |octets: u64| Evaluation {
+            samples: vec![
+                counter("ifHCInOctets", octets, 64, ("Gi0/1", 1)),
+                Sample {
+                    name: "memory.used".into(),
+                    value: SampleValue::Gauge(1.0),
+                    metric_type: ProfileMetricType::Gauge,
+                    scale: 1.0,
+                    tags: vec![("mem".into(), "1".into())].into(),
+                    answer: 0,
+                },
+                Sample {
+                    name: "memory.free".into(),
+                    value: SampleValue::Gauge(3.0),
+                    metric_type: ProfileMetricType::Gauge,
+                    scale: 1.0,
+                    tags: vec![("mem".into(), "1".into())].into(),
+                    answer: 0,
+                },
+            ],
+            interfaces: vec![InterfaceMetadata {
+                index: 1,
+                name: Some("Gi0/1".into()),
+                admin_status: Some(1),
+                oper_status: Some(1),
+                ..InterfaceMetadata::default()
+            }],
+            tags: vec![("site".into(), "paris".into()), ("snmp_host".into(), "sw1".into())],
+            ..Evaluation::default()
+        };
+        let fetched: Fetched = [(Oid::new([1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15, 1]), Value::Gauge32(100))].into_iter().collect();
+        let mut events = Vec::new();
+        for (secs, octets) in [(0, 0), (60, 6_000_000)] {
+            let evaluation = evaluation(octets);
+            let device_tags = poll_device_tags(&identity.tags, None, Some(&evaluation));
+            let mut reporter = Reporter::new(&identity, Timestamp::UNIX_EPOCH, 60, device_tags);
+            tracker.begin_poll(epoch + Duration::from_secs(secs), Some(100 + secs as u32 * 100));
+            reporter.samples(&evaluation, &fetched, &[], &mut tracker);
+            tracker.end_poll();
+            reporter.device(true, 0.1, &FetchStats { get_requests: 1, ..FetchStats::default() });
+            events = reporter.events;
+        }
+        let got = metrics(&events);
+        let names: Vec<&str> = got.iter().map(|m| m.0).collect();
+        for derived in [
+            "snmp.ifBandwidthInUsage.rate",
+            "snmp.memory.usage",
+            "snmp.interface.status",
+            "snmp.device.reachable",
+            "snmp.devices_monitored",
+            "datadog.snmp.requests",
+        ] {
+            assert!(names.contains(&derived), "{derived} not in {names:?}");
+        }
+        for (name, _, tags) in &got {
+            assert_eq!(tags.get("snmp_host").map(String::as_str), Some("sw1"), "{name}: {tags:?}");
+            assert_eq!(tags.get("site").map(String::as_str), Some("paris"), "{name}: {tags:?}");
+            assert_eq!(tags.get("snmp_device").map(String::as_str), Some("192.0.2.1"), "{name}: {tags:?}");
+        }
     }
 
     #[test]
