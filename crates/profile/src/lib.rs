@@ -317,8 +317,8 @@ pub struct Sample {
     pub scale: f64,
     /// The metric's own tags (its `metric_tags` and `static_tags`), sorted, `key:value`
     /// split at the first `:` (a tag without `:` has an empty value). Profile-level tags
-    /// are in [`Evaluation::tags`]. Shared by the samples of one table row (every column
-    /// of an interface has the same tags): compare with `Arc::ptr_eq` to group them.
+    /// are in [`Evaluation::tags`]. Shared by the samples of one row of one table metric
+    /// (every column of an interface in a `metrics:` entry has the same tags).
     pub tags: SampleTags,
     /// The answer of the poll its value came in ([`Fetched::begin_answer`]).
     pub answer: u16,

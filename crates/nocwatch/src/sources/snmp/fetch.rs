@@ -22,7 +22,8 @@ const BULK_RETRY_POLLS: u32 = 10;
 #[derive(Debug)]
 pub struct ColumnWalk {
     columns: Vec<Oid>,
-    cursors: Vec<Oid>,
+    /// Where each column resumes: its last binding (`None`: the column's start).
+    cursors: Vec<Option<Oid>>,
     /// Indexes (into `columns`) of the columns not finished, in order.
     active: Vec<usize>,
     /// Columns an agent answered with a non-increasing OID (ended early).
@@ -32,7 +33,7 @@ pub struct ColumnWalk {
 impl ColumnWalk {
     pub fn new(columns: Vec<Oid>) -> ColumnWalk {
         let active = (0..columns.len()).collect();
-        ColumnWalk { cursors: columns.clone(), columns, active, not_increasing: 0 }
+        ColumnWalk { cursors: vec![None; columns.len()], columns, active, not_increasing: 0 }
     }
 
     pub fn is_done(&self) -> bool {
@@ -42,7 +43,7 @@ impl ColumnWalk {
     /// The next request: up to `max_columns` unfinished columns and where each resumes.
     pub fn next_request(&self, max_columns: usize) -> (Vec<usize>, Vec<Oid>) {
         let asked: Vec<usize> = self.active.iter().copied().take(max_columns.max(1)).collect();
-        let oids = asked.iter().map(|&c| self.cursors[c].clone()).collect();
+        let oids = asked.iter().map(|&c| self.cursors[c].as_ref().unwrap_or(&self.columns[c]).clone()).collect();
         (asked, oids)
     }
 
@@ -83,7 +84,10 @@ impl ColumnWalk {
                 ended[slot] = true;
                 continue;
             }
-            let previous = last[slot].map_or(&self.cursors[column], |at| &varbinds[at].oid);
+            let previous = match last[slot] {
+                Some(at) => &varbinds[at].oid,
+                None => self.cursors[column].as_ref().unwrap_or(&self.columns[column]),
+            };
             if vb.oid <= *previous {
                 self.not_increasing += 1;
                 ended[slot] = true;
@@ -94,7 +98,7 @@ impl ColumnWalk {
         }
         for (slot, at) in last.iter().enumerate() {
             if let Some(at) = *at {
-                self.cursors[asked[slot]] = varbinds[at].oid.clone();
+                self.cursors[asked[slot]] = Some(varbinds[at].oid.clone());
             }
         }
         for (i, vb) in varbinds.into_iter().enumerate() {
@@ -234,11 +238,11 @@ impl Fetcher {
     pub async fn walk_columns(
         &mut self,
         device: &Device,
-        columns: &[Oid],
+        columns: Vec<Oid>,
         stats: &mut FetchStats,
         answers: &mut Answers,
     ) -> Result<(), SnmpError> {
-        let mut walk = ColumnWalk::new(columns.to_vec());
+        let mut walk = ColumnWalk::new(columns);
         let v1 = device.version() == Version::V1;
         while !walk.is_done() {
             let bulk = self.uses_bulk() && !v1;

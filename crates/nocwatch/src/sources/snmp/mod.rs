@@ -732,7 +732,7 @@ async fn fetch_all(
         return FetchEnd::Failed(error);
     }
     let columns: Vec<Oid> = plan.tables.iter().flat_map(|t| t.columns.iter().cloned()).collect();
-    if let Err(error) = polled.fetcher.walk_columns(device, &columns, stats, answers).await {
+    if let Err(error) = polled.fetcher.walk_columns(device, columns, stats, answers).await {
         return FetchEnd::Failed(error);
     }
     FetchEnd::Complete

@@ -8,11 +8,10 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::Timestamp;
-use nocwatch_profile::{Evaluation, InterfaceMetadata, MetricType as ProfileMetricType, Profile, Sample, SampleValue};
+use nocwatch_profile::{Evaluation, InterfaceMetadata, MetricType as ProfileMetricType, Profile, SampleValue};
 use nocwatch_snmp::{Oid, Value};
 
 use super::config::{InterfaceConfig, InterfaceMatch, split_tag};
@@ -45,16 +44,11 @@ pub struct Reporter<'a> {
     /// tags of its own.
     pub device_tags: Tags,
     pub events: Vec<Event>,
-    /// The event tags of each distinct sample tag set of the evaluation (keyed by the
-    /// address of the shared set; the evaluation outlives the reporter's use of it) and
-    /// the hash of the sample tags (for counter series keys): the twenty columns of an
-    /// interface share one tag map.
-    merged: HashMap<usize, (Tags, u64)>,
 }
 
 impl<'a> Reporter<'a> {
     pub fn new(identity: &'a DeviceIdentity, timestamp: Timestamp, interval_secs: u32, device_tags: Tags) -> Self {
-        Reporter { identity, timestamp, interval_secs, device_tags, events: Vec::new(), merged: HashMap::new() }
+        Reporter { identity, timestamp, interval_secs, device_tags, events: Vec::new() }
     }
 
     fn push(&mut self, name: &str, metric_type: MetricType, value: f64, tags: Tags) {
@@ -76,17 +70,13 @@ impl<'a> Reporter<'a> {
         }));
     }
 
-    /// The event tags of a sample (device tags, its own, its interface's configured ones)
-    /// and the hash of its own tags, computed once per distinct tag set.
-    fn sample_tags(&mut self, sample: &Sample) -> (Tags, u64) {
-        let address = Arc::as_ptr(&sample.tags).cast::<()>() as usize;
-        if let Some(found) = self.merged.get(&address) {
-            return found.clone();
-        }
+    /// The event tags of a sample's own tags (device tags, its own, its interface's
+    /// configured ones) and the hash of its own tags (for counter series keys).
+    fn sample_tags(&self, own: &[(String, String)]) -> (Tags, u64) {
         let mut tags = self.device_tags.clone();
-        if !sample.tags.is_empty() {
+        if !own.is_empty() {
             let map = &mut *tags;
-            for (key, value) in sample.tags.iter() {
+            for (key, value) in own {
                 map.insert(key.clone(), value.clone());
             }
         }
@@ -97,10 +87,8 @@ impl<'a> Reporter<'a> {
             }
         }
         let mut hasher = DefaultHasher::new();
-        sample.tags.hash(&mut hasher);
-        let found = (tags, hasher.finish());
-        self.merged.insert(address, found.clone());
-        found
+        own.hash(&mut hasher);
+        (tags, hasher.finish())
     }
 
     /// The configured override for the interface these tags name, if any.
@@ -131,8 +119,18 @@ impl<'a> Reporter<'a> {
         self.events.reserve(samples + samples / 4 + evaluation.interfaces.len() + 16);
         let mut memory: Vec<(&str, f64, Tags)> = Vec::new();
         let has_memory_usage = evaluation.samples.iter().any(|s| &*s.name == "memory.usage");
+        // The event tags of each distinct sample tag set, made once: the twenty columns of
+        // an interface (from several of the profile's table entries) share one tag map.
+        let mut merged: HashMap<&[(String, String)], (Tags, u64)> = HashMap::new();
         for sample in &evaluation.samples {
-            let (tags, tags_hash) = self.sample_tags(sample);
+            let (tags, tags_hash) = match merged.get(&*sample.tags) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = self.sample_tags(&sample.tags);
+                    merged.insert(&sample.tags, found.clone());
+                    found
+                }
+            };
             match (sample.metric_type, sample.value) {
                 (ProfileMetricType::Gauge, value) => {
                     let value = match value {
@@ -461,7 +459,7 @@ mod tests {
 
     use std::time::{Duration, Instant};
 
-    use nocwatch_profile::Fetched;
+    use nocwatch_profile::{Fetched, Sample};
 
     use super::*;
 
