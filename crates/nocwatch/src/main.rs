@@ -5,8 +5,8 @@
 ///
 /// Without transparent huge pages: mimalloc reserves a 1 GiB arena and, by default, asks
 /// the kernel to back it with 2 MiB pages; the kernel then makes a whole 2 MiB page
-/// resident for a few live objects in it. Polling 1,000 devices, that was 30 MiB of the
-/// agent's 86 MiB peak RSS for a heap of about 50 MiB (BENCHMARKS.md, SNMP polling).
+/// resident for a few live objects in it. Polling 1,000 devices, that was 30 MiB of an
+/// 86 MiB peak RSS, 56 MiB without (BENCHMARKS.md, SNMP polling).
 /// The crate feature `no_thp` stops mimalloc asking; the prctl below also keeps a host
 /// whose THP setting is `always` from imposing them (before any thread starts, for the
 /// whole process).

@@ -403,7 +403,9 @@ sinks:
     assert!(usage.iter().all(|e| tag(e, "snmp_host") == sys_name), "{usage:?}");
     let memory_usage = metrics(&events, "snmp.memory.usage", &device("cisco"));
     assert!(!memory_usage.is_empty() && memory_usage.iter().all(|e| tag(e, "snmp_host") == sys_name));
-    assert!(metrics(&events, "snmp.devices_monitored", &device("cisco")).iter().all(|e| tag(e, "snmp_host") == sys_name));
+    assert!(
+        metrics(&events, "snmp.devices_monitored", &device("cisco")).iter().all(|e| tag(e, "snmp_host") == sys_name)
+    );
     if let Some(alias) = cisco.string(&format!("{IF_ALIAS}.{row}")).filter(|a| !a.is_empty()) {
         assert_eq!(tag(status, "interface_alias"), alias);
     }

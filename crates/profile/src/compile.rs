@@ -253,7 +253,14 @@ fn metric_symbol(metric: &Metric, symbol: &Symbol) -> MetricSymbol {
         }
         _ => None,
     };
-    MetricSymbol { reader: reader(symbol), name: name.into(), kind, scale, constant_one: symbol.constant_value_one, number_mapping }
+    MetricSymbol {
+        reader: reader(symbol),
+        name: name.into(),
+        kind,
+        scale,
+        constant_one: symbol.constant_value_one,
+        number_mapping,
+    }
 }
 
 /// The symbol a metric tag reads: `column`, `symbol` (full), or legacy `OID` (+ `symbol: name`).

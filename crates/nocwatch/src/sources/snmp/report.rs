@@ -682,7 +682,8 @@ mod tests {
             tags: vec![("site".into(), "paris".into()), ("snmp_host".into(), "sw1".into())],
             ..Evaluation::default()
         };
-        let fetched: Fetched = [(Oid::new([1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15, 1]), Value::Gauge32(100))].into_iter().collect();
+        let fetched: Fetched =
+            [(Oid::new([1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15, 1]), Value::Gauge32(100))].into_iter().collect();
         let mut events = Vec::new();
         for (secs, octets) in [(0, 0), (60, 6_000_000)] {
             let evaluation = evaluation(octets);
