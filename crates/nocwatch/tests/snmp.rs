@@ -111,24 +111,8 @@ impl Snmpd {
                 }
             }
         }
-        let conf_path = dir.path().join("snmpd.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        std::fs::create_dir_all(dir.path().join("persist")).unwrap();
-        let child = Command::new("snmpd")
-            .args(["-f", "-C", "-c"])
-            .arg(&conf_path)
-            .arg("-Lf")
-            .arg(dir.path().join("snmpd.log"))
-            .arg("-p")
-            .arg(dir.path().join("snmpd.pid"))
-            .env("SNMP_PERSISTENT_DIR", dir.path().join("persist"))
-            .env("MIBS", "")
-            .env("MIBDIRS", dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("snmpd (Debian package snmpd) must be installed: scripts/test installs it");
-        let snmpd = Snmpd { port, _dir: dir, peer: Some(Peer(child)) };
+        let peer = support::spawn_snmpd(dir.path(), &conf);
+        let snmpd = Snmpd { port, _dir: dir, peer: Some(peer) };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let probe =

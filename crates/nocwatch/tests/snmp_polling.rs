@@ -594,23 +594,8 @@ impl Snmpd {
              createUser pollv3 SHA {V3_AUTH_KEY} AES {V3_PRIV_KEY}\nrouser pollv3 priv\n",
             endpoints.join(",")
         );
-        let conf_path = dir.path().join("snmpd.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        std::fs::create_dir_all(dir.path().join("persist")).unwrap();
-        let child = Command::new("snmpd")
-            .args(["-f", "-C", "-c"])
-            .arg(&conf_path)
-            .arg("-Lf")
-            .arg(dir.path().join("snmpd.log"))
-            .arg("-p")
-            .arg(dir.path().join("snmpd.pid"))
-            .env("SNMP_PERSISTENT_DIR", dir.path().join("persist"))
-            .env("MIBS", "")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("snmpd (Debian package snmpd) must be installed: scripts/test installs it");
-        let snmpd = Snmpd { port, dir, _peer: Peer(child) };
+        let peer = support::spawn_snmpd(dir.path(), &conf);
+        let snmpd = Snmpd { port, dir, _peer: peer };
         let deadline = Instant::now() + Duration::from_secs(10);
         while snmpd.get(addresses[0], &["-v2c", "-c", "public"], SYS_NAME).is_none() {
             let log = std::fs::read_to_string(snmpd.dir.path().join("snmpd.log")).unwrap_or_default();
@@ -618,6 +603,16 @@ impl Snmpd {
             std::thread::sleep(Duration::from_millis(50));
         }
         snmpd
+    }
+
+    /// nocwatch polling every second with `settings` (indented keys of the snmp source),
+    /// its events in a file.
+    fn poller(&self, settings: &str) -> Agent {
+        let config = format!(
+            "admin: {{address: \"${{ADMIN}}\"}}\nsources:\n  snmp:\n    type: snmp\n    interval: 1s\n    timeout: 300ms\n    \
+             retries: 0\n{settings}sinks:\n  file:\n    type: file\n    path: \"${{DIR}}/events.jsonl\"\n"
+        );
+        Agent::start(&config, Stdio::null())
     }
 
     /// net-snmp's `snmpget -Oqv` of one OID, as text.
@@ -636,31 +631,18 @@ impl Snmpd {
 fn discovers_agents_on_a_loopback_subnet_and_polls_them() {
     // 127.0.0.0/29: snmpd answers on .2, .3 and .5; .3 is ignored; the others are silent.
     let snmpd = Snmpd::start(&["127.0.0.2", "127.0.0.3", "127.0.0.5"], "discovered-agent");
-    let config = format!(
-        r#"
-admin: {{address: "${{ADMIN}}"}}
-sources:
-  snmp:
-    type: snmp
-    community: public
+    let agent = snmpd.poller(&format!(
+        r#"    community: public
     port: {port}
-    interval: 1s
-    timeout: 300ms
-    retries: 0
     discovery:
       subnets: ["127.0.0.0/29"]
       interval: 2s
       concurrency: 4
       ignored_addresses: ["127.0.0.3"]
       tags: ["found:yes"]
-sinks:
-  file:
-    type: file
-    path: "${{DIR}}/events.jsonl"
 "#,
         port = snmpd.port
-    );
-    let agent = Agent::start(&config, Stdio::null());
+    ));
     let device = |host: &str| format!("{host}:{}", snmpd.port);
     support::eventually(Duration::from_secs(60), "two polls of each discovered agent", || {
         let events = agent.events();
@@ -693,26 +675,13 @@ fn polls_an_snmpv3_agent_with_auth_and_privacy() {
     // privacy key.
     let snmpd = Snmpd::start(&["127.0.0.1", "127.0.0.4"], "v3-agent");
     let wrong_key = "not-the-priv-key-0000";
-    let config = format!(
-        r#"
-admin: {{address: "${{ADMIN}}"}}
-sources:
-  snmp:
-    type: snmp
-    interval: 1s
-    timeout: 300ms
-    retries: 0
-    devices:
+    let agent = snmpd.poller(&format!(
+        r#"    devices:
       - {{address: 127.0.0.1, port: {port}, version: "3", user: pollv3, auth_protocol: SHA, auth_key: "{V3_AUTH_KEY}", priv_protocol: AES, priv_key: "{V3_PRIV_KEY}", tags: ["v3:right"]}}
       - {{address: 127.0.0.4, port: {port}, version: "3", user: pollv3, auth_protocol: SHA, auth_key: "{V3_AUTH_KEY}", priv_protocol: AES, priv_key: "{wrong_key}", tags: ["v3:wrong"]}}
-sinks:
-  file:
-    type: file
-    path: "${{DIR}}/events.jsonl"
 "#,
         port = snmpd.port
-    );
-    let agent = Agent::start(&config, Stdio::null());
+    ));
     let right = format!("127.0.0.1:{}", snmpd.port);
     let wrong = format!("127.0.0.4:{}", snmpd.port);
     let v3 = ["-v3", "-l", "authPriv", "-u", "pollv3", "-a", "SHA", "-A", V3_AUTH_KEY, "-x", "AES", "-X", V3_PRIV_KEY];

@@ -227,3 +227,27 @@ impl Drop for Peer {
         let _ = self.0.wait();
     }
 }
+
+/// net-snmp's `snmpd` in the foreground with only `conf` (written to `dir/snmpd.conf`; no
+/// system config, no MIBs loaded), logging to `dir/snmpd.log`, its persistent state in
+/// `dir/persist`. The caller waits for it to answer.
+pub fn spawn_snmpd(dir: &Path, conf: &str) -> Peer {
+    let conf_path = dir.join("snmpd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    std::fs::create_dir_all(dir.join("persist")).unwrap();
+    let child = Command::new("snmpd")
+        .args(["-f", "-C", "-c"])
+        .arg(&conf_path)
+        .arg("-Lf")
+        .arg(dir.join("snmpd.log"))
+        .arg("-p")
+        .arg(dir.join("snmpd.pid"))
+        .env("SNMP_PERSISTENT_DIR", dir.join("persist"))
+        .env("MIBS", "")
+        .env("MIBDIRS", dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("snmpd (Debian package snmpd) must be installed: scripts/test installs it");
+    Peer(child)
+}
