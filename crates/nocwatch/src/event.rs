@@ -15,7 +15,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use attributes::{AttributeValue, Attributes, MAX_DEPTH, Members, Node};
+pub use attributes::{AttributeValue, Attributes, AttributesBuilder, MAX_DEPTH, Members, Node};
 
 /// Tags in Datadog's sense, as key/value pairs. A bare tag has an empty value. Ordered so
 /// output is deterministic and series identity is stable.

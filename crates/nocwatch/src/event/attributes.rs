@@ -1,28 +1,26 @@
 //! A log event's structured fields ([`Attributes`]): a nested JSON object in every output,
-//! stored flat and cheap to build.
+//! stored flat and cheap to build, walk and drop.
 //!
 //! A syslog line's event carries some 10-40 fields (header fields, vendor fields, every
 //! structured-data parameter). Held as a `serde_json::Map` tree that cost two `String`s per
 //! field plus a `BTreeMap` per level: ~40 allocations per line and about a third of the
-//! syslog path's instructions to build and drop. Here the whole set is two buffers:
+//! syslog path's instructions to build and drop. Here the whole object is two buffers:
 //!
-//! - `text`: every key segment and string value, back to back (a segment repeated in
-//!   neighbouring paths, like `structured_data` and the SD-ID of each parameter, is stored
-//!   once and shared);
-//! - `entries`: one per leaf, its path (up to [`MAX_DEPTH`] key segments) and value, as
-//!   ranges of `text`, kept sorted by path with no duplicate path and no leaf under another.
+//! - `text`: every key and string value, back to back;
+//! - `tape`: the object in key order, depth first, one token per member: its key (a range
+//!   of `text`) and a string value, a bool, a boxed JSON value (numbers and arrays: SNMP
+//!   trap fields) or an object whose members are the next `len` tokens.
 //!
-//! Sorted by path segment by segment is exactly the order of nested `BTreeMap`s, so walking
-//! the entries ([`Attributes::members`]) yields the same nested object, in the same key
-//! order, that the former `serde_json::Map` tree serialized to: sinks write the same bytes,
-//! and the serde form (`Serialize`/`Deserialize`, used by the disk buffer and the local
-//! store) is that same JSON object, so records written by older versions read back as they
-//! were.
+//! Keys are kept in byte order at every level, as `serde_json::Map` (a `BTreeMap`) keeps
+//! them, so walking the tape ([`Attributes::members`]) yields the same nested object, in the
+//! same key order, that the former map tree serialized to: sinks write the same bytes. The
+//! serde form (`Serialize`/`Deserialize`, used by the disk buffer and the local store) is
+//! that same JSON object, so records written by older versions read back as they were.
 //!
-//! Inserting follows `Map::insert` per level: a path that exists gets the new value; a leaf
-//! replaces an object at its path; a path below an existing leaf replaces that leaf. Paths
-//! deeper than [`MAX_DEPTH`] keep their extra segments joined by `.` in the last one (no
-//! source nests that deep); an object value at that depth is kept whole as a JSON value.
+//! Built either from a `serde_json::Map` (`From`), or by an [`AttributesBuilder`] that takes
+//! fields in any order as borrowed `(path, value)` pairs and sorts them once: the syslog
+//! source borrows every key and value from the parsed line, and the sort mostly meets runs
+//! that are already in order (only structured-data parameters come in the device's order).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -31,11 +29,12 @@ use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-/// Key segments a path holds (`structured_data.<SD-ID>.<name>` is three).
+/// Key segments an [`AttributesBuilder`] path holds (`structured_data.<SD-ID>.<name>` is
+/// three). A longer path keeps its further segments as nested objects in the value.
 pub const MAX_DEPTH: usize = 3;
 
-/// A range of [`Attributes::text`]. `u32`s keep entries small; an event's attribute text
-/// past 4 GiB (far beyond any message size) would be stored as empty strings.
+/// A range of `Attributes::text`. `u32`s keep tokens small; attribute text past 4 GiB in one
+/// event (far beyond any message size) would be stored as empty strings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Span {
     start: u32,
@@ -43,33 +42,27 @@ struct Span {
 }
 
 #[derive(Debug, Clone)]
-enum Leaf {
+enum Kind {
     Str(Span),
     Bool(bool),
-    /// Numbers, null, arrays, empty objects and objects at [`MAX_DEPTH`]: rare (SNMP trap
-    /// fields), so boxed to keep entries small. Never a string, a bool or an object that
-    /// could be flattened, so that equal attributes have equal entries.
+    /// Numbers, null and arrays: rare (SNMP trap fields), so boxed to keep tokens small.
+    /// Never a string, a bool or an object, so equal attributes have equal tapes.
     Json(Box<Value>),
+    /// An object; its members are the next `len` tokens (nested ones included).
+    Object(u32),
 }
 
 #[derive(Debug, Clone)]
-struct Entry {
-    path: [Span; MAX_DEPTH],
-    depth: u8,
-    leaf: Leaf,
-}
-
-impl Entry {
-    fn segments(&self) -> &[Span] {
-        &self.path[..usize::from(self.depth)]
-    }
+struct Token {
+    key: Span,
+    kind: Kind,
 }
 
 /// The structured fields of a log event. See the module documentation.
 #[derive(Clone, Default)]
 pub struct Attributes {
     text: String,
-    entries: Vec<Entry>,
+    tape: Vec<Token>,
 }
 
 /// A leaf value, borrowed from its [`Attributes`].
@@ -77,7 +70,7 @@ pub struct Attributes {
 pub enum AttributeValue<'a> {
     Str(&'a str),
     Bool(bool),
-    /// Anything else (numbers, arrays, ...), as JSON.
+    /// Anything else (numbers, arrays, null), as JSON.
     Json(&'a Value),
 }
 
@@ -115,12 +108,11 @@ impl<'a> Node<'a> {
     }
 }
 
-/// The members of one object level, in key order: `(key, node)`.
+/// The members of one object, in key order: `(key, node)`.
 #[derive(Clone)]
 pub struct Members<'a> {
     attributes: &'a Attributes,
-    entries: &'a [Entry],
-    depth: usize,
+    tokens: &'a [Token],
 }
 
 impl fmt::Debug for Members<'_> {
@@ -133,21 +125,21 @@ impl<'a> Iterator for Members<'a> {
     type Item = (&'a str, Node<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (first, rest) = self.entries.split_first()?;
+        let (token, rest) = self.tokens.split_first()?;
         let attributes = self.attributes;
-        let depth = self.depth;
-        let key_span = first.path[depth];
-        let key = attributes.str(key_span);
-        let same_key =
-            rest.iter().take_while(|e| e.path[depth] == key_span || attributes.str(e.path[depth]) == key).count();
-        let (group, rest) = self.entries.split_at(1 + same_key);
-        self.entries = rest;
-        let node = if same_key == 0 && usize::from(first.depth) == depth + 1 {
-            Node::Value(attributes.value(&first.leaf))
-        } else {
-            Node::Object(Members { attributes, entries: group, depth: depth + 1 })
+        let node = match &token.kind {
+            Kind::Str(span) => Node::Value(AttributeValue::Str(attributes.str(*span))),
+            Kind::Bool(b) => Node::Value(AttributeValue::Bool(*b)),
+            Kind::Json(value) => Node::Value(AttributeValue::Json(value)),
+            Kind::Object(len) => {
+                let len = (*len as usize).min(rest.len());
+                let (inner, after) = rest.split_at(len);
+                self.tokens = after;
+                return Some((attributes.str(token.key), Node::Object(Members { attributes, tokens: inner })));
+            }
         };
-        Some((key, node))
+        self.tokens = rest;
+        Some((attributes.str(token.key), node))
     }
 }
 
@@ -156,78 +148,31 @@ impl Attributes {
         Attributes::default()
     }
 
-    /// Room for `leaves` fields and `text` bytes of keys and values before reallocating.
-    pub fn with_capacity(leaves: usize, text: usize) -> Self {
-        Attributes { text: String::with_capacity(text), entries: Vec::with_capacity(leaves) }
-    }
-
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.tape.is_empty()
     }
 
     /// The top-level members, in key order.
     pub fn members(&self) -> Members<'_> {
-        Members { attributes: self, entries: &self.entries, depth: 0 }
+        Members { attributes: self, tokens: &self.tape }
     }
 
     /// What `path` holds (a value or an object), if anything.
     pub fn get(&self, path: &[&str]) -> Option<Node<'_>> {
-        if path.is_empty() || path.len() > MAX_DEPTH {
-            return None;
+        let (last, parents) = path.split_last()?;
+        let mut members = self.members();
+        for segment in parents {
+            members = match members.find(|(key, _)| key == segment)?.1 {
+                Node::Object(inner) => inner,
+                Node::Value(_) => return None,
+            };
         }
-        let from = self.entries.partition_point(|e| self.cmp_path(e, path) == Ordering::Less);
-        let first = self.entries.get(from)?;
-        if !self.starts_with(first, path) {
-            return None;
-        }
-        if usize::from(first.depth) == path.len() {
-            return Some(Node::Value(self.value(&first.leaf)));
-        }
-        let under = self.entries[from..].iter().take_while(|e| self.starts_with(e, path)).count();
-        Some(Node::Object(Members { attributes: self, entries: &self.entries[from..from + under], depth: path.len() }))
+        members.find(|(key, _)| key == last).map(|(_, node)| node)
     }
 
     /// The string at `path`, if it holds one.
     pub fn get_str(&self, path: &[&str]) -> Option<&str> {
         self.get(path)?.as_str()
-    }
-
-    /// Sets `path` to a string.
-    pub fn insert_str(&mut self, path: &[&str], value: &str) {
-        let span = self.intern(value);
-        self.insert_leaf(path, Leaf::Str(span));
-    }
-
-    pub fn insert_bool(&mut self, path: &[&str], value: bool) {
-        self.insert_leaf(path, Leaf::Bool(value));
-    }
-
-    /// Sets `path` to a JSON value; a non-empty object becomes one member per key (as if
-    /// each were inserted below `path`, after removing what `path` held).
-    pub fn insert_json(&mut self, path: &[&str], value: Value) {
-        match value {
-            Value::String(s) => self.insert_str(path, &s),
-            Value::Bool(b) => self.insert_bool(path, b),
-            Value::Object(map) if !map.is_empty() && path.len() < MAX_DEPTH => {
-                self.remove(path);
-                for (key, value) in map {
-                    let mut inner = path.to_vec();
-                    inner.push(&key);
-                    self.insert_json(&inner, value);
-                }
-            }
-            other => self.insert_leaf(path, Leaf::Json(Box::new(other))),
-        }
-    }
-
-    /// Removes `path`: its value, or the whole object there.
-    pub fn remove(&mut self, path: &[&str]) {
-        if path.is_empty() || path.len() > MAX_DEPTH {
-            return;
-        }
-        let from = self.entries.partition_point(|e| self.cmp_path(e, path) == Ordering::Less);
-        let under = self.entries[from..].iter().take_while(|e| self.starts_with(e, path)).count();
-        self.entries.drain(from..from + under);
     }
 
     /// The attributes as a JSON object (what they serialize to).
@@ -240,14 +185,6 @@ impl Attributes {
         self.text.get(start..start + span.len as usize).unwrap_or_default()
     }
 
-    fn value<'a>(&'a self, leaf: &'a Leaf) -> AttributeValue<'a> {
-        match leaf {
-            Leaf::Str(span) => AttributeValue::Str(self.str(*span)),
-            Leaf::Bool(b) => AttributeValue::Bool(*b),
-            Leaf::Json(value) => AttributeValue::Json(value),
-        }
-    }
-
     fn intern(&mut self, s: &str) -> Span {
         match (u32::try_from(self.text.len()), u32::try_from(s.len())) {
             (Ok(start), Ok(len)) if start.checked_add(len).is_some() => {
@@ -258,87 +195,191 @@ impl Attributes {
         }
     }
 
-    /// `entry`'s path against `path`, segment by segment (the nested `BTreeMap` order).
-    fn cmp_path(&self, entry: &Entry, path: &[&str]) -> Ordering {
-        for (span, segment) in entry.segments().iter().zip(path) {
-            match self.str(*span).cmp(segment) {
-                Ordering::Equal => {}
-                other => return other,
-            }
+    /// Appends `value` under `key` (canonical: strings and bools as such, objects as
+    /// tokens, anything else boxed).
+    fn push_value(&mut self, key: Span, value: Value) {
+        let kind = match value {
+            Value::String(s) => Kind::Str(self.intern(&s)),
+            Value::Bool(b) => Kind::Bool(b),
+            Value::Object(map) => return self.push_object(key, map),
+            other => Kind::Json(Box::new(other)),
+        };
+        self.tape.push(Token { key, kind });
+    }
+
+    fn push_object(&mut self, key: Span, map: Map<String, Value>) {
+        let at = self.open(key);
+        for (k, v) in map {
+            let k = self.intern(&k);
+            self.push_value(k, v);
         }
-        usize::from(entry.depth).cmp(&path.len())
+        self.close(at);
     }
 
-    /// Whether `entry` is at `path` or below it.
-    fn starts_with(&self, entry: &Entry, path: &[&str]) -> bool {
-        usize::from(entry.depth) >= path.len() && entry.segments().iter().zip(path).all(|(s, p)| self.str(*s) == *p)
+    /// Starts an object token; its length is set by [`Attributes::close`].
+    fn open(&mut self, key: Span) -> usize {
+        self.tape.push(Token { key, kind: Kind::Object(0) });
+        self.tape.len() - 1
     }
 
-    fn insert_leaf(&mut self, path: &[&str], leaf: Leaf) {
-        let joined: String;
-        let deep: [&str; MAX_DEPTH];
-        let path = if path.is_empty() {
-            &[""][..]
-        } else if path.len() > MAX_DEPTH {
-            joined = path[MAX_DEPTH - 1..].join(".");
-            deep = [path[0], path[1], joined.as_str()];
-            &deep[..]
+    fn close(&mut self, at: usize) {
+        let len = u32::try_from(self.tape.len() - at - 1).unwrap_or(u32::MAX);
+        if let Some(token) = self.tape.get_mut(at) {
+            token.kind = Kind::Object(len);
+        }
+    }
+}
+
+/// Collects fields in any order, borrowed, and sorts them once into [`Attributes`].
+///
+/// A path set twice keeps the later value; a value at a path replaces an object there
+/// and the other way round, whichever was set later (as `serde_json::Map::insert` would).
+pub struct AttributesBuilder<'a> {
+    fields: Vec<Field<'a>>,
+    text: usize,
+}
+
+#[derive(Clone)]
+struct Field<'a> {
+    path: [&'a str; MAX_DEPTH],
+    depth: u8,
+    /// When it was set: the later of two fields at one path wins.
+    order: u32,
+    value: FieldValue<'a>,
+}
+
+#[derive(Clone)]
+enum FieldValue<'a> {
+    Str(&'a str),
+    Bool(bool),
+    Json(Box<Value>),
+}
+
+/// Path order segment by segment (nested `BTreeMap` order), then the order set. Paths
+/// built from the same segments (a structured-data element's parameters share two)
+/// compare by address first.
+fn cmp_fields(a: &Field<'_>, b: &Field<'_>) -> Ordering {
+    for (x, y) in a.path.iter().zip(&b.path).take(usize::from(a.depth.min(b.depth))) {
+        if std::ptr::eq(*x, *y) {
+            continue;
+        }
+        match x.cmp(y) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+    }
+    a.depth.cmp(&b.depth).then(a.order.cmp(&b.order))
+}
+
+impl<'a> AttributesBuilder<'a> {
+    /// Room for `fields` fields and `text` bytes of keys and values.
+    pub fn with_capacity(fields: usize, text: usize) -> Self {
+        AttributesBuilder { fields: Vec::with_capacity(fields), text }
+    }
+
+    pub fn str(&mut self, path: &[&'a str], value: &'a str) {
+        self.push(path, FieldValue::Str(value));
+    }
+
+    pub fn bool(&mut self, path: &[&'a str], value: bool) {
+        self.push(path, FieldValue::Bool(value));
+    }
+
+    /// Any JSON value; an object's members become attributes below `path`.
+    pub fn json(&mut self, path: &[&'a str], value: Value) {
+        self.push(path, FieldValue::Json(Box::new(value)));
+    }
+
+    fn push(&mut self, path: &[&'a str], value: FieldValue<'a>) {
+        let (path, value) = match path.len() {
+            0 => (&[""][..], value),
+            n if n > MAX_DEPTH => {
+                // The segments past MAX_DEPTH become nested objects in the value.
+                let mut nested = match value {
+                    FieldValue::Str(s) => Value::String(s.to_owned()),
+                    FieldValue::Bool(b) => Value::Bool(b),
+                    FieldValue::Json(v) => *v,
+                };
+                for segment in path[MAX_DEPTH..].iter().rev() {
+                    nested = Value::Object([(segment.to_string(), nested)].into_iter().collect());
+                }
+                (&path[..MAX_DEPTH], FieldValue::Json(Box::new(nested)))
+            }
+            _ => (path, value),
+        };
+        let mut segments = [""; MAX_DEPTH];
+        segments[..path.len()].copy_from_slice(path);
+        let order = u32::try_from(self.fields.len()).unwrap_or(u32::MAX);
+        self.fields.push(Field { path: segments, depth: path.len() as u8, order, value });
+    }
+
+    pub fn build(mut self) -> Attributes {
+        // Callers that set fields in key order pay one comparison per field. Otherwise:
+        // `order` breaks ties, so the unstable (in-place, allocation-free) sort is stable.
+        if !self.fields.is_sorted_by(|a, b| cmp_fields(a, b) == Ordering::Less) {
+            self.fields.sort_unstable_by(cmp_fields);
+        }
+        let mut attributes =
+            Attributes { text: String::with_capacity(self.text), tape: Vec::with_capacity(self.fields.len() + 8) };
+        emit(&mut attributes, &self.fields, 0);
+        attributes
+    }
+}
+
+/// Writes `fields` (sorted, all sharing their first `level` segments) as the members of one
+/// object.
+fn emit(attributes: &mut Attributes, fields: &[Field<'_>], level: usize) {
+    let mut rest = fields;
+    while let Some(first) = rest.first() {
+        let key = first.path[level];
+        let same = rest[1..]
+            .iter()
+            .take_while(|f| {
+                let other = f.path[level];
+                std::ptr::eq(other, key) || other == key
+            })
+            .count();
+        let (group, after) = rest.split_at(1 + same);
+        emit_member(attributes, key, group, level);
+        rest = after;
+    }
+}
+
+/// One member: a value, or an object of the fields below it.
+fn emit_member(attributes: &mut Attributes, key: &str, group: &[Field<'_>], level: usize) {
+    // Values set at this path sort first (the last set, last). It wins over deeper fields
+    // set before it (Map::insert replaces), and loses to deeper ones set after it.
+    let values = group.iter().take_while(|f| usize::from(f.depth) == level + 1).count();
+    let key = attributes.intern(key);
+    if let Some(last) = values.checked_sub(1).map(|i| &group[i]) {
+        let deeper = &group[values..];
+        if deeper.iter().all(|f| f.order < last.order) {
+            let kind = match &last.value {
+                FieldValue::Str(s) => Kind::Str(attributes.intern(s)),
+                FieldValue::Bool(b) => Kind::Bool(*b),
+                FieldValue::Json(value) => return attributes.push_value(key, (**value).clone()),
+            };
+            attributes.tape.push(Token { key, kind });
         } else {
-            path
-        };
-        // Sources mostly insert in key order: check the end before searching.
-        let search = match self.entries.last() {
-            None => Err(0),
-            Some(last) if self.cmp_path(last, path) == Ordering::Less => Err(self.entries.len()),
-            Some(_) => self.entries.binary_search_by(|e| self.cmp_path(e, path)),
-        };
-        let mut at = match search {
-            Ok(at) => {
-                self.entries[at].leaf = leaf;
-                return;
-            }
-            Err(at) => at,
-        };
-        // An object at `path` is replaced (its entries sort right after `path`)...
-        let under = self.entries[at..].iter().take_while(|e| self.starts_with(e, path)).count();
-        self.entries.drain(at..at + under);
-        // ...and so is a leaf above it (it would sort right before).
-        if at > 0 && usize::from(self.entries[at - 1].depth) < path.len() && self.starts_with_entry(at - 1, path) {
-            self.entries.remove(at - 1);
-            at -= 1;
+            // Rare (no source does it): keep the deeper fields set after the value.
+            let later: Vec<Field<'_>> = deeper.iter().filter(|f| f.order > last.order).cloned().collect();
+            let at = attributes.open(key);
+            emit(attributes, &later, level + 1);
+            attributes.close(at);
         }
-        let mut spans = [Span::default(); MAX_DEPTH];
-        for (level, segment) in path.iter().enumerate() {
-            spans[level] = self.shared_span(at, level, segment).unwrap_or_else(|| self.intern(segment));
-        }
-        let depth = path.len() as u8; // at most MAX_DEPTH
-        self.entries.insert(at, Entry { path: spans, depth, leaf });
+        return;
     }
-
-    /// Whether the path of entry `index` is a prefix of `path`.
-    fn starts_with_entry(&self, index: usize, path: &[&str]) -> bool {
-        let entry = &self.entries[index];
-        entry.segments().iter().zip(path).all(|(s, p)| self.str(*s) == *p)
-    }
-
-    /// The span of a neighbour of position `at` that has `segment` at `level`, if any: the
-    /// prefixes shared by neighbouring paths are stored once.
-    fn shared_span(&self, at: usize, level: usize, segment: &str) -> Option<Span> {
-        let before = at.checked_sub(1).and_then(|i| self.entries.get(i));
-        [before, self.entries.get(at)]
-            .into_iter()
-            .flatten()
-            .filter(|e| usize::from(e.depth) > level)
-            .map(|e| e.path[level])
-            .find(|span| self.str(*span) == segment)
-    }
+    let at = attributes.open(key);
+    emit(attributes, group, level + 1);
+    attributes.close(at);
 }
 
 impl From<Map<String, Value>> for Attributes {
     fn from(map: Map<String, Value>) -> Self {
         let mut attributes = Attributes::new();
         for (key, value) in map {
-            attributes.insert_json(&[&key], value);
+            let key = attributes.intern(&key);
+            attributes.push_value(key, value);
         }
         attributes
     }
@@ -346,11 +387,16 @@ impl From<Map<String, Value>> for Attributes {
 
 impl PartialEq for Attributes {
     fn eq(&self, other: &Self) -> bool {
-        self.entries.len() == other.entries.len()
-            && self.entries.iter().zip(&other.entries).all(|(a, b)| {
-                a.depth == b.depth
-                    && a.segments().iter().zip(b.segments()).all(|(x, y)| self.str(*x) == other.str(*y))
-                    && self.value(&a.leaf) == other.value(&b.leaf)
+        self.tape.len() == other.tape.len()
+            && self.tape.iter().zip(&other.tape).all(|(a, b)| {
+                self.str(a.key) == other.str(b.key)
+                    && match (&a.kind, &b.kind) {
+                        (Kind::Str(x), Kind::Str(y)) => self.str(*x) == other.str(*y),
+                        (Kind::Bool(x), Kind::Bool(y)) => x == y,
+                        (Kind::Json(x), Kind::Json(y)) => x == y,
+                        (Kind::Object(x), Kind::Object(y)) => x == y,
+                        _ => false,
+                    }
             })
     }
 }
@@ -415,7 +461,7 @@ mod tests {
         }
     }
 
-    /// The JSON the former `serde_json::Map` representation gives for the same inserts.
+    /// The JSON the former `serde_json::Map` representation gives for the same fields.
     #[test]
     fn serializes_as_the_nested_map_would() {
         let expected = json!({
@@ -431,27 +477,28 @@ mod tests {
             "deep": {"a": {"b": {"c": {"d": 1}}}},
             "peer": {"ip": "10.0.0.1"}, "truncated": true, "": {}, "é": "x", "Z": "upper first"
         });
-        // Inserted in an order unlike the key order, field by field.
-        let mut attributes = Attributes::new();
-        attributes.insert_str(&["syslog", "severity"], "notice");
-        attributes.insert_str(&["syslog", "facility"], "local7");
-        attributes.insert_str(&["structured_data", "junos@2636.1.1.1.2.39", "source-address"], "1.2.3.4");
-        attributes.insert_str(&["structured_data", "junos@2636.1.1.1.2.39", "encrypted"], "No ");
-        attributes.insert_str(&["structured_data", "junos@2636.1.1.1.2.39", "a.b"], "dotted");
-        attributes.insert_json(&["structured_data", "meta"], json!({}));
-        attributes.insert_str(&["structured_data", "origin", "ip"], "10.0.0.1");
-        attributes.insert_str(&["syslog", "appname"], "RT_FLOW");
-        attributes.insert_str(&["cisco", "mnemonic"], "CONFIG_I");
-        attributes.insert_str(&["cisco", "seq"], "29");
-        attributes.insert_str(&["syslog", "raw_timestamp"], "x");
-        attributes.insert_json(&["n"], expected["n"].clone());
-        attributes.insert_json(&["num"], expected["num"].clone());
-        attributes.insert_json(&["deep"], expected["deep"].clone());
-        attributes.insert_str(&["peer", "ip"], "10.0.0.1");
-        attributes.insert_bool(&["truncated"], true);
-        attributes.insert_json(&[""], json!({}));
-        attributes.insert_str(&["é"], "x");
-        attributes.insert_str(&["Z"], "upper first");
+        // Set in an order unlike the key order, field by field.
+        let mut builder = AttributesBuilder::with_capacity(0, 0);
+        builder.str(&["syslog", "severity"], "notice");
+        builder.str(&["syslog", "facility"], "local7");
+        builder.str(&["structured_data", "junos@2636.1.1.1.2.39", "source-address"], "1.2.3.4");
+        builder.str(&["structured_data", "junos@2636.1.1.1.2.39", "encrypted"], "No ");
+        builder.str(&["structured_data", "junos@2636.1.1.1.2.39", "a.b"], "dotted");
+        builder.json(&["structured_data", "meta"], json!({}));
+        builder.str(&["structured_data", "origin", "ip"], "10.0.0.1");
+        builder.str(&["syslog", "appname"], "RT_FLOW");
+        builder.str(&["cisco", "mnemonic"], "CONFIG_I");
+        builder.str(&["cisco", "seq"], "29");
+        builder.str(&["syslog", "raw_timestamp"], "x");
+        builder.json(&["n"], expected["n"].clone());
+        builder.json(&["num"], expected["num"].clone());
+        builder.json(&["deep", "a", "b", "c", "d"], json!(1));
+        builder.str(&["peer", "ip"], "10.0.0.1");
+        builder.bool(&["truncated"], true);
+        builder.json(&[""], json!({}));
+        builder.str(&["é"], "x");
+        builder.str(&["Z"], "upper first");
+        let attributes = builder.build();
 
         assert_eq!(serde_json::to_string(&attributes).unwrap(), serde_json::to_string(&expected).unwrap());
         assert_eq!(attributes.to_json(), expected);
@@ -463,47 +510,33 @@ mod tests {
 
         assert_eq!(attributes.get_str(&["cisco", "mnemonic"]), Some("CONFIG_I"));
         assert_eq!(attributes.get_str(&["structured_data", "junos@2636.1.1.1.2.39", "encrypted"]), Some("No "));
+        assert_eq!(attributes.get(&["deep", "a", "b", "c", "d"]).map(|n| n.to_json()), Some(json!(1)));
         assert!(attributes.get(&["cisco", "nope"]).is_none());
         assert!(attributes.get(&["cis"]).is_none());
+        assert!(attributes.get(&["truncated", "x"]).is_none());
         let Some(Node::Object(sd)) = attributes.get(&["structured_data"]) else { panic!() };
         assert_eq!(sd.map(|(k, _)| k).collect::<Vec<_>>(), ["junos@2636.1.1.1.2.39", "meta", "origin"]);
         assert_eq!(attributes.get(&["truncated"]).map(|n| n.to_json()), Some(json!(true)));
     }
 
+    /// What `Map::insert` per level would leave after the same sequence of inserts.
     #[test]
-    fn inserting_replaces_like_map_insert() {
-        let mut attributes = Attributes::new();
-        attributes.insert_str(&["a", "b"], "1");
-        attributes.insert_str(&["a", "c"], "2");
-        attributes.insert_str(&["a", "b"], "3");
-        assert_eq!(attributes.to_json(), json!({"a": {"b": "3", "c": "2"}}));
-        // A leaf replaces the object at its path...
-        attributes.insert_str(&["a"], "leaf");
-        assert_eq!(attributes.to_json(), json!({"a": "leaf"}));
-        // ...and a path below a leaf replaces the leaf.
-        attributes.insert_str(&["a", "x"], "4");
-        assert_eq!(attributes.to_json(), json!({"a": {"x": "4"}}));
-        // An object value replaces what was there whole.
-        attributes.insert_json(&["a"], json!({"y": "5"}));
-        assert_eq!(attributes.to_json(), json!({"a": {"y": "5"}}));
-        attributes.remove(&["a", "y"]);
-        assert!(attributes.is_empty());
-        // Deeper than MAX_DEPTH: the rest is one dotted segment.
-        attributes.insert_str(&["a", "b", "c", "d"], "deep");
-        assert_eq!(attributes.to_json(), json!({"a": {"b": {"c.d": "deep"}}}));
-    }
-
-    #[test]
-    fn shared_prefixes_are_stored_once() {
-        let mut attributes = Attributes::new();
-        for name in ["z", "y", "x", "w"] {
-            attributes.insert_str(&["structured_data", "junos@2636.1.1.1.2.39", name], "v");
-        }
-        let once = "structured_data".len() + "junos@2636.1.1.1.2.39".len();
-        assert_eq!(attributes.text.len(), once + 4 * 2);
+    fn later_fields_replace_earlier_ones() {
+        let build = |fields: &[(&[&'static str], &'static str)]| {
+            let mut builder = AttributesBuilder::with_capacity(0, 0);
+            for (path, value) in fields {
+                builder.str(path, value);
+            }
+            builder.build().to_json()
+        };
         assert_eq!(
-            attributes.to_json(),
-            json!({"structured_data": {"junos@2636.1.1.1.2.39": {"w": "v", "x": "v", "y": "v", "z": "v"}}})
+            build(&[(&["a", "b"], "1"), (&["a", "c"], "2"), (&["a", "b"], "3")]),
+            json!({"a": {"b": "3", "c": "2"}})
         );
+        // A value replaces the object at its path...
+        assert_eq!(build(&[(&["a", "b"], "1"), (&["a"], "leaf")]), json!({"a": "leaf"}));
+        // ...and a field below a value replaces the value, keeping what came after it.
+        assert_eq!(build(&[(&["a", "x"], "0"), (&["a"], "leaf"), (&["a", "y"], "4")]), json!({"a": {"y": "4"}}));
+        assert_eq!(build(&[]), json!({}));
     }
 }

@@ -17,7 +17,7 @@ use nocwatch_snmp::receiver::Notification;
 use nocwatch_snmp::{Oid, OpaqueValue, Value, Version};
 use serde_json::{Map, Value as Json};
 
-use crate::event::{Attributes, LogEvent, Status, Tags};
+use crate::event::{LogEvent, Status, Tags};
 
 /// `ddsource` of trap events, as the Datadog listener sets it.
 pub const SOURCE: &str = "snmp-traps";
@@ -34,24 +34,24 @@ impl TrapFormatter {
 
     pub fn to_event(&self, notification: &Notification, sender: IpAddr, timestamp: jiff::Timestamp) -> LogEvent {
         let device = sender.to_canonical().to_string();
-        let mut attributes = Attributes::new();
+        let mut attributes = Map::new();
         let trap_oid = dotless(&notification.trap_oid);
         let trap_node = self.mibs.node(notification.trap_oid.arcs());
         let trap_name = trap_node.map(|node| node.name().to_owned());
-        attributes.insert_json(&["snmpTrapOID"], Json::String(trap_oid.clone()));
+        attributes.insert("snmpTrapOID".into(), Json::String(trap_oid.clone()));
         if let Some(node) = trap_node {
-            attributes.insert_json(&["snmpTrapName"], Json::String(node.name().to_owned()));
-            attributes.insert_json(&["snmpTrapMIB"], Json::String(node.module().to_owned()));
+            attributes.insert("snmpTrapName".into(), Json::String(node.name().to_owned()));
+            attributes.insert("snmpTrapMIB".into(), Json::String(node.module().to_owned()));
         }
         if let Some(uptime) = notification.uptime {
-            attributes.insert_json(&["uptime"], Json::from(uptime));
+            attributes.insert("uptime".into(), Json::from(uptime));
         }
         if let Some(v1) = &notification.v1 {
-            attributes.insert_json(&["enterpriseOID"], Json::String(dotless(&v1.enterprise)));
-            attributes.insert_json(&["genericTrap"], Json::from(v1.generic_trap));
-            attributes.insert_json(&["specificTrap"], Json::from(v1.specific_trap));
+            attributes.insert("enterpriseOID".into(), Json::String(dotless(&v1.enterprise)));
+            attributes.insert("genericTrap".into(), Json::from(v1.generic_trap));
+            attributes.insert("specificTrap".into(), Json::from(v1.specific_trap));
             let [a, b, c, d] = v1.agent_addr;
-            attributes.insert_json(&["agentAddress"], Json::String(format!("{a}.{b}.{c}.{d}")));
+            attributes.insert("agentAddress".into(), Json::String(format!("{a}.{b}.{c}.{d}")));
         }
 
         let mut message = trap_name.unwrap_or_else(|| trap_oid.clone());
@@ -74,12 +74,12 @@ impl TrapFormatter {
             if let Some((node, _)) = resolved {
                 let value = named_value(&vb.value, syntax);
                 let _ = write!(message, " {}={}", node.name(), plain(&value));
-                attributes.insert_json(&[node.name()], value);
+                attributes.insert(node.name().to_owned(), value);
             } else {
                 let _ = write!(message, " {}={}", dotless(&vb.oid), plain(&raw_value(&vb.value)));
             }
         }
-        attributes.insert_json(&["variables"], Json::Array(variables));
+        attributes.insert("variables".into(), Json::Array(variables));
 
         let mut tags = Tags::new();
         tags.insert("snmp_version".into(), version_tag(notification.version).to_owned());
@@ -93,7 +93,7 @@ impl TrapFormatter {
             status: Status::Info,
             message,
             tags,
-            attributes,
+            attributes: attributes.into(),
         }
     }
 }

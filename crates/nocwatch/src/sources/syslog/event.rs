@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use jiff::tz::Offset;
 use nocwatch_syslog::{Message, ParseContext};
 
-use crate::event::{Attributes, LogEvent, MAX_DEPTH, Status};
+use crate::event::{Attributes, AttributesBuilder, LogEvent, MAX_DEPTH, Status};
 
 /// A sender: its address in canonical form (`::ffff:10.0.0.1` is 10.0.0.1) and as text.
 pub struct Peer {
@@ -94,49 +94,107 @@ fn trim_line_end(bytes: &[u8]) -> &[u8] {
 }
 
 /// The event's attributes: vendor fields (dotted names nest: `cisco.mnemonic`), `peer.ip`,
-/// structured data, the `syslog` header fields, `truncated`, `parse_error`. Inserted roughly
-/// in key order, which is the cheap order for [`Attributes`].
+/// structured data (`structured_data.<SD-ID>.<name>`), the `syslog` header fields,
+/// `truncated`, `parse_error`. Borrowed from the parsed message until `build` copies them.
+///
+/// Fields go to the builder in key order (it then only checks the order instead of
+/// sorting): vendor fields sorted and merged between the fixed ones, structured-data
+/// elements by SD-ID and their parameters by name. A vendor field at the path of a fixed
+/// one wins (none does: `nocwatch_syslog::attr`).
 fn attributes(message: &Message<'_>, parsed_host: Option<&str>, peer: &Peer, truncated: bool) -> Attributes {
     let params: usize = message.structured_data.iter().map(|e| e.params.len()).sum();
-    let mut attributes = Attributes::with_capacity(12 + message.attributes.len() + params, 256 + params * 32);
-    for attribute in &message.attributes {
-        let mut path = attribute.key.splitn(MAX_DEPTH, '.');
-        let segments: [&str; MAX_DEPTH] = std::array::from_fn(|_| path.next().unwrap_or_default());
-        let depth = 1 + attribute.key.matches('.').count().min(MAX_DEPTH - 1);
-        attributes.insert_str(&segments[..depth], &attribute.value);
-    }
-    attributes.insert_str(&["peer", "ip"], &peer.ip_text);
-    for (i, element) in message.structured_data.iter().enumerate() {
-        // A repeated SD-ID replaces the earlier element whole (RFC 5424 forbids repeats).
-        if message.structured_data[..i].iter().any(|earlier| earlier.id == element.id) {
-            attributes.remove(&["structured_data", &element.id]);
-        }
-        if element.params.is_empty() {
-            attributes.insert_json(&["structured_data", &element.id], serde_json::Value::Object(Default::default()));
-        }
-        for param in &element.params {
-            attributes.insert_str(&["structured_data", &element.id, &param.name], &param.value);
-        }
-    }
-    let mut put = |key: &str, value: Option<&str>| {
-        if let Some(value) = value {
-            attributes.insert_str(&["syslog", key], value);
-        }
-    };
-    put("appname", message.app_name.as_deref());
-    put("facility", message.facility.map(|f| f.as_str()));
-    put("hostname", parsed_host);
-    put("msgid", message.msg_id.as_deref());
-    put("procid", message.proc_id.as_deref());
-    put("protocol", Some(message.protocol.as_str()));
-    put("severity", message.severity.map(|s| s.as_str()));
-    if truncated {
-        attributes.insert_bool(&["truncated"], true);
-    }
+    let mut builder = AttributesBuilder::with_capacity(12 + message.attributes.len() + params, 192 + params * 40);
+    // (first segment, the rest, value), in path order; stable, so of two at one path the
+    // later found stays last and wins.
+    let mut vendor: Vec<(&str, &str, &str)> = message
+        .attributes
+        .iter()
+        .map(|a| {
+            let (head, rest) = a.key.split_once('.').unwrap_or((a.key, ""));
+            (head, rest, a.value.as_ref())
+        })
+        .collect();
+    vendor.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut vendor = vendor.into_iter().peekable();
+
+    vendor_up_to(&mut builder, &mut vendor, "parse_error", false);
     if let Some(error) = message.parse_error {
-        attributes.insert_str(&["parse_error"], error.as_str());
+        builder.str(&["parse_error"], error.as_str());
     }
-    attributes
+    vendor_up_to(&mut builder, &mut vendor, "parse_error", true);
+    vendor_up_to(&mut builder, &mut vendor, "peer", false);
+    builder.str(&["peer", "ip"], &peer.ip_text);
+    vendor_up_to(&mut builder, &mut vendor, "peer", true);
+    vendor_up_to(&mut builder, &mut vendor, "structured_data", false);
+    // One binding, so every parameter's path shares the same `&str` (cheap to compare).
+    let structured_data = "structured_data";
+    let mut elements: Vec<_> = message
+        .structured_data
+        .iter()
+        .enumerate()
+        // A repeated SD-ID: the last element replaces the earlier ones whole (RFC 5424
+        // forbids repeats).
+        .filter(|(i, e)| !message.structured_data[i + 1..].iter().any(|later| later.id == e.id))
+        .map(|(_, e)| e)
+        .collect();
+    elements.sort_by(|a, b| a.id.cmp(&b.id));
+    for element in elements {
+        let id: &str = &element.id;
+        if element.params.is_empty() {
+            builder.json(&[structured_data, id], serde_json::Value::Object(Default::default()));
+        }
+        let mut params: Vec<_> = element.params.iter().collect();
+        params.sort_by(|a, b| a.name.cmp(&b.name));
+        for param in params {
+            builder.str(&[structured_data, id, &param.name], &param.value);
+        }
+    }
+    vendor_up_to(&mut builder, &mut vendor, "structured_data", true);
+    vendor_up_to(&mut builder, &mut vendor, "syslog", false);
+    let syslog = "syslog";
+    for (key, value) in [
+        ("appname", message.app_name.as_deref()),
+        ("facility", message.facility.map(|f| f.as_str())),
+        ("hostname", parsed_host),
+        ("msgid", message.msg_id.as_deref()),
+        ("procid", message.proc_id.as_deref()),
+        ("protocol", Some(message.protocol.as_str())),
+        ("severity", message.severity.map(|s| s.as_str())),
+    ] {
+        // Vendor `syslog.*` fields (`syslog.raw_timestamp`) in their place among these.
+        while let Some(field) = vendor.next_if(|(h, r, _)| *h == syslog && *r < key) {
+            push_vendor(&mut builder, field);
+        }
+        if let Some(value) = value {
+            builder.str(&[syslog, key], value);
+        }
+    }
+    vendor_up_to(&mut builder, &mut vendor, "syslog", true);
+    vendor_up_to(&mut builder, &mut vendor, "truncated", false);
+    if truncated {
+        builder.bool(&["truncated"], true);
+    }
+    vendor.for_each(|field| push_vendor(&mut builder, field));
+    builder.build()
+}
+
+/// Vendor fields as (first segment, the rest, value), in path order.
+type Vendor<'a> = std::iter::Peekable<std::vec::IntoIter<(&'a str, &'a str, &'a str)>>;
+
+/// Pushes the vendor fields whose first segment sorts before `bound` (or is `bound`).
+fn vendor_up_to<'a>(builder: &mut AttributesBuilder<'a>, vendor: &mut Vendor<'a>, bound: &str, inclusive: bool) {
+    while let Some(field) = vendor.next_if(|(h, _, _)| *h < bound || (inclusive && *h == bound)) {
+        push_vendor(builder, field);
+    }
+}
+
+/// A vendor field at its dotted path (`cisco.mnemonic` → `cisco` / `mnemonic`).
+fn push_vendor<'a>(builder: &mut AttributesBuilder<'a>, (head, rest, value): (&'a str, &'a str, &'a str)) {
+    let mut rest_segments = rest.splitn(MAX_DEPTH - 1, '.');
+    let path: [&str; MAX_DEPTH] =
+        std::array::from_fn(|i| if i == 0 { head } else { rest_segments.next().unwrap_or_default() });
+    let depth = if rest.is_empty() { 1 } else { 2 + rest.matches('.').count().min(MAX_DEPTH - 2) };
+    builder.str(&path[..depth], value);
 }
 
 fn parse_offset(text: &str) -> anyhow::Result<Offset> {
