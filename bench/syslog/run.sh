@@ -18,6 +18,7 @@ TCP_REPS=${TCP_REPS:-${REPS:-5}}
 UDP_COUNT=${UDP_COUNT:-200000}
 UDP_RATES=${UDP_RATES:-"10000 20000 40000 60000 80000 100000 120000 160000 200000 240000 280000 320000 360000"}
 UDP_SOCKETS=${UDP_SOCKETS:-16}          # sender sockets = simulated devices (source ports)
+UDP_THREADS=${UDP_THREADS:-1}           # generator threads sharing those sockets (one core each at most)
 # shared: peer and generator share every CPU (the generator takes CPU from the peer);
 # pinned: the generator gets the last CPU, the peer the others (taskset).
 UDP_PLACEMENTS=${UDP_PLACEMENTS:-"shared pinned"}
@@ -196,7 +197,7 @@ one_run() {
     if [[ $mode == udp ]]; then
         count=$UDP_COUNT
         sendout=$("${GEN_RUN[@]}" "$LOADGEN" udp --target "127.0.0.1:$port" --count "$count" --rate "$param" \
-            --sockets "$UDP_SOCKETS" --settle "$dir/out.json")
+            --sockets "$UDP_SOCKETS" --threads "$UDP_THREADS" --settle "$dir/out.json")
     else
         count=$TCP_COUNT
         sendout=$("${GEN_RUN[@]}" "$LOADGEN" tcp --target "127.0.0.1:$port" --count "$count" --framing "$param" \

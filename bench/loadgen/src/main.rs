@@ -1,7 +1,7 @@
 //! Load generator and output counter for `bench/syslog`.
 //!
 //! ```text
-//! loadgen udp  --target 127.0.0.1:5514 --count 200000 --rate 80000 [--sockets 16] [--settle FILE]
+//! loadgen udp  --target 127.0.0.1:5514 --count 200000 --rate 80000 [--sockets 16] [--threads 1] [--settle FILE]
 //! loadgen packets --target 127.0.0.1:9162 --file TRAP.bin --count 200000 --rate 80000 [--sockets 16] [--settle FILE]
 //! loadgen tcp  --target 127.0.0.1:5514 --count 1000000 [--rate 0] [--framing lf|octet] [--settle FILE]
 //! loadgen ready --proto udp|tcp --target ADDR --file FILE [--timeout-ms 20000] [--probe-file DATAGRAM]
@@ -157,33 +157,48 @@ fn report_send(proto: &str, count: u64, target_rate: u64, elapsed: Duration, err
     );
 }
 
+/// `--threads T` (default 1) splits the sockets over T sending threads, each paced at its
+/// share of the rate: one thread tops out at what one core can send.
 fn send_udp(opts: &Opts) -> Result<(), String> {
     let target = opts.addr()?;
     let count = opts.num("count", 200_000)?;
     let rate = opts.num("rate", 0)?;
     let n_sockets = opts.num("sockets", 16)?.max(1) as usize;
+    let threads = (opts.num("threads", 1)?.max(1) as usize).min(n_sockets);
     let first = opts.num("start", 0)?;
     let sockets = udp_sockets(target, n_sockets)?;
-    let mut buf = String::with_capacity(2048);
-    let mut errors = 0u64;
-    let pacer = Pacer::new(rate);
-    let mut sent = 0u64;
-    while sent < count {
-        let allowed = pacer.allowance(sent, count);
-        for _ in 0..allowed {
-            let n = first + sent;
-            buf.clear();
-            line(n, &mut buf);
-            // Round robin over the sockets: each is one "device" (its own source port).
-            if sockets[(n as usize) % n_sockets].send(buf.as_bytes()).is_err() {
-                errors += 1;
-            }
-            sent += 1;
-        }
-    }
-    let elapsed = pacer.start.elapsed();
-    report_send("udp", count, rate, elapsed, errors);
-    settle_if_asked(opts, pacer.start)
+    let start = Instant::now();
+    let errors: u64 = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..threads)
+            .map(|t| {
+                let sockets = &sockets;
+                scope.spawn(move || {
+                    // Line n goes out of socket n % sockets (each socket one "device", its
+                    // own source port); this thread owns the sockets s with s % threads == t.
+                    let mine = |n: u64| ((n as usize) % n_sockets) % threads == t;
+                    let total = (first..first + count).filter(|&n| mine(n)).count() as u64;
+                    let pacer = Pacer::new(rate * total / count.max(1));
+                    let mut lines = (first..first + count).filter(|&n| mine(n));
+                    let mut buf = String::with_capacity(2048);
+                    let (mut sent, mut errors) = (0u64, 0u64);
+                    while sent < total {
+                        for n in lines.by_ref().take(pacer.allowance(sent, total) as usize) {
+                            buf.clear();
+                            line(n, &mut buf);
+                            if sockets[(n as usize) % n_sockets].send(buf.as_bytes()).is_err() {
+                                errors += 1;
+                            }
+                            sent += 1;
+                        }
+                    }
+                    errors
+                })
+            })
+            .collect();
+        senders.into_iter().map(|s| s.join().unwrap_or(0)).sum()
+    });
+    report_send("udp", count, rate, start.elapsed(), errors);
+    settle_if_asked(opts, start)
 }
 
 /// The same datagram (a file's bytes) `count` times at `rate`, round robin over `sockets`

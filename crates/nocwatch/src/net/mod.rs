@@ -13,8 +13,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// Binds `count` UDP sockets on `address`, each with a large receive buffer so bursts wait
 /// in the kernel instead of being dropped there. With more than one, they share the port
 /// (`SO_REUSEPORT`) and the kernel spreads senders across them (one sender always lands on
-/// the same socket, so its order holds). The kernel may grant a smaller buffer than asked
-/// (`net.core.rmem_max`); the granted size is returned so it can be logged.
+/// the same socket, so its order holds). The buffer is asked for with `SO_RCVBUFFORCE`
+/// first, which root or `CAP_NET_ADMIN` may set past `net.core.rmem_max`; without that
+/// privilege `SO_RCVBUF`, which the kernel caps at `rmem_max`. The size the kernel granted
+/// (as it reports it: twice the usable payload) is returned so it can be logged.
 pub fn bind_udp(
     address: SocketAddr,
     receive_buffer: usize,
@@ -36,9 +38,7 @@ pub fn bind_udp(
         if count > 1 {
             socket.set_reuse_port(true)?;
         }
-        // Best effort: a smaller buffer still works.
-        let _ = socket.set_recv_buffer_size(receive_buffer);
-        granted = socket.recv_buffer_size().unwrap_or(0);
+        granted = set_receive_buffer(&socket, receive_buffer);
         socket.set_nonblocking(true)?;
         socket.bind(&address.into())?;
         sockets.push(tokio::net::UdpSocket::from_std(socket.into())?);
@@ -61,6 +61,19 @@ pub fn receive_drops(socket: &impl std::os::fd::AsRawFd) -> Option<u64> {
             (columns.get(9) == Some(&inode.as_str())).then(|| columns.last()?.parse().ok())?
         })
     })
+}
+
+/// Sets the receive buffer of `socket` to `size` as far as allowed (best effort: a smaller
+/// buffer still works) and returns what the kernel granted.
+fn set_receive_buffer(socket: &Socket, size: usize) -> usize {
+    #[cfg(target_os = "linux")]
+    let forced = rustix::net::sockopt::set_socket_recv_buffer_size_force(socket, size).is_ok();
+    #[cfg(not(target_os = "linux"))]
+    let forced = false;
+    if !forced {
+        let _ = socket.set_recv_buffer_size(size);
+    }
+    socket.recv_buffer_size().unwrap_or(0)
 }
 
 /// Binds a TCP listener; `SO_REUSEADDR` so a restart does not wait for TIME_WAIT.

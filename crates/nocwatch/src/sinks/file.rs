@@ -2,13 +2,18 @@
 //! (`events.jsonl` → `events.jsonl.1` → … → `events.jsonl.<max_files>`, oldest removed).
 //! Lines are never split across two files; a file passes `max_size` only to hold a single
 //! line longer than that.
+//!
+//! Appends are plain `write`s on the sink's task: a batch into the page cache takes
+//! microseconds, where handing each batch to tokio's blocking pool (`tokio::fs`) cost two
+//! thread wake-ups per batch, most of the sink's CPU at low rates (BENCHMARKS.md, issue 3).
+//! What may take long (`fsync` at rotation and close) still runs on the blocking pool.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
-use tokio::fs::{File, OpenOptions};
-use tokio::io::AsyncWriteExt;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
 
 use super::SinkContext;
 use super::console::immediate;
@@ -56,8 +61,8 @@ impl FileSinkConfig {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir).await.with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let file = open(&self.path).await.with_context(|| format!("cannot open {}", self.path.display()))?;
-        let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+        let file = open(&self.path).with_context(|| format!("cannot open {}", self.path.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let sink = RotatingFile {
             path: self.path.clone(),
             max_size: self.max_size.get(),
@@ -69,8 +74,15 @@ impl FileSinkConfig {
     }
 }
 
-async fn open(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path).await
+fn open(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// `fsync`s a clone of `file` on the blocking pool.
+async fn sync(file: &File, data_only: bool) -> std::io::Result<()> {
+    let file = file.try_clone()?;
+    let synced = tokio::task::spawn_blocking(move || if data_only { file.sync_data() } else { file.sync_all() });
+    synced.await.map_err(std::io::Error::other)?
 }
 
 struct RotatingFile {
@@ -89,8 +101,7 @@ impl RotatingFile {
     }
 
     async fn rotate(&mut self) -> std::io::Result<()> {
-        self.file.flush().await?;
-        self.file.sync_data().await?;
+        sync(&self.file, true).await?;
         if self.max_files == 0 {
             tokio::fs::remove_file(&self.path).await?;
         } else {
@@ -103,7 +114,7 @@ impl RotatingFile {
             }
             tokio::fs::rename(&self.path, self.rotated(1)).await?;
         }
-        self.file = open(&self.path).await?;
+        self.file = open(&self.path)?;
         self.size = 0;
         Ok(())
     }
@@ -129,11 +140,11 @@ impl RotatingFile {
                 }
                 (n, _) => n,
             };
-            self.file.write_all(&rest[..take]).await?;
+            self.file.write_all(&rest[..take])?;
             self.size += take as u64;
             rest = &rest[take..];
         }
-        self.file.flush().await
+        Ok(())
     }
 }
 
@@ -147,7 +158,6 @@ impl Service for RotatingFile {
     }
 
     async fn close(&mut self) -> anyhow::Result<()> {
-        self.file.flush().await?;
-        Ok(self.file.sync_all().await?)
+        Ok(sync(&self.file, false).await?)
     }
 }
