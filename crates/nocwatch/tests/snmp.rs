@@ -196,6 +196,8 @@ fn entries(output: &str) -> Vec<Entry> {
             Some((oid, rest)) if oid.starts_with('.') => {
                 let (label, value) = match rest.split_once(": ") {
                     Some((label, value)) if !label.contains(' ') || label.starts_with("Opaque") => (label, value),
+                    // An empty string is printed without its type: `= ""`.
+                    _ if rest == "\"\"" => ("STRING", rest),
                     _ => (rest, ""),
                 };
                 out.push(Entry { oid: oid.to_owned(), label: label.to_owned(), value: value.to_owned() });
