@@ -4,7 +4,10 @@
 //! One [`Pinger`] serves any number of targets over one socket: each request carries the
 //! pinger's identifier and a sequence number unique among outstanding requests, so a
 //! reply finds its request whatever the target, and a late or duplicate reply is
-//! recognised and counted instead of being taken for a fresh one.
+//! recognised and counted instead of being taken for a fresh one. A reply must also come
+//! from the address the request went to: identifiers and sequence numbers are small and
+//! guessable (with datagram sockets the identifier is the socket's local port), so a
+//! misrouted or forged reply must not make a dead target look alive.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -67,10 +70,15 @@ pub enum Reply<T> {
     LateOrDuplicate,
     /// Not one of ours (another process's ping, a different identifier).
     Foreign,
+    /// Our identifier and an outstanding sequence, but from another address than the
+    /// request's target: not taken (the request stays outstanding).
+    WrongSource,
 }
 
 struct Outstanding<T> {
     target: T,
+    /// Where the request went (canonical: an IPv4-mapped IPv6 address as IPv4).
+    address: IpAddr,
     sent_at: i128,
 }
 
@@ -92,8 +100,9 @@ impl<T: Clone + Eq + std::hash::Hash> Pinger<T> {
         self.identifier
     }
 
-    /// A request to `target` sent at `now`; `None` when all 65536 sequences are in flight.
-    pub fn request(&mut self, target: T, ipv6: bool, payload_len: usize, now: i128) -> Option<Vec<u8>> {
+    /// A request to `target` at `address`, sent at `now`; `None` when all 65536 sequences
+    /// are in flight.
+    pub fn request(&mut self, target: T, address: IpAddr, payload_len: usize, now: i128) -> Option<Vec<u8>> {
         if self.outstanding.len() >= usize::from(u16::MAX) {
             return None;
         }
@@ -102,16 +111,20 @@ impl<T: Clone + Eq + std::hash::Hash> Pinger<T> {
         }
         let sequence = self.next_sequence;
         self.next_sequence = self.next_sequence.wrapping_add(1);
-        self.outstanding.insert(sequence, Outstanding { target, sent_at: now });
-        Some(echo_request(ipv6, self.identifier, sequence, payload_len))
+        let address = address.to_canonical();
+        self.outstanding.insert(sequence, Outstanding { target, address, sent_at: now });
+        Some(echo_request(address.is_ipv6(), self.identifier, sequence, payload_len))
     }
 
-    /// A reply received at `now`. With datagram ICMP sockets the kernel rewrites the
-    /// identifier to the socket's, so `check_identifier` is false there.
-    pub fn reply(&mut self, bytes: &[u8], check_identifier: bool, now: i128) -> Reply<T> {
+    /// A reply from `from`, received at `now`. With datagram ICMP sockets the kernel
+    /// rewrites the identifier to the socket's, so `check_identifier` is false there.
+    pub fn reply(&mut self, bytes: &[u8], from: IpAddr, check_identifier: bool, now: i128) -> Reply<T> {
         let Some((identifier, sequence)) = parse_echo_reply(bytes) else { return Reply::Foreign };
         if check_identifier && identifier != self.identifier {
             return Reply::Foreign;
+        }
+        if self.outstanding.get(&sequence).is_some_and(|o| o.address != from.to_canonical()) {
+            return Reply::WrongSource;
         }
         match self.outstanding.remove(&sequence) {
             Some(request) => {
@@ -179,19 +192,38 @@ mod tests {
         reply
     }
 
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
     #[test]
     fn replies_match_requests_and_late_duplicates_are_told_apart() {
         let mut pinger: Pinger<&str> = Pinger::new(0x1234);
-        let a = pinger.request("a", false, 8, 1_000).unwrap();
-        let b = pinger.request("b", false, 8, 2_000).unwrap();
-        assert_eq!(pinger.reply(&reply_to(&b, true), true, 5_000), Reply::Answer { target: "b", rtt_nanos: 3_000 });
-        assert_eq!(pinger.reply(&reply_to(&b, true), true, 6_000), Reply::LateOrDuplicate);
+        let a = pinger.request("a", A, 8, 1_000).unwrap();
+        let b = pinger.request("b", B, 8, 2_000).unwrap();
+        assert_eq!(pinger.reply(&reply_to(&b, true), B, true, 5_000), Reply::Answer { target: "b", rtt_nanos: 3_000 });
+        assert_eq!(pinger.reply(&reply_to(&b, true), B, true, 6_000), Reply::LateOrDuplicate);
         assert_eq!(pinger.expire(1_000_000, 10_000), vec!["a"]);
-        assert_eq!(pinger.reply(&reply_to(&a, false), true, 2_000_000), Reply::LateOrDuplicate, "late");
+        assert_eq!(pinger.reply(&reply_to(&a, false), A, true, 2_000_000), Reply::LateOrDuplicate, "late");
         let foreign = echo_request(false, 0x9999, 0, 8);
-        assert_eq!(pinger.reply(&reply_to(&foreign, false), true, 0), Reply::Foreign);
-        assert_eq!(pinger.reply(&a, true, 0), Reply::Foreign, "a request is not a reply");
-        assert_eq!(pinger.reply(&[0x45, 0, 0], true, 0), Reply::Foreign, "truncated");
+        assert_eq!(pinger.reply(&reply_to(&foreign, false), A, true, 0), Reply::Foreign);
+        assert_eq!(pinger.reply(&a, A, true, 0), Reply::Foreign, "a request is not a reply");
+        assert_eq!(pinger.reply(&[0x45, 0, 0], A, true, 0), Reply::Foreign, "truncated");
         assert_eq!(pinger.outstanding(), 0);
+    }
+
+    /// Before, only identifier and sequence were matched: a reply from anywhere with an
+    /// in-flight sequence answered the request, so a dead target looked alive.
+    #[test]
+    fn a_reply_from_another_address_is_not_an_answer() {
+        let mut pinger: Pinger<&str> = Pinger::new(0x1234);
+        let request = pinger.request("a", A, 8, 1_000).unwrap();
+        assert_eq!(pinger.reply(&reply_to(&request, false), B, true, 2_000), Reply::WrongSource);
+        assert_eq!(pinger.outstanding(), 1, "still waiting for the target");
+        let mapped = IpAddr::V6(std::net::Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+        assert_eq!(
+            pinger.reply(&reply_to(&request, false), mapped, true, 3_000),
+            Reply::Answer { target: "a", rtt_nanos: 2_000 },
+            "the same IPv4 address, IPv4-mapped"
+        );
     }
 }

@@ -11,6 +11,10 @@
 //! Schedule, timeouts and sample ages are on the monotonic clock (`Moment::mono`): a step
 //! of the system clock neither stops polling nor keeps a request from timing out. The
 //! sample followed is at most [`MAX_SAMPLE_AGE_POLLS`] intervals old.
+//!
+//! A Kiss-o'-Death is obeyed (RFC 5905 §7.4): `RATE` doubles that upstream's poll interval
+//! (up to [`MAX_RATE_BACKOFF`] times `interval`), `DENY` and `RSTR` stop polling it for
+//! good (it is then unreachable, and a relay moves off it).
 
 use std::collections::VecDeque;
 
@@ -27,6 +31,8 @@ const SAMPLES: usize = 8;
 /// Samples older than this many poll intervals are not followed, however small their delay:
 /// after an outage, one fresh answer must not bring back an offset measured hours ago.
 pub const MAX_SAMPLE_AGE_POLLS: i128 = 4;
+/// The most a `RATE` kiss stretches an upstream's poll interval: 64 × 16 s ≈ 17 min.
+pub const MAX_RATE_BACKOFF: u32 = 64;
 
 /// A sample and when it was received (monotonic ns).
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +58,7 @@ pub struct Best {
     pub newest_at: i128,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Upstream {
     /// One bit per request, newest lowest: 1 when answered (chrony's `reach`, in binary).
     reach: u8,
@@ -61,16 +67,42 @@ struct Upstream {
     last_success: Option<i128>,
     outstanding: Option<Request>,
     samples: VecDeque<Received>,
+    /// Polled every `rate_backoff` rounds (1, doubled by each `RATE` kiss).
+    rate_backoff: u32,
+    /// Rounds still to skip before this upstream's next poll.
+    rounds_to_skip: u32,
+    /// The kiss (`DENY`, `RSTR`) that stopped its polling for good.
+    stopped: Option<String>,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            reach: 0,
+            missed_in_a_row: 0,
+            answered_once: false,
+            last_success: None,
+            outstanding: None,
+            samples: VecDeque::new(),
+            rate_backoff: 1,
+            rounds_to_skip: 0,
+            stopped: None,
+        }
+    }
 }
 
 /// What one upstream looks like now, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamStatus {
     /// The last 8 requests, newest in the lowest bit, 1 = answered (377 octal = all).
     pub reach: u8,
     pub reachable: bool,
     /// When it last answered (monotonic ns).
     pub last_success: Option<i128>,
+    /// How often it is polled now (the configured interval, stretched by `RATE` kisses).
+    pub poll_interval_nanos: i128,
+    /// The kiss code (`DENY`, `RSTR`) with which it refused us; no longer polled.
+    pub stopped: Option<String>,
 }
 
 /// What [`Prober::tick`] decided.
@@ -118,6 +150,14 @@ impl Prober {
             return due;
         }
         for (index, upstream) in self.upstreams.iter_mut().enumerate() {
+            if upstream.stopped.is_some() {
+                continue;
+            }
+            if upstream.rounds_to_skip > 0 {
+                upstream.rounds_to_skip -= 1;
+                continue;
+            }
+            upstream.rounds_to_skip = upstream.rate_backoff - 1;
             if upstream.outstanding.take().is_some() {
                 // Still unanswered at the next round (a timeout longer than the interval).
                 upstream.missed_in_a_row += 1;
@@ -163,8 +203,18 @@ impl Prober {
                 }
                 upstream.samples.push_back(Received { sample: *sample, at: now.mono });
             }
-            // It answered, but with nothing to use (a kiss, or unsynchronised): a miss for our
-            // purpose, and no second chance for this request.
+            // Asked to poll less often: every other round from now on (again for each kiss).
+            Err(Rejected::KissOfDeath(code)) if code == "RATE" => {
+                upstream.missed_in_a_row += 1;
+                upstream.rate_backoff = (upstream.rate_backoff * 2).min(MAX_RATE_BACKOFF);
+                upstream.rounds_to_skip = upstream.rate_backoff - 1;
+            }
+            // Refused: never asked again.
+            Err(Rejected::KissOfDeath(code)) if code == "DENY" || code == "RSTR" => {
+                upstream.stopped = Some(code.clone());
+            }
+            // It answered, but with nothing to use (another kiss, or unsynchronised): a miss
+            // for our purpose, and no second chance for this request.
             Err(_) => upstream.missed_in_a_row += 1,
         }
         upstream.outstanding = None;
@@ -176,11 +226,16 @@ impl Prober {
             reach: u.reach,
             reachable: Self::reachable(u),
             last_success: u.last_success,
+            poll_interval_nanos: self.interval * i128::from(u.rate_backoff),
+            stopped: u.stopped.clone(),
         })
     }
 
     fn reachable(upstream: &Upstream) -> bool {
-        upstream.answered_once && upstream.reach != 0 && upstream.missed_in_a_row < UNREACHABLE_AFTER
+        upstream.stopped.is_none()
+            && upstream.answered_once
+            && upstream.reach != 0
+            && upstream.missed_in_a_row < UNREACHABLE_AFTER
     }
 
     /// Per upstream: reachable (`Some(true)`), unreachable (`Some(false)`: it missed
@@ -193,7 +248,7 @@ impl Prober {
             .map(|u| {
                 if Self::reachable(u) {
                     Some(true)
-                } else if u.answered_once || u.missed_in_a_row >= UNREACHABLE_AFTER {
+                } else if u.answered_once || u.missed_in_a_row >= UNREACHABLE_AFTER || u.stopped.is_some() {
                     Some(false)
                 } else {
                     None
@@ -381,5 +436,70 @@ mod tests {
         let best = prober.best(later + 50_000_000).unwrap();
         assert_eq!(best.sample.delay_nanos, 50_000_000, "the fresh sample, not the hour-old better one");
         assert_eq!(best.sampled_at, later + 50_000_000);
+    }
+
+    /// A kiss-o'-death reply to `request` with `code` (RFC 5905 §7.4 layout).
+    fn kiss(request: &[u8; 48], code: &[u8; 4]) -> [u8; 48] {
+        let mut packet = Packet::parse(request).unwrap();
+        packet.mode = Mode::Server;
+        packet.leap = Leap::Unsynchronised;
+        packet.stratum = 0;
+        packet.reference_id = *code;
+        packet.origin = packet.transmit;
+        packet.receive = packet.transmit;
+        packet.to_bytes()
+    }
+
+    /// Polling rounds in which upstream `index` was asked, over `seconds` seconds ticked every 1/4 s.
+    fn polled_rounds(prober: &mut Prober, index: usize, from: i128, seconds: i128) -> Vec<i128> {
+        let mut nonce = nonces();
+        let mut rounds = Vec::new();
+        let mut now = from;
+        while now < from + seconds * SEC {
+            if prober.tick(at(now), &mut nonce).send.iter().any(|(i, _)| *i == index) {
+                rounds.push(now / SEC);
+            }
+            now += SEC / 4;
+        }
+        rounds
+    }
+
+    /// Before, a kiss was a missed poll like any other: a rate-limiting upstream kept being
+    /// polled at the same rate, and a refusing one forever.
+    #[test]
+    fn a_rate_kiss_halves_that_upstreams_poll_rate_and_deny_stops_it() {
+        let mut nonce = nonces();
+        let mut prober = Prober::new(2, 16 * SEC, SEC, 0);
+        for _ in 0..=QUICK_ROUNDS {
+            // Past the quick start.
+            let now = prober.next_deadline().max(0);
+            let due = prober.tick(at(now), &mut nonce);
+            for (index, request) in &due.send {
+                prober.on_reply(*index, &answer(request, now, 2), at(now)).unwrap().unwrap();
+            }
+        }
+        let start = prober.next_deadline();
+        let due = prober.tick(at(start), &mut nonce);
+        let result = prober.on_reply(0, &kiss(&due.send[0].1, b"RATE"), at(start)).unwrap();
+        assert_eq!(result, Err(Rejected::KissOfDeath("RATE".into())));
+        prober.on_reply(1, &answer(&due.send[1].1, start, 2), at(start)).unwrap().unwrap();
+        assert_eq!(prober.status(0).unwrap().poll_interval_nanos, 32 * SEC);
+        let rounds = polled_rounds(&mut prober, 0, start + SEC, 64);
+        assert_eq!(rounds.len(), 2, "every other 16 s round: {rounds:?}");
+        assert_eq!(rounds[1] - rounds[0], 32);
+
+        // DENY: upstream 1 is never polled again, and is unreachable at once.
+        let (now, due) = loop {
+            let now = prober.next_deadline();
+            let due = prober.tick(at(now), &mut nonce);
+            if !due.send.is_empty() {
+                break (now, due);
+            }
+        };
+        let to_1 = due.send.iter().find(|(i, _)| *i == 1).unwrap().1;
+        prober.on_reply(1, &kiss(&to_1, b"DENY"), at(now)).unwrap().unwrap_err();
+        assert_eq!(prober.status(1).unwrap().stopped.as_deref(), Some("DENY"));
+        assert_eq!(prober.reachability()[1], Some(false));
+        assert!(polled_rounds(&mut prober, 1, now + SEC, 200).is_empty());
     }
 }

@@ -18,8 +18,9 @@
 //! at once, and a task that ticks the timers and reports. Every decision is given "now" on
 //! both clocks ([`moment`]): the system clock only for packet timestamps, a monotonic clock
 //! for every timer (see `nocwatch_ntp::time`). Metric events: `ntp.requests`
-//! (count), per upstream `ntp.upstream.reachable`, `ntp.upstream.reach` and
-//! `ntp.upstream.last_success_age`, and in server mode `ntp.offset`, `ntp.delay` (seconds),
+//! (count), per upstream `ntp.upstream.reachable`, `ntp.upstream.reach`,
+//! `ntp.upstream.last_success_age`, `ntp.upstream.poll_interval` and `ntp.upstream.stopped`
+//! (a Kiss-o'-Death's effects), and in server mode `ntp.offset`, `ntp.delay` (seconds),
 //! `ntp.stratum` and `ntp.synchronized` (gauges).
 
 use std::io;
@@ -230,6 +231,10 @@ struct Counters {
     upstream_timeout: Counter,
     upstream_rejected: Counter,
     upstream_unmatched: Counter,
+    upstream_kiss: Counter,
+    upstream_unknown_sender: Counter,
+    client_send_failed: Counter,
+    receive: Counter,
 }
 
 impl Counters {
@@ -243,6 +248,10 @@ impl Counters {
             upstream_timeout: metrics.error_counter("upstream_timeout"),
             upstream_rejected: metrics.error_counter("upstream_rejected"),
             upstream_unmatched: metrics.error_counter("upstream_unmatched"),
+            upstream_kiss: metrics.error_counter("upstream_kiss"),
+            upstream_unknown_sender: metrics.error_counter("upstream_unknown_sender"),
+            client_send_failed: metrics.error_counter("client_send_failed"),
+            receive: metrics.error_counter("receive"),
         }
     }
 }
@@ -337,6 +346,8 @@ fn upstream_metrics(
         if let Some(at) = status.last_success {
             events.push(gauge("ntp.upstream.last_success_age", (now - at).max(0) as f64 / 1e9));
         }
+        events.push(gauge("ntp.upstream.poll_interval", status.poll_interval_nanos as f64 / 1e9));
+        events.push(gauge("ntp.upstream.stopped", f64::from(u8::from(status.stopped.is_some()))));
     }
     events
 }
@@ -363,8 +374,30 @@ fn probe_reply(
     upstreams: &UpstreamSockets,
     id: &str,
 ) -> Option<nocwatch_ntp::Sample> {
-    match lock(prober).on_reply(index, reply, now) {
+    let result = lock(prober).on_reply(index, reply, now);
+    match result {
         Some(Ok(sample)) => Some(sample),
+        // Obeyed by the prober (RFC 5905 §7.4): RATE stretches this upstream's polls, DENY
+        // and RSTR stop them.
+        Some(Err(nocwatch_ntp::Rejected::KissOfDeath(code))) => {
+            counters.upstream_kiss.inc();
+            let upstream = upstreams.addresses[index];
+            let status = lock(prober).status(index);
+            match status {
+                Some(status) if status.stopped.is_some() => {
+                    // Once per upstream: it is never polled again.
+                    tracing::warn!(source = %id, %upstream, %code, "upstream refused nocwatch (kiss-o'-death): no longer polled");
+                }
+                Some(status) => {
+                    if let Some(suppressed) = BAD_PACKETS.allow() {
+                        let every = Duration::from_nanos(status.poll_interval_nanos.max(0) as u64);
+                        tracing::warn!(source = %id, %upstream, %code, poll_interval = ?every, suppressed, "upstream sent a kiss-o'-death");
+                    }
+                }
+                None => {}
+            }
+            None
+        }
         Some(Err(why)) => {
             counters.upstream_rejected.inc();
             if let Some(suppressed) = BAD_PACKETS.allow() {
@@ -411,31 +444,37 @@ async fn run_relay(
             (relay.clone(), requests.clone(), upstreams.clone(), counters.clone());
         let (metrics, id) = (ctx.metrics.clone(), ctx.id.clone());
         let mut limiter = ClientLimiter::new(&config.rate_limit, &counters, &ctx.id);
-        spawn_receiver(clients.clone(), stop_requests.clone(), ctx.id.clone(), move |request, client| {
-            metrics.received(1);
-            let now = moment().mono;
-            // A relay has no time of its own to kiss with: a limited request is dropped.
-            if limiter.check(client.ip(), now) != Verdict::Allow {
-                counters.rate_limited.inc();
-                return;
-            }
-            let forward = lock(&relay).from_client(request, client, fastrand::u64(..), now);
-            match forward {
-                Ok((upstream, bytes)) => {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    upstreams.send(upstream, &bytes);
+        spawn_receiver(
+            clients.clone(),
+            stop_requests.clone(),
+            ctx.id.clone(),
+            counters.receive.clone(),
+            move |request, client| {
+                metrics.received(1);
+                let now = moment().mono;
+                // A relay has no time of its own to kiss with: a limited request is dropped.
+                if limiter.check(client.ip(), now) != Verdict::Allow {
+                    counters.rate_limited.inc();
+                    return;
                 }
-                Err(why) => {
-                    match why {
-                        nocwatch_ntp::relay::Refused::NotARequest => counters.bad_request.inc(),
-                        nocwatch_ntp::relay::Refused::Overloaded => counters.overloaded.inc(),
-                    };
-                    if let Some(suppressed) = BAD_PACKETS.allow() {
-                        tracing::warn!(source = %id, %client, ?why, suppressed, "NTP request not relayed");
+                let forward = lock(&relay).from_client(request, client, fastrand::u64(..), now);
+                match forward {
+                    Ok((upstream, bytes)) => {
+                        requests.fetch_add(1, Ordering::Relaxed);
+                        upstreams.send(upstream, &bytes);
+                    }
+                    Err(why) => {
+                        match why {
+                            nocwatch_ntp::relay::Refused::NotARequest => counters.bad_request.inc(),
+                            nocwatch_ntp::relay::Refused::Overloaded => counters.overloaded.inc(),
+                        };
+                        if let Some(suppressed) = BAD_PACKETS.allow() {
+                            tracing::warn!(source = %id, %client, ?why, suppressed, "NTP request not relayed");
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
     };
     let returners: Vec<_> = upstreams
         .sockets()
@@ -443,18 +482,29 @@ async fn run_relay(
             let (relay, prober, clients, upstreams, counters) =
                 (relay.clone(), prober.clone(), clients.clone(), upstreams.clone(), counters.clone());
             let id = ctx.id.clone();
-            spawn_receiver(socket.clone(), stop_replies.clone(), ctx.id.clone(), move |reply, from| {
-                let Some(index) = upstreams.index_of(from) else { return };
-                let back = lock(&relay).from_upstream(reply, index);
-                match back {
-                    Some((client, reply)) => {
-                        let _ = clients.send_to(&reply, client);
+            spawn_receiver(
+                socket.clone(),
+                stop_replies.clone(),
+                ctx.id.clone(),
+                counters.receive.clone(),
+                move |reply, from| {
+                    let Some(index) = upstreams.index_of(from) else {
+                        counters.upstream_unknown_sender.inc();
+                        return;
+                    };
+                    let back = lock(&relay).from_upstream(reply, index);
+                    match back {
+                        Some((client, reply)) => {
+                            if clients.send_to(&reply, client).is_err() {
+                                counters.client_send_failed.inc();
+                            }
+                        }
+                        None => {
+                            probe_reply(&prober, index, reply, moment(), &counters, &upstreams, &id);
+                        }
                     }
-                    None => {
-                        probe_reply(&prober, index, reply, moment(), &counters, &upstreams, &id);
-                    }
-                }
-            })
+                },
+            )
         })
         .collect();
     let mut tick = tokio::time::interval(TICK);
@@ -525,6 +575,7 @@ fn spawn_receiver(
     socket: Arc<std::net::UdpSocket>,
     stop: CancellationToken,
     id: String,
+    errors: Counter,
     mut handle: impl FnMut(&[u8], SocketAddr) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::task::spawn_blocking(move || {
@@ -539,6 +590,7 @@ fn spawn_receiver(
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
                     ) => {}
                 Err(e) => {
+                    errors.inc();
                     if let Some(suppressed) = BAD_PACKETS.allow() {
                         tracing::warn!(source = %id, error = %e, suppressed, "NTP receive error");
                     }
@@ -592,59 +644,78 @@ async fn run_server(
         let (clock, requests, metrics, id, counters) =
             (clock.clone(), requests.clone(), ctx.metrics.clone(), ctx.id.clone(), counters.clone());
         let mut limiter = ClientLimiter::new(&config.rate_limit, &counters, &ctx.id);
-        spawn_receiver(clients.clone(), stop.clone(), ctx.id.clone(), move |request, client| {
-            let received_at = moment();
-            metrics.received(1);
-            let answer = match limiter.check(client.ip(), received_at.mono) {
-                Verdict::Allow => lock(&clock).respond(request, received_at, moment()),
-                Verdict::Limited { kiss: false } => {
-                    counters.rate_limited.inc();
-                    return;
-                }
-                Verdict::Limited { kiss: true } => match lock(&clock).kiss(request, *b"RATE") {
-                    Some(kiss) => {
-                        counters.rate_limited_kod.inc();
-                        let _ = clients.send_to(&kiss, client);
+        spawn_receiver(
+            clients.clone(),
+            stop.clone(),
+            ctx.id.clone(),
+            counters.receive.clone(),
+            move |request, client| {
+                let received_at = moment();
+                metrics.received(1);
+                let answer = match limiter.check(client.ip(), received_at.mono) {
+                    Verdict::Allow => lock(&clock).respond(request, received_at, moment()),
+                    Verdict::Limited { kiss: false } => {
+                        counters.rate_limited.inc();
                         return;
                     }
-                    None => None,
-                },
-            };
-            match answer {
-                Some(answer) => {
-                    let _ = clients.send_to(&answer, client);
-                    requests.fetch_add(1, Ordering::Relaxed);
-                }
-                None => {
-                    counters.bad_request.inc();
-                    if let Some(suppressed) = BAD_PACKETS.allow() {
-                        tracing::warn!(source = %id, %client, suppressed, "not an NTP client request; ignored");
+                    Verdict::Limited { kiss: true } => match lock(&clock).kiss(request, *b"RATE") {
+                        Some(kiss) => {
+                            counters.rate_limited_kod.inc();
+                            if clients.send_to(&kiss, client).is_err() {
+                                counters.client_send_failed.inc();
+                            }
+                            return;
+                        }
+                        None => None,
+                    },
+                };
+                match answer {
+                    Some(answer) => {
+                        if clients.send_to(&answer, client).is_err() {
+                            counters.client_send_failed.inc();
+                        }
+                        requests.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {
+                        counters.bad_request.inc();
+                        if let Some(suppressed) = BAD_PACKETS.allow() {
+                            tracing::warn!(source = %id, %client, suppressed, "not an NTP client request; ignored");
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
     };
     let pollers: Vec<_> = upstreams
         .sockets()
         .map(|socket| {
             let (prober, clock, upstreams, counters, id) =
                 (prober.clone(), clock.clone(), upstreams.clone(), counters.clone(), ctx.id.clone());
-            spawn_receiver(socket.clone(), stop.clone(), ctx.id.clone(), move |reply, from| {
-                let Some(index) = upstreams.index_of(from) else { return };
-                let now = moment();
-                if probe_reply(&prober, index, reply, now, &counters, &upstreams, &id).is_none() {
-                    return;
-                }
-                let best = lock(&prober).best(now.mono);
-                if let Some(best) = best {
-                    lock(&clock).update(Synchronised {
-                        sample: best.sample,
-                        at: best.sampled_at,
-                        last_sample_at: best.newest_at,
-                        reference_id: reference_id(upstreams.addresses[best.upstream]),
-                    });
-                }
-            })
+            spawn_receiver(
+                socket.clone(),
+                stop.clone(),
+                ctx.id.clone(),
+                counters.receive.clone(),
+                move |reply, from| {
+                    let Some(index) = upstreams.index_of(from) else {
+                        counters.upstream_unknown_sender.inc();
+                        return;
+                    };
+                    let now = moment();
+                    if probe_reply(&prober, index, reply, now, &counters, &upstreams, &id).is_none() {
+                        return;
+                    }
+                    let best = lock(&prober).best(now.mono);
+                    if let Some(best) = best {
+                        lock(&clock).update(Synchronised {
+                            sample: best.sample,
+                            at: best.sampled_at,
+                            last_sample_at: best.newest_at,
+                            reference_id: reference_id(upstreams.addresses[best.upstream]),
+                        });
+                    }
+                },
+            )
         })
         .collect();
     let mut tick = tokio::time::interval(TICK);

@@ -223,6 +223,7 @@ async fn run(
     let counters = Counters {
         late: ctx.metrics.error_counter("late_or_duplicate_reply"),
         receive: ctx.metrics.error_counter("receive"),
+        wrong_source: ctx.metrics.error_counter("wrong_source"),
     };
     let send_errors = ctx.metrics.error_counter("send");
     let no_sequence = ctx.metrics.error_counter("no_sequence");
@@ -260,12 +261,12 @@ async fn run(
             received = recv(v4.as_ref(), &mut buf4) => {
                 let at = monotonic_nanos(epoch);
                 let raw = v4.as_ref().is_some_and(|s| s.raw);
-                handle_reply(&mut pinger, received.map(|len| &buf4[..len]), raw, at, &mut checks, &counters);
+                handle_reply(&mut pinger, received.map(|(len, from)| (&buf4[..len], from)), raw, at, &mut checks, &counters);
             }
             received = recv(v6.as_ref(), &mut buf6) => {
                 let at = monotonic_nanos(epoch);
                 let raw = v6.as_ref().is_some_and(|s| s.raw);
-                handle_reply(&mut pinger, received.map(|len| &buf6[..len]), raw, at, &mut checks, &counters);
+                handle_reply(&mut pinger, received.map(|(len, from)| (&buf6[..len], from)), raw, at, &mut checks, &counters);
             }
             _ = round.tick(), if probes_left == 0 && report_at.is_none() => {
                 probes_left = config.count;
@@ -279,7 +280,7 @@ async fn run(
                     let Some(socket) = socket else { continue };
                     // Each request's own send time, so a long round does not add to the RTTs.
                     let now = monotonic_nanos(epoch);
-                    let Some(packet) = pinger.request(index, target.ip.is_ipv6(), config.payload_size, now) else {
+                    let Some(packet) = pinger.request(index, target.ip, config.payload_size, now) else {
                         // All sequence numbers in flight (validate() keeps targets × count below that).
                         no_sequence.inc();
                         continue;
@@ -320,12 +321,13 @@ async fn run(
 struct Counters {
     late: Counter,
     receive: Counter,
+    wrong_source: Counter,
 }
 
-/// The next datagram's length, or the receive error (counted by the caller).
-async fn recv(socket: Option<&IcmpSocket>, buf: &mut [u8]) -> std::io::Result<usize> {
+/// The next datagram's length and sender, or the receive error (counted by the caller).
+async fn recv(socket: Option<&IcmpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
     match socket {
-        Some(socket) => socket.socket.recv_from(buf).await.map(|(len, _)| len),
+        Some(socket) => socket.socket.recv_from(buf).await,
         None => std::future::pending().await,
     }
 }
@@ -342,7 +344,9 @@ fn read_ready(
     let Some(socket) = socket else { return };
     loop {
         match socket.socket.try_recv_from(buf) {
-            Ok((len, _)) => handle_reply(pinger, Ok(&buf[..len]), socket.raw, monotonic_nanos(epoch), checks, counters),
+            Ok((len, from)) => {
+                handle_reply(pinger, Ok((&buf[..len], from)), socket.raw, monotonic_nanos(epoch), checks, counters)
+            }
             Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
             Err(error) => {
                 handle_reply(pinger, Err(error), socket.raw, monotonic_nanos(epoch), checks, counters);
@@ -354,14 +358,14 @@ fn read_ready(
 
 fn handle_reply(
     pinger: &mut Pinger<usize>,
-    received: std::io::Result<&[u8]>,
+    received: std::io::Result<(&[u8], SocketAddr)>,
     raw: bool,
     now: i128,
     checks: &mut [Check],
     counters: &Counters,
 ) {
-    let bytes = match received {
-        Ok(bytes) => bytes,
+    let (bytes, from) = match received {
+        Ok(received) => received,
         Err(error) => {
             counters.receive.inc();
             if let Some(suppressed) = RECEIVE_ERROR_LOG.allow() {
@@ -370,7 +374,7 @@ fn handle_reply(
             return;
         }
     };
-    match pinger.reply(bytes, raw, now) {
+    match pinger.reply(bytes, from.ip(), raw, now) {
         Reply::Answer { target, rtt_nanos } => {
             if let Some(check) = checks.get_mut(target) {
                 check.rtts_ms.push(rtt_nanos as f64 / 1e6);
@@ -378,6 +382,9 @@ fn handle_reply(
         }
         Reply::LateOrDuplicate => {
             counters.late.inc();
+        }
+        Reply::WrongSource => {
+            counters.wrong_source.inc();
         }
         Reply::Foreign => {}
     }
@@ -414,4 +421,33 @@ fn report(targets: &[Target], checks: &mut [Check]) -> Vec<Event> {
         }
     }
     events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(targets: usize, count: u32) -> PingSourceConfig {
+        PingSourceConfig {
+            targets: (0..targets).map(|i| format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)).collect(),
+            interval: default_interval(),
+            count,
+            spacing: default_spacing(),
+            timeout: default_timeout(),
+            payload_size: default_payload_size(),
+            namespace: default_namespace(),
+            use_device_id_as_hostname: false,
+            tags: Vec::new(),
+            receive_buffer: default_receive_buffer(),
+        }
+    }
+
+    /// Before, a check with more requests than sequence numbers was accepted, and the
+    /// targets beyond them silently got no request and no metrics.
+    #[test]
+    fn more_requests_in_flight_than_sequence_numbers_is_a_config_error() {
+        assert!(config(21_845, 3).validate().is_ok(), "65,535 requests");
+        let error = config(21_846, 3).validate().unwrap_err();
+        assert!(error.contains("at most 65535 echo requests"), "{error}");
+    }
 }
