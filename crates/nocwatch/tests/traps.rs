@@ -545,3 +545,25 @@ fn engine_boots_grow_at_every_restart_as_snmpinform_sees_them() {
     let kept = std::fs::read_to_string(data.path().join("snmp_engine").join(ENGINE)).unwrap();
     assert_eq!(kept.trim(), "2100000002");
 }
+
+/// A burst larger than the socket's receive buffer: what the kernel drops before nocwatch
+/// reads it is counted (`receive_buffer_full`, the socket's drops in /proc), so every trap
+/// sent is either an event or a counted drop.
+#[test]
+fn traps_the_kernel_drops_are_counted() {
+    let Traps { agent, target, dirs: _, _links } = start("    receive_buffer: 4KiB\n    receivers: 1");
+    // net-snmp's v2c linkDown (community `public`), as captured.
+    let trap = std::fs::read(testdata("traps/v2c-linkDown.bin")).unwrap();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sent = 5000;
+    for _ in 0..sent {
+        sender.send_to(&trap, &target).unwrap();
+    }
+    let drops = || {
+        agent.metric("nocwatch_component_errors_total", &["component_id=\"traps\"", "reason=\"receive_buffer_full\""])
+    };
+    eventually(std::time::Duration::from_secs(30), "every trap an event or a counted drop", || {
+        agent.events().len() as f64 + drops().unwrap_or(0.0) == f64::from(sent)
+    });
+    assert!(drops().is_some_and(|d| d > 0.0), "a 4 KiB buffer cannot take {sent} traps at once");
+}

@@ -264,8 +264,12 @@ impl SnmpTrapsConfig {
         let counters = Arc::new(Counters::new(&ctx.metrics));
         let started = Instant::now();
         let mut blocking = Vec::with_capacity(sockets.len());
+        let mut kernel_drops = KernelDrops::default();
         for socket in sockets {
-            blocking.push(into_blocking(socket)?);
+            let socket = into_blocking(socket)?;
+            // The same socket (a duplicated descriptor) for reading its drop count.
+            kernel_drops.watch(socket.try_clone()?);
+            blocking.push(socket);
         }
         Ok(Box::pin(async move {
             let (tx, mut rx) = mpsc::channel::<Vec<Event>>(QUEUE_BATCHES);
@@ -292,6 +296,7 @@ impl SnmpTrapsConfig {
             }
             drop(tx);
             let _ = ctx.healthy.send(true);
+            let mut drops_check = tokio::time::interval(KERNEL_DROPS_CHECK);
             loop {
                 tokio::select! {
                     biased;
@@ -299,6 +304,9 @@ impl SnmpTrapsConfig {
                     batch = rx.recv() => match batch {
                         Some(batch) => ctx.output.send(batch).await,
                         None => break,
+                    },
+                    _ = drops_check.tick() => {
+                        counters.kernel_drops.inc_by(kernel_drops.new_drops());
                     }
                 }
             }
@@ -311,8 +319,39 @@ impl SnmpTrapsConfig {
             for thread in threads {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
             }
+            counters.kernel_drops.inc_by(kernel_drops.new_drops());
             Ok(())
         }))
+    }
+}
+
+/// How often the kernel's drop counts of the sockets are read.
+const KERNEL_DROPS_CHECK: Duration = Duration::from_secs(1);
+
+/// Traps the kernel dropped because a socket's receive buffer was full, before any thread
+/// could read them: the sockets' `drops` in /proc ([`crate::net::receive_drops`]; what
+/// `SO_RXQ_OVFL` would tell per datagram, without unsafe control-message parsing).
+#[derive(Default)]
+struct KernelDrops {
+    sockets: Vec<(std::net::UdpSocket, u64)>,
+}
+
+impl KernelDrops {
+    fn watch(&mut self, socket: std::net::UdpSocket) {
+        let seen = crate::net::receive_drops(&socket).unwrap_or(0);
+        self.sockets.push((socket, seen));
+    }
+
+    /// Drops since the last call, over all sockets (a /proc read: small, in memory).
+    fn new_drops(&mut self) -> u64 {
+        let mut new = 0;
+        for (socket, seen) in &mut self.sockets {
+            if let Some(drops) = crate::net::receive_drops(socket) {
+                new += drops.saturating_sub(*seen);
+                *seen = drops;
+            }
+        }
+        new
     }
 }
 
@@ -334,6 +373,8 @@ struct Counters {
     reports_suppressed: Counter,
     /// Events of a batch the pipeline no longer took (the source stopped under it).
     dropped_at_shutdown: Counter,
+    /// Datagrams the kernel dropped, its receive buffer full.
+    kernel_drops: Counter,
 }
 
 impl Counters {
@@ -344,6 +385,7 @@ impl Counters {
             receive_errors: metrics.error_counter("receive"),
             reports_suppressed: metrics.error_counter("report_rate_limited"),
             dropped_at_shutdown: metrics.drop_counter(DropReason::Shutdown),
+            kernel_drops: metrics.error_counter("receive_buffer_full"),
         }
     }
 
