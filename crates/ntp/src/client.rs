@@ -7,6 +7,11 @@ use std::fmt;
 use crate::packet::{Leap, Mode, NtpTimestamp, Packet, short_to_seconds};
 use crate::time::Moment;
 
+/// The largest root distance (half the root delay, plus the root dispersion, plus half our
+/// delay to the server) of a server we follow: ntpd's `MAXDIST`, 1.5 s. A server further
+/// from its reference is not trusted to give time, however synchronised it says it is.
+pub const MAX_ROOT_DISTANCE_SECONDS: f64 = 1.5;
+
 /// One outstanding request: what to send and what to match the reply against.
 #[derive(Debug, Clone, Copy)]
 pub struct Request {
@@ -66,6 +71,9 @@ impl Request {
         if packet.transmit == NtpTimestamp::ZERO {
             return Err(Rejected::Malformed("zero transmit timestamp".to_owned()));
         }
+        if packet.receive == NtpTimestamp::ZERO {
+            return Err(Rejected::Malformed("zero receive timestamp".to_owned()));
+        }
         let round_trip = now.mono - self.sent_at.mono;
         let t1 = self.sent_at.unix;
         let t2 = packet.receive.to_unix_nanos();
@@ -80,14 +88,19 @@ impl Request {
         if delay < 0 {
             return Err(Rejected::NegativeDelay);
         }
+        let root_delay = short_to_seconds(packet.root_delay);
+        let root_dispersion = short_to_seconds(packet.root_dispersion);
+        if (root_delay + delay as f64 / 1e9) / 2.0 + root_dispersion > MAX_ROOT_DISTANCE_SECONDS {
+            return Err(Rejected::TooFarFromItsReference);
+        }
         Ok(Sample {
             offset_nanos: offset,
             delay_nanos: delay,
             wall_minus_mono: self.sent_at.wall_minus_mono(),
             stratum: packet.stratum,
             leap: packet.leap,
-            root_delay: short_to_seconds(packet.root_delay),
-            root_dispersion: short_to_seconds(packet.root_dispersion),
+            root_delay,
+            root_dispersion,
             reference_id: packet.reference_id,
         })
     }
@@ -139,6 +152,8 @@ pub enum Rejected {
     Unsynchronised,
     /// Its timestamps give a negative round-trip delay.
     NegativeDelay,
+    /// Its root distance is above [`MAX_ROOT_DISTANCE_SECONDS`].
+    TooFarFromItsReference,
 }
 
 impl fmt::Display for Rejected {
@@ -150,6 +165,7 @@ impl fmt::Display for Rejected {
             Rejected::KissOfDeath(code) => write!(f, "kiss-o'-death {code}"),
             Rejected::Unsynchronised => f.write_str("server is not synchronised"),
             Rejected::NegativeDelay => f.write_str("its timestamps give a negative round-trip delay"),
+            Rejected::TooFarFromItsReference => write!(f, "root distance above {MAX_ROOT_DISTANCE_SECONDS} s"),
         }
     }
 }
@@ -230,7 +246,7 @@ mod tests {
         let ok = |p: &mut Packet| p.leap = Leap::NoWarning;
         assert!(request.process(&reply(&request, t1, t1, ok), now).is_ok());
         type Case = (Rejected, fn(&mut Packet));
-        let cases: [Case; 5] = [
+        let cases: [Case; 7] = [
             (Rejected::NotOurs, |p| p.origin = NtpTimestamp(43)),
             (Rejected::NotAServerReply, |p| p.mode = Mode::Client),
             (Rejected::KissOfDeath("RATE".into()), |p| {
@@ -239,6 +255,9 @@ mod tests {
             }),
             (Rejected::Unsynchronised, |p| p.leap = Leap::Unsynchronised),
             (Rejected::Malformed("zero transmit timestamp".into()), |p| p.transmit = NtpTimestamp::ZERO),
+            (Rejected::Malformed("zero receive timestamp".into()), |p| p.receive = NtpTimestamp::ZERO),
+            // Root dispersion 1.6 s (short format: 16.16 fixed point): past ntpd's MAXDIST.
+            (Rejected::TooFarFromItsReference, |p| p.root_dispersion = (16 << 16) / 10),
         ];
         for (expected, tweak) in cases {
             assert_eq!(request.process(&reply(&request, t1, t1, tweak), now), Err(expected.clone()), "{expected}");

@@ -25,5 +25,5 @@ pub use packet::{Leap, Mode, NtpTimestamp, Packet, ParseError};
 pub use probe::{Best, Prober, UpstreamStatus};
 pub use ratelimit::{RateLimiter, Verdict, client_key};
 pub use relay::Relay;
-pub use server::{ServerClock, Synchronised};
+pub use server::{ServerClock, Synchronised, reference_id};
 pub use time::Moment;

@@ -11,6 +11,10 @@
 //! a step of the host's system clock changes neither the time served nor how synchronised
 //! nocwatch says it is.
 
+use std::net::IpAddr;
+
+use md5::Digest as _;
+
 use crate::client::Sample;
 use crate::packet::{Leap, Mode, NtpTimestamp, Packet, short_from_duration};
 use crate::time::Moment;
@@ -22,6 +26,20 @@ const MAX_STRATUM: u8 = 15;
 const UNSYNCHRONISED_STRATUM: u8 = 16;
 /// log2 seconds of our clock's precision (~1 µs).
 const PRECISION: i8 = -20;
+
+/// The reference id a server announces for the upstream it follows (RFC 5905 §7.3): an
+/// IPv4 upstream's address; for IPv6, the first four bytes of the MD5 digest of the
+/// address, so upstreams sharing a /32 prefix still get different ids and clients' loop
+/// detection works. An IPv4-mapped IPv6 address counts as its IPv4 address.
+pub fn reference_id(upstream: IpAddr) -> [u8; 4] {
+    match upstream.to_canonical() {
+        IpAddr::V4(ip) => ip.octets(),
+        IpAddr::V6(ip) => {
+            let digest = md5::Md5::digest(ip.octets());
+            [digest[0], digest[1], digest[2], digest[3]]
+        }
+    }
+}
 
 /// The sample followed, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -279,5 +297,18 @@ mod tests {
         assert!(!clock.is_synchronised(later.mono));
         let answer = Packet::parse(&clock.respond(&client_request(1), later, later).unwrap()).unwrap();
         assert_eq!((answer.leap, answer.stratum), (Leap::Unsynchronised, 16));
+    }
+
+    /// Before, an IPv6 upstream's id was its first four address bytes: every upstream of
+    /// one provider (`2001:db8::/32`) got the same. Expected values: Python's
+    /// `hashlib.md5(ipaddress.IPv6Address(a).packed).hexdigest()[:8]`.
+    #[test]
+    fn reference_ids_are_the_ipv4_address_or_the_md5_of_the_ipv6_one() {
+        let id = |a: &str| reference_id(a.parse().unwrap());
+        assert_eq!(id("169.254.169.123"), [169, 254, 169, 123]);
+        assert_eq!(id("::ffff:169.254.169.123"), [169, 254, 169, 123]);
+        assert_eq!(id("::1"), [0xcf, 0x40, 0x4d, 0xc8]);
+        assert_eq!(id("2001:db8::1"), [0x39, 0xab, 0x9b, 0x37]);
+        assert_eq!(id("2001:db8::2"), [0x2d, 0x47, 0xfd, 0x05]);
     }
 }

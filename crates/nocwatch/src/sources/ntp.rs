@@ -605,18 +605,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The reference id announced for an upstream: its IPv4 address (RFC 5905), or the first
-/// four bytes of an IPv6 one.
-fn reference_id(address: SocketAddr) -> [u8; 4] {
-    match address.ip() {
-        IpAddr::V4(ip) => ip.octets(),
-        IpAddr::V6(ip) => {
-            let o = ip.octets();
-            [o[0], o[1], o[2], o[3]]
-        }
-    }
-}
-
 async fn run_server(
     config: NtpSourceConfig,
     clients: std::net::UdpSocket,
@@ -711,7 +699,7 @@ async fn run_server(
                             sample: best.sample,
                             at: best.sampled_at,
                             last_sample_at: best.newest_at,
-                            reference_id: reference_id(upstreams.addresses[best.upstream]),
+                            reference_id: nocwatch_ntp::reference_id(upstreams.addresses[best.upstream].ip()),
                         });
                     }
                 },
