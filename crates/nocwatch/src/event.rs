@@ -35,6 +35,12 @@ impl Tags {
         Tags(None)
     }
 
+    /// The address of the shared map (`None` when empty): equal for clones of one set
+    /// while one of them lives, so a writer can serialize the set once per batch.
+    pub fn shared_address(&self) -> Option<usize> {
+        self.0.as_ref().map(|map| Arc::as_ptr(map) as usize)
+    }
+
     /// True when both are the same shared set (not merely equal).
     pub fn shares(&self, other: &Tags) -> bool {
         match (&self.0, &other.0) {

@@ -79,6 +79,10 @@ pub(crate) struct TableMetric {
     pub symbols: Vec<MetricSymbol>,
     pub static_tags: Vec<(String, String)>,
     pub row_tags: Vec<RowTag>,
+    /// Table metrics with the same tag definitions (static and per row) share a number:
+    /// a row's tags are made once for all of them (the IF-MIB columns come in several
+    /// `metrics:` entries with the same `metric_tags`).
+    pub tag_group: usize,
 }
 
 #[derive(Debug)]
@@ -358,6 +362,7 @@ fn default_metadata(metadata: &mut BTreeMap<String, MetadataResource>) {
 pub(crate) fn compile(file: &ProfileFile) -> (Compiled, FetchPlan) {
     let mut compiled = Compiled { static_tags: sorted_tags(&file.static_tags), ..Compiled::default() };
     let mut plan = PlanBuilder::default();
+    let mut tag_groups: HashMap<String, usize> = HashMap::new();
 
     compiled.profile_tags = file.metric_tags.iter().filter_map(scalar_tag).collect();
     for tag in &compiled.profile_tags {
@@ -391,7 +396,12 @@ pub(crate) fn compile(file: &ProfileFile) -> (Compiled, FetchPlan) {
                     plan.column(None, &reader.oid);
                 }
             }
-            compiled.tables.push(TableMetric { symbols, static_tags, row_tags });
+            // Same definitions print the same (a mapping's order may differ: then the
+            // groups only stay apart, which is correct, just not shared).
+            let definition = format!("{static_tags:?}{row_tags:?}");
+            let next_group = tag_groups.len();
+            let tag_group = *tag_groups.entry(definition).or_insert(next_group);
+            compiled.tables.push(TableMetric { symbols, static_tags, row_tags, tag_group });
         }
     }
 

@@ -3,6 +3,7 @@
 //! described in `Evaluation::warnings`.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -21,7 +22,8 @@ const MAX_WARNINGS: usize = 16;
 type Tags = Vec<(String, String)>;
 
 pub(crate) fn evaluate(compiled: &Compiled, fetched: &Fetched) -> Evaluation {
-    let mut ev = Evaluator { fetched, out: Evaluation::default(), key: Vec::with_capacity(32) };
+    let mut ev =
+        Evaluator { fetched, out: Evaluation::default(), key: Vec::with_capacity(32), row_tags: HashMap::new() };
     ev.profile_tags(compiled);
     for metric in &compiled.scalars {
         ev.scalar_metric(metric);
@@ -49,6 +51,8 @@ struct Evaluator<'f> {
     out: Evaluation,
     /// Reused buffer for `column ++ index` lookups.
     key: Vec<u32>,
+    /// Row tags by tag group and row index (see `TableMetric::tag_group`).
+    row_tags: HashMap<(usize, &'f [u32]), SampleTags>,
 }
 
 impl<'f> Evaluator<'f> {
@@ -138,7 +142,7 @@ impl<'f> Evaluator<'f> {
     }
 
     fn table_metric(&mut self, table: &TableMetric) {
-        let mut row_tags: HashMap<&'f [u32], SampleTags> = HashMap::new();
+        let mut row_tags = std::mem::take(&mut self.row_tags);
         for symbol in &table.symbols {
             if symbol.constant_one {
                 for index in self.constant_rows(table) {
@@ -174,6 +178,7 @@ impl<'f> Evaluator<'f> {
                 });
             }
         }
+        self.row_tags = row_tags;
     }
 
     /// `constant_value_one` rows: the indexes of the metric's tag columns (Datadog's rule;
@@ -196,9 +201,10 @@ impl<'f> Evaluator<'f> {
         &mut self,
         table: &TableMetric,
         index: &'f [u32],
-        cache: &'c mut HashMap<&'f [u32], SampleTags>,
+        cache: &'c mut HashMap<(usize, &'f [u32]), SampleTags>,
     ) -> &'c SampleTags {
-        if !cache.contains_key(index) {
+        let key = (table.tag_group, index);
+        if let Entry::Vacant(slot) = cache.entry(key) {
             let mut tags = table.static_tags.clone();
             for tag in &table.row_tags {
                 match &tag.source {
@@ -228,10 +234,10 @@ impl<'f> Evaluator<'f> {
             }
             tags.sort();
             tags.dedup();
-            cache.insert(index, Arc::from(tags));
+            slot.insert(Arc::from(tags));
         }
         // Inserted above when absent.
-        cache.entry(index).or_default()
+        cache.entry(key).or_default()
     }
 
     fn device_metadata(&mut self, compiled: &Compiled) {

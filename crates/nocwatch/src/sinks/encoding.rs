@@ -1,10 +1,12 @@
 //! Encoders shared by sinks: JSON lines, and log events as syslog messages.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
 
 use nocwatch_syslog::{Facility, Message, SdElement, SdParam, Severity};
 
-use crate::event::{AttributeValue, Event, LogEvent, Node};
+use crate::event::{AttributeValue, Event, LogEvent, Node, Tags};
 use crate::sinks::util::json;
 use crate::sinks::util::request::{Encoded, Encoder, Request};
 
@@ -22,12 +24,34 @@ impl Encoder for JsonLines {
     fn encode(&mut self, events: &[Event]) -> Encoded {
         let mut body = std::mem::take(&mut self.spare);
         body.clear();
+        // Where in `body` each shared tag map was written: the metrics of one poll share a
+        // few maps (an interface's twenty metrics, one), written once, then copied. The
+        // clones keep the maps, and so their addresses, alive for the batch.
+        let mut written_tags: HashMap<usize, Range<usize>> = HashMap::new();
+        let mut keep_alive: Vec<Tags> = Vec::new();
         let (mut consumed, mut count, mut failed) = (0, 0, 0);
         for event in events {
             if body.len() >= MAX_WRITE {
                 break;
             }
             consumed += 1;
+            if let Event::Metric(metric) = event
+                && let Some(address) = metric.tags.shared_address()
+            {
+                json::metric_event_head(&mut body, metric);
+                match written_tags.get(&address) {
+                    Some(range) => body.extend_from_within(range.clone()),
+                    None => {
+                        let start = body.len();
+                        json::tags(&mut body, &metric.tags);
+                        written_tags.insert(address, start..body.len());
+                        keep_alive.push(metric.tags.clone());
+                    }
+                }
+                body.extend_from_slice(b"}\n");
+                count += 1;
+                continue;
+            }
             match self.encode_line(event, &mut body) {
                 Ok(()) => count += 1,
                 Err(_) => failed += 1,
@@ -48,6 +72,7 @@ impl JsonLines {
         match event {
             // The hot path: written directly, the same bytes as `Serialize` gives.
             Event::Log(log) => json::log_event(out, log),
+            Event::Metric(metric) => json::metric_event(out, metric),
             _ => {
                 let start = out.len();
                 if let Err(e) = serde_json::to_writer(&mut *out, event) {
@@ -96,4 +121,40 @@ pub fn to_syslog(log: &LogEvent) -> Message<'_> {
 
 fn facility_by_name(name: &str) -> Option<Facility> {
     (0..24).filter_map(Facility::from_code).find(|f| f.as_str() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Metric, MetricType};
+
+    #[test]
+    fn json_lines_of_metrics_sharing_tags_are_serde_json_lines() {
+        let shared: Tags =
+            [("snmp_device".to_owned(), "10.0.0.1".to_owned()), ("if".to_owned(), "Gi\"1".to_owned())].into();
+        let other: Tags = [("cpu".to_owned(), "0".to_owned())].into();
+        let metric = |name: &str, tags: &Tags| {
+            Event::Metric(Metric {
+                name: name.into(),
+                metric_type: MetricType::Gauge,
+                value: 1.5,
+                timestamp: jiff::Timestamp::UNIX_EPOCH,
+                interval_secs: None,
+                host: None,
+                tags: tags.clone(),
+            })
+        };
+        let events = [
+            metric("a", &shared),
+            metric("b", &other),
+            metric("c", &shared),
+            metric("d", &Tags::new()),
+            metric("e", &other),
+        ];
+        let encoded = JsonLines::default().encode(&events);
+        let body = String::from_utf8(encoded.request.expect("a request").body).expect("UTF-8");
+        let expected: String = events.iter().map(|e| serde_json::to_string(e).expect("serializable") + "\n").collect();
+        assert_eq!(body, expected);
+        assert_eq!((encoded.consumed, encoded.failed), (5, 0));
+    }
 }

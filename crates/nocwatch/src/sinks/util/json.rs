@@ -9,7 +9,7 @@ use std::io::Write as _;
 
 use serde_json::{Map, Value};
 
-use crate::event::{AttributeValue, Attributes, LogEvent, Members, Node, Tags};
+use crate::event::{AttributeValue, Attributes, LogEvent, Members, Metric, MetricType, Node, Tags};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
@@ -156,7 +156,7 @@ fn attribute(out: &mut Vec<u8>, node: Node<'_>) {
     }
 }
 
-fn tags(out: &mut Vec<u8>, tags: &Tags) {
+pub fn tags(out: &mut Vec<u8>, tags: &Tags) {
     out.push(b'{');
     entries(out, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), string);
     out.push(b'}');
@@ -168,6 +168,37 @@ pub fn timestamp(out: &mut Vec<u8>, timestamp: jiff::Timestamp) {
     out.push(b'"');
     let _ = write!(out, "{timestamp}");
     out.push(b'"');
+}
+
+/// `Event::Metric(metric)` as its derived `Serialize` writes it (`docs/events.md`).
+pub fn metric_event(out: &mut Vec<u8>, metric: &Metric) {
+    metric_event_head(out, metric);
+    tags(out, &metric.tags);
+    out.push(b'}');
+}
+
+/// [`metric_event`] up to its tags: the caller writes them (or copies them from an
+/// event with the same shared tags) and the closing brace.
+pub fn metric_event_head(out: &mut Vec<u8>, metric: &Metric) {
+    out.extend_from_slice(b"{\"kind\":\"metric\",\"name\":");
+    string(out, &metric.name);
+    out.extend_from_slice(match metric.metric_type {
+        MetricType::Gauge => b",\"type\":\"gauge\",\"value\":",
+        MetricType::Count => b",\"type\":\"count\",\"value\":",
+        MetricType::Rate => b",\"type\":\"rate\",\"value\":",
+    });
+    // serde_json's own float formatting (NaN and infinities as null), so the bytes match.
+    let _ = serde_json::to_writer(&mut *out, &metric.value);
+    out.extend_from_slice(b",\"timestamp\":");
+    timestamp(out, metric.timestamp);
+    if let Some(interval) = metric.interval_secs {
+        let _ = write!(out, ",\"interval_secs\":{interval}");
+    }
+    if let Some(host) = &metric.host {
+        out.extend_from_slice(b",\"host\":");
+        string(out, host);
+    }
+    out.extend_from_slice(b",\"tags\":");
 }
 
 /// `Event::Log(log)` as its derived `Serialize` writes it (`docs/events.md`).
@@ -259,6 +290,29 @@ mod tests {
         assert_eq!(ours(|out| attributes(out, &log.attributes)), serde(&map));
         assert_eq!(ours(|out| object(out, &map)), serde(&map));
         assert_eq!(serde(&log.attributes), serde(&map));
+
+        let mut metric = Metric {
+            name: "snmp.ifHCInOctets\"x".into(),
+            metric_type: MetricType::Rate,
+            value: 1250.5,
+            timestamp: "2026-11-25T08:00:00.5Z".parse().expect("timestamp"),
+            interval_secs: Some(60),
+            host: Some("device:default:10.0.0.1".into()),
+            tags: [("interface".to_owned(), "Gi1/0/1 \"up\"\n".to_owned()), ("bare".to_owned(), String::new())].into(),
+        };
+        for (metric_type, value) in [
+            (MetricType::Gauge, f64::NAN),
+            (MetricType::Count, 3.0),
+            (MetricType::Rate, 1e-7),
+            (MetricType::Gauge, -0.0),
+        ] {
+            metric.metric_type = metric_type;
+            metric.value = value;
+            assert_eq!(ours(|out| metric_event(out, &metric)), serde(&Event::Metric(metric.clone())));
+            metric.interval_secs = None;
+            metric.host = None;
+            metric.tags = Tags::new();
+        }
 
         log.host = None;
         log.service = None;
