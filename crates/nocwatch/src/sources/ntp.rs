@@ -182,6 +182,8 @@ struct UpstreamSockets {
     v4: Option<Arc<std::net::UdpSocket>>,
     v6: Option<Arc<std::net::UdpSocket>>,
     send_failed: Option<Counter>,
+    /// Datagrams from addresses that are not upstreams.
+    unknown_sender: Option<Counter>,
 }
 
 impl UpstreamSockets {
@@ -193,7 +195,7 @@ impl UpstreamSockets {
             let unspecified: IpAddr = if v4 { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
             bind_blocking(SocketAddr::new(unspecified, 0)).map(|s| Some(Arc::new(s)))
         };
-        Ok(UpstreamSockets { v4: any(true)?, v6: any(false)?, addresses, send_failed: None })
+        Ok(UpstreamSockets { v4: any(true)?, v6: any(false)?, addresses, send_failed: None, unknown_sender: None })
     }
 
     fn send(&self, index: usize, bytes: &[u8]) {
@@ -210,9 +212,14 @@ impl UpstreamSockets {
         }
     }
 
-    /// Which upstream a datagram came from (address and port; an IPv6 scope is ignored).
+    /// Which upstream a datagram came from (address and port; an IPv6 scope is ignored);
+    /// `None`, counted, for any other sender.
     fn index_of(&self, from: SocketAddr) -> Option<usize> {
-        self.addresses.iter().position(|a| a.ip() == from.ip() && a.port() == from.port())
+        let index = self.addresses.iter().position(|a| a.ip() == from.ip() && a.port() == from.port());
+        if let (None, Some(counter)) = (index, &self.unknown_sender) {
+            counter.inc();
+        }
+        index
     }
 
     fn sockets(&self) -> impl Iterator<Item = &Arc<std::net::UdpSocket>> {
@@ -431,6 +438,7 @@ async fn run_relay(
     let requests = Arc::new(AtomicU64::new(0));
     let counters = Counters::new(&ctx.metrics);
     upstreams.send_failed = Some(ctx.metrics.error_counter("upstream_send_failed"));
+    upstreams.unknown_sender = Some(counters.upstream_unknown_sender.clone());
     let (clients, upstreams) = (Arc::new(clients), Arc::new(upstreams));
     // Requests and replies are each relayed by a thread of their own (see `spawn_receiver`);
     // this task expires unanswered requests, probes the upstreams and reports. At shutdown,
@@ -488,10 +496,7 @@ async fn run_relay(
                 ctx.id.clone(),
                 counters.receive.clone(),
                 move |reply, from| {
-                    let Some(index) = upstreams.index_of(from) else {
-                        counters.upstream_unknown_sender.inc();
-                        return;
-                    };
+                    let Some(index) = upstreams.index_of(from) else { return };
                     let back = lock(&relay).from_upstream(reply, index);
                     match back {
                         Some((client, reply)) => {
@@ -621,6 +626,7 @@ async fn run_server(
     let requests = Arc::new(AtomicU64::new(0));
     let counters = Counters::new(&ctx.metrics);
     upstreams.send_failed = Some(ctx.metrics.error_counter("upstream_send_failed"));
+    upstreams.unknown_sender = Some(counters.upstream_unknown_sender.clone());
     let upstreams = Arc::new(upstreams);
     // Clients are answered by a thread of their own, and upstream replies taken by one per
     // socket (see `spawn_receiver`); this task sends the polls, checks health and reports.
@@ -685,10 +691,7 @@ async fn run_server(
                 ctx.id.clone(),
                 counters.receive.clone(),
                 move |reply, from| {
-                    let Some(index) = upstreams.index_of(from) else {
-                        counters.upstream_unknown_sender.inc();
-                        return;
-                    };
+                    let Some(index) = upstreams.index_of(from) else { return };
                     let now = moment();
                     if probe_reply(&prober, index, reply, now, &counters, &upstreams, &id).is_none() {
                         return;
