@@ -2,7 +2,8 @@
 //! intake (answering at once, and after 20 ms like a remote intake; with
 //! `request.concurrency` 10, the default, and 1, one request at a time) and (2) a TCP
 //! line sink, and by rsyslog (imtcp → omfwd) to the same TCP line
-//! sink. Reports lines/s until the last line is delivered and CPU-seconds per million
+//! sink. "Delivery alone" rows time the sink draining a buffer that already holds every
+//! line (the destination comes up once the input is taken in). Reports lines/s until the last line is delivered and CPU-seconds per million
 //! lines of the relaying process (utime + stime from /proc), medians over runs, and the
 //! nocwatch / rsyslog ratio.
 //!
@@ -16,6 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const REMOTE_DELAY: Duration = Duration::from_millis(20);
+
+/// The sink's buffer: room for every line (a full buffer blocks the source, loses nothing),
+/// and retries soon after a destination that was down comes up.
+const QUEUE: &str = "buffer: {max_events: 1100000, when_full: block}, retry: {initial_backoff: 10ms, max_backoff: 50ms}";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -127,7 +132,19 @@ struct Run {
 }
 
 /// Starts `peer`, sends `payload` over TCP to `input`, waits until `count` reaches `n`.
-fn run(mut peer: Child, input: u16, payload: &[u8], n: u64, count: &AtomicU64) -> Option<Run> {
+///
+/// With `late_destination`, delivery alone is measured: the destination is not listening
+/// while the peer takes in the whole payload (its sink retries, the buffer fills); once the
+/// peer's CPU use settles, `late_destination` starts it, and the time and CPU are counted
+/// from then to the last line: the sink draining its buffer, with nothing else to do.
+fn run(
+    mut peer: Child,
+    input: u16,
+    payload: &[u8],
+    n: u64,
+    count: &AtomicU64,
+    late_destination: Option<Box<dyn FnOnce()>>,
+) -> Option<Run> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut stream = loop {
         if let Ok(stream) = TcpStream::connect(("127.0.0.1", input)) {
@@ -145,6 +162,25 @@ fn run(mut peer: Child, input: u16, payload: &[u8], n: u64, count: &AtomicU64) -
     let started = Instant::now();
     stream.write_all(payload).unwrap();
     drop(stream);
+    let (started, cpu_before) = match late_destination {
+        None => (started, cpu_before),
+        Some(start_destination) => {
+            // Taken in: the CPU use of the last half second is the sink's retrying alone.
+            // Twice in a row, so a peer starved of CPU by other load is not taken as done.
+            let (mut last, mut settled) = (cpu_seconds(peer.id()), 0);
+            while settled < 2 {
+                std::thread::sleep(Duration::from_millis(500));
+                let now = cpu_seconds(peer.id());
+                settled = if now - last < 0.05 { settled + 1 } else { 0 };
+                last = now;
+            }
+            count.store(0, Ordering::SeqCst);
+            let cpu_before = cpu_seconds(peer.id());
+            let started = Instant::now();
+            start_destination();
+            (started, cpu_before)
+        }
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
     while count.load(Ordering::Relaxed) < n && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
@@ -188,13 +224,19 @@ fn main() {
         ("nocwatch → HTTP intake +20 ms", &http_count),
         // One request at a time: what the HTTP sink did before requests in flight.
         ("nocwatch → HTTP intake +20 ms, request.concurrency 1", &http_count),
+        // Delivery alone: the buffer holds every line before the destination comes up.
+        ("nocwatch → HTTP intake +20 ms, delivery alone", &http_count),
         ("nocwatch → TCP sink", &tcp_count),
+        ("nocwatch → TCP sink, delivery alone", &tcp_count),
         ("rsyslog → TCP sink", &tcp_count),
     ];
     for (name, count) in paths {
         let mut done = Vec::new();
         for attempt in 0..runs {
             let input = free_port();
+            let alone = name.contains("delivery alone");
+            // A destination of its own, not listening until the buffer is full.
+            let late_port = free_port();
             let peer = if name.starts_with("rsyslog") {
                 let conf = work.join("rsyslog.conf");
                 std::fs::write(&conf, format!(
@@ -205,10 +247,11 @@ fn main() {
             } else {
                 let sink = if name.contains("HTTP") {
                     let concurrency = if name.contains("concurrency 1") { 1 } else { 10 };
-                    let port = if name.contains("+20 ms") { remote_sink } else { http_sink };
-                    format!("  out: {{type: datadog_logs, api_key: bench, endpoint: 'http://127.0.0.1:{port}', request: {{concurrency: {concurrency}}}, buffer: {{max_events: 200000, when_full: block}}}}")
+                    let port = if alone { late_port } else if name.contains("+20 ms") { remote_sink } else { http_sink };
+                    format!("  out: {{type: datadog_logs, api_key: bench, endpoint: 'http://127.0.0.1:{port}', request: {{concurrency: {concurrency}}}, {QUEUE}}}")
                 } else {
-                    format!("  out: {{type: syslog, mode: tcp, framing: newline, address: '127.0.0.1:{tcp_sink}', buffer: {{max_events: 200000, when_full: block}}}}")
+                    let port = if alone { late_port } else { tcp_sink };
+                    format!("  out: {{type: syslog, mode: tcp, framing: newline, address: '127.0.0.1:{port}', {QUEUE}}}")
                 };
                 let conf = work.join("nocwatch.yaml");
                 std::fs::write(&conf, format!(
@@ -216,7 +259,18 @@ fn main() {
                 Command::new(&nocwatch).args(["run", "--config"]).arg(&conf).env("RUST_LOG", "warn")
                     .stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
             };
-            match run(peer, input, &payload, n as u64, count) {
+            let late: Option<Box<dyn FnOnce()>> = match (alone, name.contains("HTTP")) {
+                (false, _) => None,
+                (true, true) => {
+                    let count = http_count.clone();
+                    Some(Box::new(move || http_counter(late_port, count, REMOTE_DELAY)))
+                }
+                (true, false) => {
+                    let count = tcp_count.clone();
+                    Some(Box::new(move || tcp_counter(late_port, count)))
+                }
+            };
+            match run(peer, input, &payload, n as u64, count, late) {
                 Some(result) => {
                     eprintln!("{name}, run {}: {:.0} lines/s, {:.2} CPU-s per million", attempt + 1, result.lines_per_second, result.cpu_per_million);
                     done.push(result);
