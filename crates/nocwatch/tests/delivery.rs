@@ -249,6 +249,19 @@ sinks:
     )
 }
 
+/// Sends lines `0..total` in bursts and waits until the `datadog` sink's disk buffer holds
+/// them all ("accepted" = on disk: the sink counts an event received once its batch is
+/// fsynced).
+fn send_until_on_disk(agent: &Agent, udp: u16, total: usize) {
+    for chunk in (0..total).step_by(100) {
+        send_udp(addr(udp), &seq_lines(chunk..chunk + 100));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eventually(Duration::from_secs(10), "every line on disk", || {
+        agent.metric("nocwatch_component_received_events_total", &["component_id=\"datadog\""]) == Some(total as f64)
+    });
+}
+
 #[test]
 fn kill_9_while_the_destination_is_down_loses_nothing() {
     let intake = Intake::start();
@@ -259,14 +272,7 @@ fn kill_9_while_the_destination_is_down_loses_nothing() {
     let config = disk_config(udp, &intake, data_dir, "{type: disk, max_size: 64MiB}");
     let mut agent = Agent::start_with_env(&config, Stdio::null(), &[("DD_API_KEY", API_KEY)]);
     let total = 2000;
-    for chunk in (0..total).step_by(100) {
-        send_udp(addr(udp), &seq_lines(chunk..chunk + 100));
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // "Accepted" = on disk: the sink counts an event received once its batch is fsynced.
-    eventually(Duration::from_secs(10), "every line on disk", || {
-        agent.metric("nocwatch_component_received_events_total", &["component_id=\"datadog\""]) == Some(total as f64)
-    });
+    send_until_on_disk(&agent, udp, total);
     agent.signal("KILL");
     agent.wait_exit(Duration::from_secs(5));
 
@@ -297,13 +303,7 @@ fn acknowledgement_is_ordered_so_a_crash_replays_exactly_the_unacknowledged_suff
     config.push_str("    request: {concurrency: 4}\n");
     let mut agent = Agent::start_with_env(&config, Stdio::null(), &[("DD_API_KEY", API_KEY)]);
     let total = 2000;
-    for chunk in (0..total).step_by(100) {
-        send_udp(addr(udp), &seq_lines(chunk..chunk + 100));
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    eventually(Duration::from_secs(10), "every line on disk", || {
-        agent.metric("nocwatch_component_received_events_total", &["component_id=\"datadog\""]) == Some(total as f64)
-    });
+    send_until_on_disk(&agent, udp, total);
     // Wait until the sink is stuck behind the held request with its other requests answered.
     let sent = || agent.metric("nocwatch_component_sent_events_total", &["component_id=\"datadog\""]);
     eventually(Duration::from_secs(10), "the held request and the others answered", || {

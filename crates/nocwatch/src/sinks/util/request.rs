@@ -253,7 +253,10 @@ async fn drive<B: Send + Sync + 'static, E: Encoder<B>, S: Service<B>>(
                 spare_vecs.push(flush.events);
             }
         }
-        ctx.metrics.set_in_flight(flushes.iter().map(|f| f.events.len()).sum());
+        // Taken from the buffer and not confirmed: what a memory buffer loses if the sink
+        // is stopped now (counted at shutdown), including a flush still being gathered.
+        let gathered = gathering.as_ref().map_or(0, |g| g.events.len());
+        ctx.metrics.set_in_flight(gathered + flushes.iter().map(|f| f.events.len()).sum::<usize>());
         if input_done && gathering.is_none() && flushes.is_empty() {
             break;
         }
