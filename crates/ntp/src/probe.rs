@@ -265,9 +265,33 @@ impl Prober {
     /// The sample to follow at `now_mono`: the least-delay one of the last samples, at most
     /// [`MAX_SAMPLE_AGE_POLLS`] intervals old, of the first reachable upstream in order of
     /// preference (the newest of equals), with that upstream's current leap indicator and
-    /// stratum (see [`Best`]).
+    /// stratum (see [`Best`]). With three or more upstreams, the first one whose offset
+    /// agrees (within the two root distances) with a majority of them.
     pub fn best(&self, now_mono: i128) -> Option<Best> {
-        let (index, upstream) = self.upstreams.iter().enumerate().find(|(_, u)| Self::reachable(u))?;
+        let candidates: Vec<Best> = self
+            .upstreams
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| Self::reachable(u))
+            .filter_map(|(index, upstream)| self.best_of(index, upstream, now_mono))
+            .collect();
+        // With three or more, an upstream whose time agrees with no majority is a falseticker
+        // (a misconfigured local-clock stratum 1, say) and is passed over; with fewer, a
+        // majority cannot be told, and the preferred one is followed.
+        if candidates.len() >= 3 {
+            let agrees =
+                |a: &Best, b: &Best| (a.sample.offset_nanos - b.sample.offset_nanos).abs() <= a.reach() + b.reach();
+            let majority = candidates.len() / 2 + 1;
+            if let Some(truechimer) =
+                candidates.iter().find(|a| candidates.iter().filter(|b| agrees(a, b)).count() >= majority)
+            {
+                return Some(*truechimer);
+            }
+        }
+        candidates.first().copied()
+    }
+
+    fn best_of(&self, index: usize, upstream: &Upstream, now_mono: i128) -> Option<Best> {
         let newest = upstream.samples.back()?;
         let max_age = MAX_SAMPLE_AGE_POLLS * self.interval;
         let fresh = upstream.samples.iter().rev().filter(|r| now_mono - r.at <= max_age);
@@ -283,6 +307,17 @@ impl Prober {
             sampled_at: chosen.at,
             newest_at: newest.at,
         })
+    }
+}
+
+impl Best {
+    /// How far the true time may be from the sample's (ns): its root distance (half the
+    /// root delay and our delay, plus the root dispersion), the half-width of the interval
+    /// two upstreams must share to agree.
+    fn reach(&self) -> i128 {
+        let seconds =
+            (self.sample.root_delay + self.sample.delay_nanos as f64 / 1e9) / 2.0 + self.sample.root_dispersion;
+        (seconds * 1e9) as i128
     }
 }
 
@@ -501,5 +536,26 @@ mod tests {
         assert_eq!(prober.status(1).unwrap().stopped.as_deref(), Some("DENY"));
         assert_eq!(prober.reachability()[1], Some(false));
         assert!(polled_rounds(&mut prober, 1, now + SEC, 200).is_empty());
+    }
+
+    /// Before, the first reachable upstream was followed whatever the others said.
+    #[test]
+    fn with_three_upstreams_one_that_disagrees_with_the_majority_is_passed_over() {
+        let mut nonce = nonces();
+        let mut prober = Prober::new(3, 16 * SEC, SEC, 0);
+        let due = prober.tick(at(0), &mut nonce);
+        // Upstream 0 (preferred) is 10 s ahead; 1 and 2 agree within a few ms.
+        for ((index, request), ahead) in due.send.iter().zip([10 * SEC, 2_000_000, 3_000_000]) {
+            prober.on_reply(*index, &answer(request, ahead, 2), at(1_000_000)).unwrap().unwrap();
+        }
+        assert_eq!(prober.best(1_000_000).unwrap().upstream, 1);
+
+        // Two upstreams that disagree: no majority to tell; the preferred one is followed.
+        let mut prober = Prober::new(2, 16 * SEC, SEC, 0);
+        let due = prober.tick(at(0), &mut nonce);
+        for ((index, request), ahead) in due.send.iter().zip([10 * SEC, 2_000_000]) {
+            prober.on_reply(*index, &answer(request, ahead, 2), at(1_000_000)).unwrap().unwrap();
+        }
+        assert_eq!(prober.best(1_000_000).unwrap().upstream, 0);
     }
 }
