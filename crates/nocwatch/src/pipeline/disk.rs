@@ -721,6 +721,45 @@ mod tests {
         assert_eq!(metrics.drop_counter(DropReason::Corrupt).get(), 1);
     }
 
+    /// Several batches out, a damaged record skipped after them: confirming the first batch
+    /// must not confirm the second (the skipped region goes with the batch before it).
+    #[tokio::test]
+    async fn a_skipped_damaged_record_never_confirms_a_batch_still_out() {
+        let buffer = Buffer::new();
+        let (tx, rx, _) = buffer.open(1 << 20, WhenFull::Block);
+        for i in 0..3 {
+            tx.send(events(i, 1)).await;
+        }
+        // Too large for what is left of the 4 KiB segment: starts the next one.
+        tx.send(events(3, 60)).await;
+        drop((tx, rx));
+        let segments = list_segments(buffer.dir.path()).unwrap();
+        assert_eq!(segments.len(), 2, "three small records, then the large one in a segment of its own");
+        // Damage the third record of the first segment.
+        let first = segment_path(buffer.dir.path(), segments[0]);
+        let mut bytes = fs::read(&first).unwrap();
+        let mut offset = 0;
+        for _ in 0..2 {
+            let header: [u8; HEADER] = bytes[offset..offset + HEADER].try_into().unwrap();
+            offset += HEADER + split_header(&header).0;
+        }
+        bytes[offset + HEADER + 2] ^= 0xff;
+        fs::write(&first, bytes).unwrap();
+
+        let (tx, mut rx, _) = buffer.open(1 << 20, WhenFull::Block);
+        let mut out = Vec::new();
+        while let Some(batch) = rx.try_recv() {
+            out.push(messages(&batch));
+        }
+        assert_eq!(out.len(), 3, "event 0, event 1, then the next segment: {out:?}");
+        rx.ack(1);
+        drop((tx, rx));
+
+        let (_tx, mut rx, _) = buffer.open(1 << 20, WhenFull::Block);
+        let first_replayed = rx.try_recv().map(|b| messages(&b));
+        assert_eq!(first_replayed, Some(vec!["event 1".to_owned()]), "the unconfirmed batch comes back");
+    }
+
     #[tokio::test]
     async fn full_buffer_drops_exactly_or_blocks_until_delivery() {
         let buffer = Buffer::new();
