@@ -64,8 +64,9 @@ pub fn receive_drops(socket: &impl std::os::fd::AsRawFd) -> Option<u64> {
 }
 
 /// Sets the receive buffer of `socket` to `size` as far as allowed (best effort: a smaller
-/// buffer still works) and returns what the kernel granted.
-fn set_receive_buffer(socket: &Socket, size: usize) -> usize {
+/// buffer still works) and returns what the kernel granted. For any datagram socket (UDP
+/// here, ICMP in the ping source).
+pub fn set_receive_buffer(socket: &Socket, size: usize) -> usize {
     #[cfg(target_os = "linux")]
     let forced = rustix::net::sockopt::set_socket_recv_buffer_size_force(socket, size).is_ok();
     #[cfg(not(target_os = "linux"))]

@@ -181,9 +181,8 @@ fn open_socket(ipv6: bool, receive_buffer: usize) -> anyhow::Result<IcmpSocket> 
             ),
         },
     };
-    // Best effort, as for the UDP sources: a smaller buffer still works (`net.core.rmem_max`).
-    let _ = socket.set_recv_buffer_size(receive_buffer);
-    let receive_buffer = socket.recv_buffer_size().unwrap_or(0);
+    // As for the UDP sources: SO_RCVBUFFORCE where allowed, else capped at `net.core.rmem_max`.
+    let receive_buffer = crate::net::set_receive_buffer(&socket, receive_buffer);
     socket.set_nonblocking(true)?;
     let socket = UdpSocket::from_std(std::net::UdpSocket::from(socket))?;
     let kernel_drops_seen = crate::net::receive_drops(&socket).unwrap_or(0);
