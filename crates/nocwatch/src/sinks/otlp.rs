@@ -52,7 +52,7 @@ use crate::config::{self, Secret};
 use crate::event::{AttributeValue, Event, LogEvent, Metric, MetricType, Node, Status};
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
-use crate::sinks::util::http;
+use crate::sinks::util::http::{self, Compress};
 use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, RequestConfig, Service};
 use crate::sinks::util::retry::RetryConfig;
 use crate::telemetry::RateLimit;
@@ -68,14 +68,6 @@ const PROTOBUF: &str = "application/x-protobuf";
 /// First byte of a [`Request::body`]: which OTLP path it goes to.
 const METRICS: u8 = b'm';
 const LOGS: u8 = b'l';
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Compress {
-    #[default]
-    Gzip,
-    None,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -24,6 +24,7 @@ use crate::event::{Event, LogEvent};
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
 use crate::sinks::encoding::to_syslog;
+use crate::sinks::util::http::Compress;
 use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, RequestConfig, Service};
 use crate::sinks::util::retry::RetryConfig;
 use crate::sinks::util::tcp::{ConnectionConfig, Connector};
@@ -41,14 +42,6 @@ pub enum Transport {
     #[default]
     Http,
     Tcp,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Compress {
-    #[default]
-    Gzip,
-    None,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,13 +10,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::logs::Compress;
 use crate::component::Running;
 use crate::config::{self, Secret};
 use crate::event::{Event, Metric, MetricType};
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
-use crate::sinks::util::http;
+use crate::sinks::util::http::{self, Compress};
 use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Request, RequestConfig};
 use crate::sinks::util::retry::RetryConfig;
 

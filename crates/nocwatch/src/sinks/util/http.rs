@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 
 use super::request::Outcome;
 use crate::net::tls::TlsClientConfig;
@@ -43,6 +44,15 @@ pub async fn outcome(request: reqwest::RequestBuilder) -> Outcome {
         s if s.is_server_error() => Outcome::Retry { reason, after },
         _ => Outcome::Reject { reason },
     }
+}
+
+/// `compression` of every HTTP sink: the request body gzip-compressed (default) or as is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compress {
+    #[default]
+    Gzip,
+    None,
 }
 
 /// Gzip at the fastest level: intake payloads are repetitive JSON or protobuf, and CPU per
