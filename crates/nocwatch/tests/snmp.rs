@@ -26,6 +26,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::netsnmp::V3User;
 use support::{BIN, Peer, free_port};
 
 const AUTH: [&str; 6] = ["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"];
@@ -159,26 +160,9 @@ fn text(bytes: &[u8]) -> String {
 
 /// v3 flags for a user.
 fn v3_flags(auth: Option<&str>, privacy: Option<&str>) -> Vec<String> {
-    let mut flags = vec!["-v3".to_owned(), "-u".to_owned(), user_name(auth, privacy)];
-    match (auth, privacy) {
-        (None, _) => flags.extend(["-l".into(), "noAuthNoPriv".into()]),
-        (Some(a), None) => {
-            flags.extend(["-l".into(), "authNoPriv".into(), "-a".into(), a.into(), "-A".into(), AUTH_PASS.into()])
-        }
-        (Some(a), Some(p)) => flags.extend([
-            "-l".into(),
-            "authPriv".into(),
-            "-a".into(),
-            a.into(),
-            "-A".into(),
-            AUTH_PASS.into(),
-            "-x".into(),
-            p.into(),
-            "-X".into(),
-            PRIV_PASS.into(),
-        ]),
-    }
-    flags
+    let name = user_name(auth, privacy);
+    let user = V3User { name: &name, auth: auth.map(|a| (a, AUTH_PASS)), privacy: privacy.map(|p| (p, PRIV_PASS)) };
+    user.flags().into_iter().map(str::to_owned).collect()
 }
 
 /// One printed binding: OID, type label and value text (continuation lines included).

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value as Json;
+use support::netsnmp::V3User;
 use support::*;
 
 /// Name assertions (checked against snmptranslate) need the MIB compiler (crates/mib); set
@@ -40,68 +41,20 @@ fn mib_dirs() -> (tempfile::TempDir, Vec<PathBuf>) {
     (dir, dirs)
 }
 
-/// An SNMPv3 user: written once, as the config's `users` entry and as net-snmp's flags.
-#[derive(Clone, Copy)]
-struct V3User {
-    name: &'static str,
-    /// (protocol, pass phrase)
-    auth: Option<(&'static str, &'static str)>,
-    privacy: Option<(&'static str, &'static str)>,
-}
-
-const NOAUTH: V3User = V3User { name: "noauthuser", auth: None, privacy: None };
-const SHA_ONLY: V3User = V3User { name: "shaonly", auth: Some(("SHA", "authpass-sha")), privacy: None };
-const MD5_DES: V3User =
+const NOAUTH: V3User<'static> = V3User { name: "noauthuser", auth: None, privacy: None };
+const SHA_ONLY: V3User<'static> = V3User { name: "shaonly", auth: Some(("SHA", "authpass-sha")), privacy: None };
+const MD5_DES: V3User<'static> =
     V3User { name: "md5des", auth: Some(("MD5", "authpass-md5")), privacy: Some(("DES", "privpass-des")) };
 /// The user of the captures in the shared test data (SOURCES.md there).
-const TRAPUSER: V3User =
+const TRAPUSER: V3User<'static> =
     V3User { name: "trapuser", auth: Some(("SHA", "trapauthpass1")), privacy: Some(("AES", "trapprivpass1")) };
-const SHA512_AES256: V3User = V3User {
+const SHA512_AES256: V3User<'static> = V3User {
     name: "sha512aes256",
     auth: Some(("SHA-512", "authpass-512")),
     privacy: Some(("AES-256", "privpass-256")),
 };
 /// Every user the agent of [`config`] accepts.
-const USERS: [V3User; 5] = [NOAUTH, MD5_DES, SHA_ONLY, TRAPUSER, SHA512_AES256];
-
-impl V3User {
-    fn yaml(&self) -> String {
-        let mut out = format!("{{user: {}", self.name);
-        if let Some((protocol, key)) = self.auth {
-            out.push_str(&format!(", auth_protocol: {protocol}, auth_key: {key}"));
-        }
-        if let Some((protocol, key)) = self.privacy {
-            out.push_str(&format!(", priv_protocol: {protocol}, priv_key: {key}"));
-        }
-        out + "}"
-    }
-
-    /// `-v3 -u NAME -l LEVEL` and the protocol and pass phrase flags of that level.
-    fn flags(&self) -> Vec<&'static str> {
-        let level = match (self.auth, self.privacy) {
-            (None, _) => "noAuthNoPriv",
-            (Some(_), None) => "authNoPriv",
-            (Some(_), Some(_)) => "authPriv",
-        };
-        let mut flags = vec!["-v3", "-u", self.name, "-l", level];
-        if let Some((protocol, key)) = self.auth {
-            flags.extend(["-a", protocol, "-A", key]);
-        }
-        if let Some((protocol, key)) = self.privacy {
-            flags.extend(["-x", protocol, "-X", key]);
-        }
-        flags
-    }
-
-    /// The same user sending with other pass phrases (a wrong key).
-    fn with_keys(self, auth_key: &'static str, priv_key: &'static str) -> V3User {
-        V3User {
-            auth: self.auth.map(|(protocol, _)| (protocol, auth_key)),
-            privacy: self.privacy.map(|(protocol, _)| (protocol, priv_key)),
-            ..self
-        }
-    }
-}
+const USERS: [V3User<'static>; 5] = [NOAUTH, MD5_DES, SHA_ONLY, TRAPUSER, SHA512_AES256];
 
 fn config(port: u16, dirs: &[PathBuf], extra: &str) -> String {
     let dirs: Vec<String> = dirs.iter().map(|d| format!("'{}'", d.display())).collect();

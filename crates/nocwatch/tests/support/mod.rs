@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod intake;
+pub mod netsnmp;
 pub mod pki;
 pub mod receiver;
 
