@@ -287,3 +287,38 @@ fn tls_with_client_certificate_verification() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(agent.events().len(), 1, "nothing from the rogue client");
 }
+
+/// A burst into a tiny receive buffer: what the kernel drops before a receiver reads it is
+/// counted, so every line sent is either an event or a counted drop.
+#[test]
+fn lines_the_kernel_drops_are_counted() {
+    let udp = free_port();
+    let agent = Agent::start(
+        &format!(
+            "
+admin: {{address: '${{ADMIN}}'}}
+shutdown: {{drain_period: 0s}}
+sources:
+  burst: {{type: syslog, address: '127.0.0.1:{udp}', receive_buffer: 4KiB, receivers: 1}}
+sinks:
+  file:
+    type: file
+    path: '${{DIR}}/events.jsonl'
+    buffer: {{max_events: 100000, when_full: block}}
+"
+        ),
+        Stdio::null(),
+    );
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sent = 20_000u32;
+    for n in 0..sent {
+        sender.send_to(format!("<14>burst line {n}").as_bytes(), addr(udp)).unwrap();
+    }
+    let drops = || {
+        agent.metric("nocwatch_component_errors_total", &["component_id=\"burst\"", "reason=\"receive_buffer_full\""])
+    };
+    eventually(Duration::from_secs(30), "every line an event or a counted drop", || {
+        agent.events().len() as f64 + drops().unwrap_or(0.0) == f64::from(sent)
+    });
+    assert!(drops().is_some_and(|d| d > 0.0), "a 4 KiB buffer cannot take {sent} lines at once");
+}

@@ -63,6 +63,41 @@ pub fn receive_drops(socket: &impl std::os::fd::AsRawFd) -> Option<u64> {
     })
 }
 
+/// Datagrams the kernel dropped, receive buffers full, on the sockets a source watches:
+/// their [`receive_drops`] since the last look. The one way sources count them (as
+/// `errors{reason="receive_buffer_full"}`); each socket is watched through its own
+/// duplicated descriptor, so the source keeps using the socket as it likes.
+#[derive(Default)]
+pub struct KernelDrops {
+    sockets: Vec<(std::os::fd::OwnedFd, u64)>,
+}
+
+impl KernelDrops {
+    /// Starts counting `socket`'s drops from now.
+    pub fn watch(&mut self, socket: &impl std::os::fd::AsFd) -> io::Result<()> {
+        let fd = socket.as_fd().try_clone_to_owned()?;
+        let seen = receive_drops(&fd).unwrap_or(0);
+        self.sockets.push((fd, seen));
+        Ok(())
+    }
+
+    /// Drops since the last call, over all watched sockets (a /proc read per socket: call
+    /// it about once a second, not per datagram).
+    pub fn take_new(&mut self) -> u64 {
+        let mut new = 0;
+        for (fd, seen) in &mut self.sockets {
+            if let Some(drops) = receive_drops(fd) {
+                new += drops.saturating_sub(*seen);
+                *seen = drops;
+            }
+        }
+        new
+    }
+}
+
+/// How often sources read [`KernelDrops`].
+pub const KERNEL_DROPS_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Sets the receive buffer of `socket` to `size` as far as allowed (best effort: a smaller
 /// buffer still works) and returns what the kernel granted. For any datagram socket (UDP
 /// here, ICMP in the ping source).

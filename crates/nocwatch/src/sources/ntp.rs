@@ -242,6 +242,8 @@ struct Counters {
     upstream_unknown_sender: Counter,
     client_send_failed: Counter,
     receive: Counter,
+    /// Datagrams the kernel dropped, a receive buffer full (clients' or upstreams' socket).
+    receive_buffer_full: Counter,
 }
 
 impl Counters {
@@ -259,6 +261,7 @@ impl Counters {
             upstream_unknown_sender: metrics.error_counter("upstream_unknown_sender"),
             client_send_failed: metrics.error_counter("client_send_failed"),
             receive: metrics.error_counter("receive"),
+            receive_buffer_full: metrics.error_counter("receive_buffer_full"),
         }
     }
 }
@@ -439,6 +442,7 @@ async fn run_relay(
     let counters = Counters::new(&ctx.metrics);
     upstreams.send_failed = Some(ctx.metrics.error_counter("upstream_send_failed"));
     upstreams.unknown_sender = Some(counters.upstream_unknown_sender.clone());
+    let mut kernel_drops = watch_kernel_drops(&clients, &upstreams)?;
     let (clients, upstreams) = (Arc::new(clients), Arc::new(upstreams));
     // Requests and replies are each relayed by a thread of their own (see `spawn_receiver`);
     // this task expires unanswered requests, probes the upstreams and reports. At shutdown,
@@ -514,10 +518,12 @@ async fn run_relay(
         .collect();
     let mut tick = tokio::time::interval(TICK);
     let mut metrics_tick = tokio::time::interval(config.metrics_interval.get());
+    let mut drops_check = tokio::time::interval(crate::net::KERNEL_DROPS_CHECK);
     loop {
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => break,
+            _ = drops_check.tick() => { counters.receive_buffer_full.inc_by(kernel_drops.take_new()); }
             _ = tick.tick() => {
                 let expired = lock(&relay).expire(moment().mono);
                 counters.upstream_timeout.inc_by(expired as u64);
@@ -559,6 +565,19 @@ async fn run_relay(
 
 /// How often a receiving thread, blocked in recv_from, looks whether it should stop.
 const RECEIVER_WAKE: Duration = Duration::from_millis(100);
+
+/// The sockets whose kernel drops the source counts: the clients' and each upstream one.
+fn watch_kernel_drops(
+    clients: &std::net::UdpSocket,
+    upstreams: &UpstreamSockets,
+) -> io::Result<crate::net::KernelDrops> {
+    let mut drops = crate::net::KernelDrops::default();
+    drops.watch(clients)?;
+    for socket in upstreams.sockets() {
+        drops.watch(socket.as_ref())?;
+    }
+    Ok(drops)
+}
 
 /// A UDP socket with a large receive buffer (`net::bind_udp`), made blocking with
 /// `RECEIVER_WAKE` as its read timeout, for a receiving thread.
@@ -627,6 +646,7 @@ async fn run_server(
     let counters = Counters::new(&ctx.metrics);
     upstreams.send_failed = Some(ctx.metrics.error_counter("upstream_send_failed"));
     upstreams.unknown_sender = Some(counters.upstream_unknown_sender.clone());
+    let mut kernel_drops = watch_kernel_drops(&clients, &upstreams)?;
     let upstreams = Arc::new(upstreams);
     // Clients are answered by a thread of their own, and upstream replies taken by one per
     // socket (see `spawn_receiver`); this task sends the polls, checks health and reports.
@@ -711,10 +731,12 @@ async fn run_server(
         .collect();
     let mut tick = tokio::time::interval(TICK);
     let mut metrics_tick = tokio::time::interval(config.metrics_interval.get());
+    let mut drops_check = tokio::time::interval(crate::net::KERNEL_DROPS_CHECK);
     loop {
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => break,
+            _ = drops_check.tick() => { counters.receive_buffer_full.inc_by(kernel_drops.take_new()); }
             _ = tick.tick() => {
                 tick_prober(&prober, &upstreams, &counters);
                 let synchronised = lock(&clock).is_synchronised(moment().mono);

@@ -165,8 +165,6 @@ struct IcmpSocket {
     raw: bool,
     /// The receive buffer the kernel granted.
     receive_buffer: usize,
-    /// The kernel's count of replies it dropped for this socket, when last read.
-    kernel_drops_seen: u64,
 }
 
 fn open_socket(ipv6: bool, receive_buffer: usize) -> anyhow::Result<IcmpSocket> {
@@ -185,18 +183,7 @@ fn open_socket(ipv6: bool, receive_buffer: usize) -> anyhow::Result<IcmpSocket> 
     let receive_buffer = crate::net::set_receive_buffer(&socket, receive_buffer);
     socket.set_nonblocking(true)?;
     let socket = UdpSocket::from_std(std::net::UdpSocket::from(socket))?;
-    let kernel_drops_seen = crate::net::receive_drops(&socket).unwrap_or(0);
-    Ok(IcmpSocket { socket, raw, receive_buffer, kernel_drops_seen })
-}
-
-impl IcmpSocket {
-    /// Replies the kernel dropped (receive buffer full) since the last call.
-    fn new_kernel_drops(&mut self) -> u64 {
-        let Some(drops) = crate::net::receive_drops(&self.socket) else { return 0 };
-        let new = drops.saturating_sub(self.kernel_drops_seen);
-        self.kernel_drops_seen = drops;
-        new
-    }
+    Ok(IcmpSocket { socket, raw, receive_buffer })
 }
 
 #[derive(Default, Clone)]
@@ -213,8 +200,8 @@ fn monotonic_nanos(epoch: Instant) -> i128 {
 async fn run(
     config: PingSourceConfig,
     targets: Vec<Target>,
-    mut v4: Option<IcmpSocket>,
-    mut v6: Option<IcmpSocket>,
+    v4: Option<IcmpSocket>,
+    v6: Option<IcmpSocket>,
     ctx: SourceContext,
 ) -> anyhow::Result<()> {
     let mut pinger: Pinger<usize> = Pinger::new(fastrand::u16(..));
@@ -227,6 +214,10 @@ async fn run(
     let send_errors = ctx.metrics.error_counter("send");
     let no_sequence = ctx.metrics.error_counter("no_sequence");
     let kernel_drops = ctx.metrics.error_counter("receive_buffer_full");
+    let mut kernel_drops_of = crate::net::KernelDrops::default();
+    for socket in v4.iter().chain(v6.iter()) {
+        kernel_drops_of.watch(&socket.socket)?;
+    }
     let mut checks = vec![Check::default(); targets.len()];
     let timeout = config.timeout.get();
     let mut round = tokio::time::interval(config.interval.get());
@@ -304,9 +295,7 @@ async fn run(
             _ = report_due => {
                 report_at = None;
                 for _ in pinger.expire(monotonic_nanos(epoch), timeout.as_nanos() as i128) {}
-                for socket in v4.iter_mut().chain(v6.iter_mut()) {
-                    kernel_drops.inc_by(socket.new_kernel_drops());
-                }
+                kernel_drops.inc_by(kernel_drops_of.take_new());
                 let events = report(&targets, &mut checks);
                 ctx.output.send(events).await;
             }

@@ -264,11 +264,10 @@ impl SnmpTrapsConfig {
         let counters = Arc::new(Counters::new(&ctx.metrics));
         let started = Instant::now();
         let mut blocking = Vec::with_capacity(sockets.len());
-        let mut kernel_drops = KernelDrops::default();
+        let mut kernel_drops = crate::net::KernelDrops::default();
         for socket in sockets {
             let socket = into_blocking(socket)?;
-            // The same socket (a duplicated descriptor) for reading its drop count.
-            kernel_drops.watch(socket.try_clone()?);
+            kernel_drops.watch(&socket)?;
             blocking.push(socket);
         }
         Ok(Box::pin(async move {
@@ -296,7 +295,7 @@ impl SnmpTrapsConfig {
             }
             drop(tx);
             let _ = ctx.healthy.send(true);
-            let mut drops_check = tokio::time::interval(KERNEL_DROPS_CHECK);
+            let mut drops_check = tokio::time::interval(crate::net::KERNEL_DROPS_CHECK);
             loop {
                 tokio::select! {
                     biased;
@@ -306,7 +305,7 @@ impl SnmpTrapsConfig {
                         None => break,
                     },
                     _ = drops_check.tick() => {
-                        counters.kernel_drops.inc_by(kernel_drops.new_drops());
+                        counters.kernel_drops.inc_by(kernel_drops.take_new());
                     }
                 }
             }
@@ -319,39 +318,9 @@ impl SnmpTrapsConfig {
             for thread in threads {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
             }
-            counters.kernel_drops.inc_by(kernel_drops.new_drops());
+            counters.kernel_drops.inc_by(kernel_drops.take_new());
             Ok(())
         }))
-    }
-}
-
-/// How often the kernel's drop counts of the sockets are read.
-const KERNEL_DROPS_CHECK: Duration = Duration::from_secs(1);
-
-/// Traps the kernel dropped because a socket's receive buffer was full, before any thread
-/// could read them: the sockets' `drops` in /proc ([`crate::net::receive_drops`]; what
-/// `SO_RXQ_OVFL` would tell per datagram, without unsafe control-message parsing).
-#[derive(Default)]
-struct KernelDrops {
-    sockets: Vec<(std::net::UdpSocket, u64)>,
-}
-
-impl KernelDrops {
-    fn watch(&mut self, socket: std::net::UdpSocket) {
-        let seen = crate::net::receive_drops(&socket).unwrap_or(0);
-        self.sockets.push((socket, seen));
-    }
-
-    /// Drops since the last call, over all sockets (a /proc read: small, in memory).
-    fn new_drops(&mut self) -> u64 {
-        let mut new = 0;
-        for (socket, seen) in &mut self.sockets {
-            if let Some(drops) = crate::net::receive_drops(socket) {
-                new += drops.saturating_sub(*seen);
-                *seen = drops;
-            }
-        }
-        new
     }
 }
 

@@ -49,6 +49,11 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
         );
     }
     let max_message = config.max_message_size.as_usize();
+    let mut kernel_drops = crate::net::KernelDrops::default();
+    for socket in &sockets {
+        kernel_drops.watch(socket)?;
+    }
+    let receive_buffer_full = ctx.metrics.error_counter("receive_buffer_full");
     Ok(Box::pin(async move {
         let shared = Arc::new(Shared {
             mapper,
@@ -62,7 +67,14 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
             tasks.spawn(receive(socket, max_message, shared.clone(), ctx.shutdown.clone()));
         }
         let _ = ctx.healthy.send(true);
-        while tasks.join_next().await.is_some() {}
+        let mut drops_check = tokio::time::interval(crate::net::KERNEL_DROPS_CHECK);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => if joined.is_none() { break },
+                _ = drops_check.tick() => { receive_buffer_full.inc_by(kernel_drops.take_new()); }
+            }
+        }
+        receive_buffer_full.inc_by(kernel_drops.take_new());
         let _ = ctx.healthy.send(false);
         Ok(())
     }))
