@@ -21,7 +21,10 @@ UDP_SOCKETS=${UDP_SOCKETS:-16}          # sender sockets = simulated devices (so
 UDP_THREADS=${UDP_THREADS:-1}           # generator threads sharing those sockets (one core each at most)
 # shared: peer and generator share every CPU (the generator takes CPU from the peer);
 # pinned: the generator gets the last CPU, the peer the others (taskset).
+# quota: as pinned, and the peer limited to QUOTA_PERCENT % of one CPU (cgroup, root), so the
+# generator outruns both peers and the zero-loss rate measures the receiver, not the sender.
 UDP_PLACEMENTS=${UDP_PLACEMENTS:-"shared pinned"}
+QUOTA_PERCENT=${QUOTA_PERCENT:-20}
 # Priority of the peers and the generator: the machine is shared with other benchmarks,
 # which run at nice -10; the same keeps ours on par (needs root, else ignored).
 NICE=${NICE:--10}
@@ -82,7 +85,11 @@ if [[ $NICE != 0 ]] && nice -n "$NICE" true 2>/dev/null && [[ $(nice -n "$NICE" 
 fi
 set_placement() {
     PLACEMENT=$1
-    if [[ $PLACEMENT == pinned && $NCPU -ge 2 ]]; then
+    if [[ $PLACEMENT == quota && $NCPU -ge 2 ]]; then
+        PEER_RUN=("${PRIO[@]}" "$REPO/bench/syslog/cpu-quota.sh" "$QUOTA_PERCENT" taskset -c 0)
+        GEN_RUN=("${PRIO[@]}" taskset -c "$((NCPU - 1))")
+        RECV_CPUS=1
+    elif [[ $PLACEMENT == pinned && $NCPU -ge 2 ]]; then
         PEER_RUN=("${PRIO[@]}" taskset -c "0-$((NCPU - 2))")
         GEN_RUN=("${PRIO[@]}" taskset -c "$((NCPU - 1))")
         RECV_CPUS=$((NCPU - 1))
@@ -98,6 +105,7 @@ PEER_PID=""
 cleanup() {
     if [[ -n $PEER_PID ]]; then kill -TERM "$PEER_PID" 2>/dev/null || true; wait "$PEER_PID" 2>/dev/null || true; fi
     PEER_PID=""
+    rmdir /sys/fs/cgroup/nocwatch-bench-* /sys/fs/cgroup/cpu/nocwatch-bench-* 2>/dev/null || true
 }
 trap cleanup EXIT
 
