@@ -45,6 +45,17 @@ fn trap_user() -> UsmUser {
         .unwrap()
 }
 
+/// A v2 coldStart trap with only snmpTrapOID.0 (no sysUpTime.0).
+fn cold_start_trap() -> Pdu {
+    Pdu {
+        kind: PduType::TrapV2,
+        request_id: 1,
+        error_status: 0,
+        error_index: 0,
+        varbinds: vec![VarBind::new(oid(".1.3.6.1.6.3.1.1.4.1.0"), Value::ObjectId(oid(".1.3.6.1.6.3.1.1.5.1")))],
+    }
+}
+
 fn notification(received: Received) -> Notification {
     match received.outcome {
         Outcome::Notification(n) => n,
@@ -453,13 +464,7 @@ fn remote_engine_cache_is_bounded() {
     for i in 0..10u8 {
         let mut session = V3Session::new("x", config.users[0].clone(), 1);
         session.set_engine_id(vec![0x80, 0, 0, 0, i, 1, 2, 3], now).unwrap();
-        let pdu = Pdu {
-            kind: PduType::TrapV2,
-            request_id: 1,
-            error_status: 0,
-            error_index: 0,
-            varbinds: vec![VarBind::new(oid(".1.3.6.1.6.3.1.1.4.1.0"), Value::ObjectId(oid(".1.3.6.1.6.3.1.1.5.1")))],
-        };
+        let pdu = cold_start_trap();
         let bytes = session.encode_request(1, &pdu, now).unwrap();
         let n = notification(receiver.receive(&bytes, sender(), now));
         assert_eq!(n.uptime, None, "sysUpTime.0 missing is tolerated");
@@ -476,13 +481,7 @@ fn unauthenticated_engines_never_enter_the_cache() {
     config.users = vec![UsmUser::new("u", AuthProtocol::Sha1, b"authpass123", None).unwrap()];
     let mut receiver = nocwatch_snmp::receiver::Receiver::new(config.clone(), now, 1);
     let forger = UsmUser::new("u", AuthProtocol::Sha1, b"not-the-key", None).unwrap();
-    let pdu = Pdu {
-        kind: PduType::TrapV2,
-        request_id: 1,
-        error_status: 0,
-        error_index: 0,
-        varbinds: vec![VarBind::new(oid(".1.3.6.1.6.3.1.1.4.1.0"), Value::ObjectId(oid(".1.3.6.1.6.3.1.1.5.1")))],
-    };
+    let pdu = cold_start_trap();
     for i in 0..20u8 {
         let mut session = V3Session::new("x", forger.clone(), 1);
         session.set_engine_id(vec![0x80, 0, 0, 0, i, 1, 2, 3], now).unwrap();
