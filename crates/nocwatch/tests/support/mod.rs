@@ -208,10 +208,12 @@ pub fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool
     panic!("timed out waiting for: {what}");
 }
 
-/// The JSON lines of a file (and its rotated siblings when `rotated` is true).
+/// The complete JSON lines of a file. A sink may be writing while the test reads: a last
+/// line without its newline is not written yet and is left for the next read.
 pub fn read_json_lines(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
 }
 
 /// The shared test data of real devices (read-only, never copied into the project).
