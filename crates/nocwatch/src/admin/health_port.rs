@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::net::tcp::accept_failed;
 use crate::telemetry::{ComponentMetrics, RateLimit};
 
 /// Runs one health port. `listener` is bound at start-up, so a busy port fails start-up.
@@ -55,13 +56,7 @@ pub async fn serve(
                 // Accept-and-close is the whole check; nothing is read or written.
                 Ok(stream) => drop(stream),
                 Err(e) => {
-                    accept_errors.inc();
-                    if let Some(suppressed) = ACCEPT_ERRORS.allow() {
-                        tracing::warn!(%address, error = %e, suppressed, "health-check port: accept failed");
-                    }
-                    // Out of file descriptors and the like: the connection stays queued, so
-                    // retrying at once would spin a core.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    accept_failed(&e, &accept_errors, &ACCEPT_ERRORS, address, "health-check port: accept failed").await;
                 }
             }
         }

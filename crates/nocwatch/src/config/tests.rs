@@ -402,3 +402,65 @@ fn inline_credentials_keys_behave_like_every_other_key() {
         error("sources:\n  s:\n    type: snmp_traps\n    users:\n      - {user: ops, context_name: c}\n", &[]);
     assert!(message.contains("`context_name` does not apply"), "{message}");
 }
+
+/// The keys every HTTP sink shares (`sinks::util::http`) are written beside the sink's own
+/// and keep what every key has: located errors, `${VAR}`, unknown keys suggested among all
+/// the sink's keys, each sink's defaults, and the effective config printing them.
+#[test]
+fn http_sink_keys_are_read_like_the_sinks_own() {
+    let otlp = "sinks:\n  o:\n    type: otlp\n    endpoint: http://127.0.0.1:4318\n";
+    let message = error(&format!("{otlp}    request_timeout: 5\n"), &[]);
+    assert!(message.starts_with("test.yaml:5:22: sinks.o.request_timeout: duration `5` needs a unit"), "{message}");
+    let message = error(&format!("{otlp}    request_timout: 5s\n"), &[]);
+    assert!(
+        message.starts_with(
+            "test.yaml:5:5: sinks.o.request_timout: unknown key `request_timout`; did you mean `request_timeout`?"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("`resource_attributes`") && message.contains("`buffer`"), "{message}");
+    let message = error(&format!("{otlp}    request: {{concurrency: 0}}\n"), &[]);
+    assert!(message.starts_with("test.yaml:5:28: sinks.o.request.concurrency:"), "{message}");
+
+    let source = "sinks:\n  m: {type: datadog_metrics, api_key: k}\n  l: {type: datadog_logs, api_key: k, compression: none, batch: {max_events: '${MAX}'}}\n  o: {type: otlp, endpoint: 'http://c:4318', request: {concurrency: 3}, retry: {max_backoff: 5s}}\n";
+    let config = load(source, &[("MAX", "50")]).unwrap();
+    let sink = |id: &str| &config.sinks[id].config;
+    let (SinkConfig::DatadogMetrics(metrics), SinkConfig::DatadogLogs(logs), SinkConfig::Otlp(otlp)) =
+        (sink("m"), sink("l"), sink("o"))
+    else {
+        panic!("{config:?}")
+    };
+    assert_eq!(metrics.http.request_timeout, Duration::from_secs(30));
+    assert_eq!(otlp.http.request_timeout, Duration::from_secs(10), "the OTel SDKs' default");
+    assert!(metrics.http.gzip() && !logs.http.gzip() && otlp.http.gzip());
+    assert_eq!((logs.http.batch.max_events, metrics.http.batch.max_events), (50, 1000));
+    assert_eq!((otlp.http.request.concurrency.get(), metrics.http.request.concurrency.get()), (3, 10));
+    assert_eq!(otlp.http.retry.max_backoff, Duration::from_secs(5));
+    let printed = config.to_redacted_yaml();
+    for line in ["request_timeout: \"10s\"", "request_timeout: \"30s\"", "compression: \"none\"", "concurrency: 3"] {
+        assert!(printed.contains(line), "{line} in {printed}");
+    }
+    assert!(!printed.contains("written"), "{printed}");
+}
+
+/// `transport: tcp` writes one ordered stream of lines: the keys only HTTP uses are refused
+/// rather than silently ignored, and the shared keys it does use are honoured.
+#[test]
+fn datadog_logs_over_tcp_refuses_the_keys_only_http_uses() {
+    let base = "sinks:\n  d:\n    type: datadog_logs\n    api_key: k\n    transport: tcp\n";
+    for key in ["request: {concurrency: 4}", "compression: none", "request_timeout: 10s"] {
+        let message = error(&format!("{base}    {key}\n"), &[]);
+        let name = key.split(':').next().unwrap();
+        assert!(message.starts_with("test.yaml:3:5: sinks.d: "), "{message}");
+        assert!(message.contains(&format!("`{name}` is for transport http only")), "{message}");
+    }
+    let config =
+        load(&format!("{base}    batch: {{timeout: 50ms}}\n    retry: {{initial_backoff: 1s}}\n"), &[]).unwrap();
+    let Some(SinkConfig::DatadogLogs(logs)) = config.sinks.get("d").map(|s| &s.config) else { panic!() };
+    assert_eq!(
+        (logs.http.batch.timeout, logs.http.retry.initial_backoff),
+        (Duration::from_millis(50), Duration::from_secs(1))
+    );
+    // Over http the same keys are fine.
+    load("sinks:\n  d: {type: datadog_logs, api_key: k, request: {concurrency: 4}, compression: none}\n", &[]).unwrap();
+}

@@ -1,12 +1,14 @@
 //! The accept loop of TCP (and TLS) listeners: a connection limit, an idle timeout, the
 //! TLS handshake, and a clean stop when the source is told to stop. What is read from a
-//! connection is the source's business ([`ConnectionHandler`]).
+//! connection is the source's business ([`ConnectionHandler`]). [`accept_failed`] is the
+//! back-off of every accept loop (this one and the health-check ports').
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -47,6 +49,9 @@ pub async fn serve<H, F>(
     static REFUSED: RateLimit = RateLimit::new(Duration::from_secs(10));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let refused = metrics.error_counter("connection_limit");
+    let accept_errors = metrics.error_counter("accept");
+    // Only for the log line: a bound listener always has its address.
+    let address = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         let (stream, peer) = tokio::select! {
             biased;
@@ -54,12 +59,7 @@ pub async fn serve<H, F>(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    metrics.error_counter("accept").inc();
-                    if let Some(suppressed) = ACCEPT_ERRORS.allow() {
-                        tracing::warn!(error = %e, suppressed, "accept failed");
-                    }
-                    // Out of file descriptors and the like: don't spin.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    accept_failed(&e, &accept_errors, &ACCEPT_ERRORS, address, "accept failed").await;
                     continue;
                 }
             },
@@ -96,6 +96,27 @@ pub async fn serve<H, F>(
         });
     }
 }
+
+/// What an accept loop does when `accept` fails (out of file descriptors and the like):
+/// counts it in `errors`, logs `message` at most once per `log`'s period, and pauses, since
+/// the pending connection stays queued and accepting again at once would spin a core.
+pub async fn accept_failed(
+    error: &std::io::Error,
+    errors: &Counter,
+    log: &RateLimit,
+    address: SocketAddr,
+    message: &str,
+) {
+    errors.inc();
+    if let Some(suppressed) = log.allow() {
+        tracing::warn!(%address, %error, suppressed, "{message}");
+    }
+    tokio::time::sleep(ACCEPT_RETRY).await;
+}
+
+/// The pause after a failed accept: short enough that a listener recovers at once when file
+/// descriptors free up, long enough not to spin.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
 async fn read_loop<S, H>(mut stream: S, mut handler: H, limits: &TcpLimits, stop: &CancellationToken)
 where

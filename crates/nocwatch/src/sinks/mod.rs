@@ -1,6 +1,8 @@
 //! Sinks: where events go. Each sink module has the same shape: a `Config` (its
 //! `sinks.<id>` entry, minus the `inputs` and `buffer` every sink has), an encoder from the
 //! event model to the destination's format, and a service that delivers encoded batches.
+//! The HTTP sinks share their service and their HTTP keys ([`util::http`]): each says only
+//! how a request is addressed (its `Destination`).
 //! Queueing (the `buffer`) is the pipeline's; batching, retries and acknowledgements are
 //! [`util::request`]'s, shared by every sink.
 

@@ -48,21 +48,18 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, Hea
 use serde::{Deserialize, Serialize};
 
 use crate::component::Running;
-use crate::config::{self, Secret};
+use crate::config::Secret;
+use crate::config::inline::inline_keys;
 use crate::event::{AttributeValue, Event, LogEvent, Metric, MetricType, Node, Status};
-use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
-use crate::sinks::util::http::{self, Compress};
-use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, RequestConfig, Service};
-use crate::sinks::util::retry::RetryConfig;
+use crate::sinks::util::http::{self, Answer, Destination, HttpSinkConfig};
+use crate::sinks::util::request::{Encoded, Encoder, Outcome, Request};
 use crate::telemetry::RateLimit;
 
 /// Stop adding events to a request once its protobuf reaches this size. The spec asks
 /// clients to stay under 20 MiB before compression (receivers' default limit); staying well
 /// below keeps a refused or retried request small.
 const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
-/// An error body is read up to this size (the reason in logs needs a few hundred bytes).
-const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 const PROTOBUF: &str = "application/x-protobuf";
 
 /// First byte of a [`Request::body`]: which OTLP path it goes to.
@@ -70,7 +67,7 @@ const METRICS: u8 = b'm';
 const LOGS: u8 = b'l';
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct OtlpSinkConfig {
     /// Base URL of the receiver (`http://collector:4318`); `/v1/metrics` and `/v1/logs` are
     /// appended.
@@ -78,41 +75,29 @@ pub struct OtlpSinkConfig {
     /// Extra request headers (`authorization`, `x-api-key`, ...). Values are secrets.
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
-    #[serde(default)]
-    pub compression: Compress,
-    #[serde(default)]
-    pub batch: BatchConfig,
-    #[serde(default)]
-    pub request: RequestConfig,
-    #[serde(default)]
-    pub retry: RetryConfig,
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout: config::Duration,
-    #[serde(default)]
-    pub tls: TlsClientConfig,
+    /// Written inline: `compression`, `request_timeout`, `batch`, `request`, `retry`, `tls`.
+    #[serde(flatten, skip_deserializing)]
+    pub http: OtlpHttpConfig,
     /// Added to every resource (`deployment.environment.name: prd`); `host.name` comes from
     /// each event.
     #[serde(default)]
     pub resource_attributes: BTreeMap<String, String>,
 }
 
-/// The OTel SDKs' default export timeout.
-fn default_request_timeout() -> config::Duration {
-    config::Duration::from_secs(10)
-}
+/// The HTTP keys of the OTLP sink: a request may take 10 s, the OTel SDKs' default export
+/// timeout.
+pub type OtlpHttpConfig = HttpSinkConfig<10>;
+
+inline_keys!(OtlpSinkConfig, http: OtlpHttpConfig);
 
 impl OtlpSinkConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.base_url()?;
         self.header_map()?;
-        if self.request_timeout.get().is_zero() {
-            return Err("request_timeout must be more than 0s".to_owned());
-        }
         if self.resource_attributes.keys().any(|k| k.is_empty()) {
             return Err("resource_attributes: a key is empty".to_owned());
         }
-        self.tls.client_config().map_err(|e| format!("{e:#}"))?;
-        Ok(())
+        self.http.validate()
     }
 
     /// The endpoint without a trailing `/`. It must not carry credentials, a query or a
@@ -151,24 +136,12 @@ impl OtlpSinkConfig {
 
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
         let base = self.base_url().map_err(anyhow::Error::msg)?;
-        let headers = self.header_map().map_err(anyhow::Error::msg)?;
-        let gzip = self.compression == Compress::Gzip;
-        let encoder = OtlpEncoder::new(&self.resource_attributes, gzip);
-        let service = OtlpService {
-            client: http::client(&self.tls, self.request_timeout.get())?,
+        let receiver = OtlpReceiver {
             metrics_url: format!("{base}/v1/metrics"),
             logs_url: format!("{base}/v1/logs"),
-            headers,
-            gzip,
+            headers: self.header_map().map_err(anyhow::Error::msg)?,
         };
-        Ok(Box::pin(request::run_concurrent(
-            ctx,
-            encoder,
-            service,
-            self.request.clone(),
-            self.batch.clone(),
-            self.retry.clone(),
-        )))
+        self.http.deliver(ctx, OtlpEncoder::new(&self.resource_attributes, self.http.gzip()), receiver)
     }
 }
 
@@ -492,70 +465,33 @@ enum Signal {
     Logs,
 }
 
-/// Clones share the client's connection pool: one clone per request in flight.
+/// Where requests go: the receiver's path of each signal, with the configured headers.
 #[derive(Clone)]
-struct OtlpService {
-    client: reqwest::Client,
+struct OtlpReceiver {
     metrics_url: String,
     logs_url: String,
     /// Marked sensitive: never printed.
     headers: HeaderMap,
-    gzip: bool,
 }
 
-impl Service for OtlpService {
-    async fn send(&mut self, request: &Request) -> Outcome {
+impl Destination for OtlpReceiver {
+    type Sent = Signal;
+
+    fn post(&self, client: &reqwest::Client, request: &Request) -> Result<(reqwest::RequestBuilder, Signal), Outcome> {
         let (signal, url, body) = match request.body.split_first() {
             Some((&METRICS, body)) => (Signal::Metrics, &self.metrics_url, body),
             Some((&LOGS, body)) => (Signal::Logs, &self.logs_url, body),
-            _ => return Outcome::Reject { reason: "internal: request without an OTLP signal".to_owned() },
+            _ => return Err(Outcome::Reject { reason: "internal: request without an OTLP signal".to_owned() }),
         };
-        let mut builder =
-            self.client.post(url).headers(self.headers.clone()).header(CONTENT_TYPE, PROTOBUF).body(body.to_vec());
-        if self.gzip {
-            builder = builder.header(CONTENT_ENCODING, "gzip");
-        }
-        let response = match builder.send().await {
-            Ok(response) => response,
-            // The URL carries no credentials (validated) and headers are not in errors.
-            Err(e) => return Outcome::Retry { reason: format!("request failed: {}", error_chain(&e)), after: None },
-        };
-        let status = response.status();
+        let post = client.post(url).headers(self.headers.clone()).header(CONTENT_TYPE, PROTOBUF).body(body.to_vec());
+        Ok((post, signal))
+    }
+
+    fn outcome(&self, signal: Signal, answer: &Answer) -> Outcome {
         let protobuf =
-            response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(PROTOBUF));
-        let after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|secs| Duration::from_secs(secs.min(300)));
-        let body = read_capped(response).await;
-        classify(signal, status, protobuf, after, &body)
+            answer.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(PROTOBUF));
+        classify(signal, answer.status, protobuf, answer.retry_after, &answer.body)
     }
-}
-
-/// Reads at most [`MAX_RESPONSE_BYTES`] of an answer (a hostile or broken server can send
-/// anything); a body that fails half-way is what arrived.
-async fn read_capped(mut response: reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < MAX_RESPONSE_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BYTES - body.len())]),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    body
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// What an answer means, per the OTLP/HTTP spec.
@@ -564,14 +500,14 @@ fn classify(signal: Signal, status: StatusCode, protobuf: bool, after: Option<Du
     if status.is_success() {
         let Some((rejected, message)) = partial_success(signal, protobuf, body) else { return Outcome::Delivered };
         if rejected > 0 {
-            let reason = format!("partial success: {rejected} rejected: {}", clip(&message));
+            let reason = format!("partial success: {rejected} rejected: {}", http::clip(&message));
             return Outcome::Partial { rejected: usize::try_from(rejected).unwrap_or(usize::MAX), reason };
         }
         // Rejected 0 with a message: a warning from the receiver, everything was taken.
         if !message.is_empty()
             && let Some(suppressed) = WARNED.allow()
         {
-            tracing::warn!(message = %clip(&message), suppressed, "OTLP receiver accepted the request with a warning");
+            tracing::warn!(message = %http::clip(&message), suppressed, "OTLP receiver accepted the request with a warning");
         }
         return Outcome::Delivered;
     }
@@ -580,7 +516,7 @@ fn classify(signal: Signal, status: StatusCode, protobuf: bool, after: Option<Du
     } else {
         String::from_utf8_lossy(body).into_owned()
     };
-    let reason = format!("HTTP {status}: {}", clip(&detail));
+    let reason = format!("HTTP {status}: {}", http::clip(&detail));
     match status.as_u16() {
         413 => Outcome::TooLarge,
         429 | 502 | 503 | 504 => Outcome::Retry { reason, after },
@@ -604,10 +540,6 @@ fn partial_success(signal: Signal, protobuf: bool, body: &[u8]) -> Option<(i64, 
             .partial_success
             .map(|p| (p.rejected_log_records, p.error_message)),
     }
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(300).collect()
 }
 
 #[cfg(test)]

@@ -18,15 +18,14 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use super::DatadogHttpConfig;
 use crate::component::Running;
-use crate::config::{self, Secret};
+use crate::config::Secret;
+use crate::config::inline::inline_keys;
 use crate::event::{Event, LogEvent};
-use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
 use crate::sinks::encoding::to_syslog;
-use crate::sinks::util::http::Compress;
-use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Outcome, Request, RequestConfig, Service};
-use crate::sinks::util::retry::RetryConfig;
+use crate::sinks::util::request::{self, Encoded, Encoder, Outcome, Request, Service};
 use crate::sinks::util::tcp::{ConnectionConfig, Connector};
 use crate::sinks::util::{http, json};
 
@@ -45,7 +44,7 @@ pub enum Transport {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct DatadogLogsConfig {
     pub api_key: Secret,
     #[serde(default = "super::default_site")]
@@ -64,45 +63,38 @@ pub struct DatadogLogsConfig {
     /// `service` for logs that have none.
     #[serde(default)]
     pub service: Option<String>,
-    #[serde(default)]
-    pub compression: Compress,
-    #[serde(default)]
-    pub batch: BatchConfig,
-    /// `http` transport: requests in flight (`tcp` is one ordered stream).
-    #[serde(default)]
-    pub request: RequestConfig,
-    #[serde(default)]
-    pub retry: RetryConfig,
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout: config::Duration,
-    #[serde(default)]
-    pub tls: TlsClientConfig,
+    /// Written inline: `compression`, `request_timeout`, `batch`, `request`, `retry`, `tls`.
+    /// `tcp` takes only `batch`, `retry` and `tls` ([`HTTP_ONLY`]).
+    #[serde(flatten, skip_deserializing)]
+    pub http: DatadogHttpConfig,
     /// `tcp` transport: connection handling.
     #[serde(default)]
     pub connection: ConnectionConfig,
 }
 
-fn default_request_timeout() -> config::Duration {
-    config::Duration::from_secs(30)
-}
+inline_keys!(DatadogLogsConfig, http: DatadogHttpConfig);
+
+/// The HTTP keys `tcp` has no use for: it writes one ordered stream of lines on one
+/// connection (no requests in flight at once, no compression; its timeouts are under
+/// `connection`). Written with `tcp`, they are an error rather than silently ignored.
+const HTTP_ONLY: [&str; 3] = ["request", "compression", "request_timeout"];
 
 impl DatadogLogsConfig {
     pub fn validate(&self) -> Result<(), String> {
-        super::check_site(&self.site)?;
-        if self.api_key.expose().trim().is_empty() {
-            return Err("api_key is empty".to_owned());
+        super::check_account(&self.site, &self.api_key)?;
+        match self.transport {
+            Transport::Http => self.http.validate(),
+            Transport::Tcp => {
+                if let Some(key) = HTTP_ONLY.iter().find(|key| self.http.written(key)) {
+                    return Err(format!(
+                        "`{key}` is for transport http only: transport tcp writes one ordered stream on one \
+                         connection (its timeouts are under `connection`); remove `{key}`"
+                    ));
+                }
+                let (host, _) = self.tcp_target().map_err(|e| format!("{e:#}"))?;
+                self.http.tls.validate(&host)
+            }
         }
-        if self.request_timeout.get().is_zero() {
-            // Every request would time out and be retried forever.
-            return Err("request_timeout must be more than 0s".to_owned());
-        }
-        if self.transport == Transport::Tcp {
-            let (host, _) = self.tcp_target().map_err(|e| format!("{e:#}"))?;
-            self.tls.validate(&host)?;
-        } else {
-            self.tls.client_config().map_err(|e| format!("{e:#}"))?;
-        }
-        Ok(())
     }
 
     fn http_url(&self) -> String {
@@ -130,28 +122,15 @@ impl DatadogLogsConfig {
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
         match self.transport {
             Transport::Http => {
-                let encoder = JsonEncoder::new(self);
-                let client = http::client(&self.tls, self.request_timeout.get())?;
-                let service = super::IntakeService {
-                    client,
-                    url: self.http_url(),
-                    api_key: self.api_key.clone(),
-                    gzip: self.compression == Compress::Gzip,
-                };
-                Ok(Box::pin(request::run_concurrent(
-                    ctx,
-                    encoder,
-                    service,
-                    self.request.clone(),
-                    self.batch.clone(),
-                    self.retry.clone(),
-                )))
+                let intake = super::Intake { url: self.http_url(), api_key: self.api_key.clone() };
+                self.http.deliver(ctx, JsonEncoder::new(self), intake)
             }
             Transport::Tcp => {
                 let (host, port) = self.tcp_target()?;
-                let connector = Connector::new(&host, port, Some(&self.tls), self.connection.clone())?;
+                let connector = Connector::new(&host, port, Some(&self.http.tls), self.connection.clone())?;
                 let encoder = LineEncoder { config: self.clone(), tags: self.tags.join(","), spare: Vec::new() };
-                Ok(Box::pin(request::run(ctx, encoder, TcpService(connector), self.batch.clone(), self.retry.clone())))
+                let (batch, retry) = (self.http.batch.clone(), self.http.retry.clone());
+                Ok(Box::pin(request::run(ctx, encoder, TcpService(connector), batch, retry)))
             }
         }
     }
@@ -253,7 +232,7 @@ impl JsonEncoder {
         JsonEncoder {
             config: config.clone(),
             tags: config.tags.join(","),
-            gzip: config.compression == Compress::Gzip,
+            gzip: config.http.gzip(),
             plain: Vec::new(),
             compressed: Vec::new(),
         }

@@ -10,14 +10,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::DatadogHttpConfig;
 use crate::component::Running;
-use crate::config::{self, Secret};
+use crate::config::Secret;
+use crate::config::inline::inline_keys;
 use crate::event::{Event, Metric, MetricType};
-use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
-use crate::sinks::util::http::{self, Compress};
-use crate::sinks::util::request::{self, BatchConfig, Encoded, Encoder, Request, RequestConfig};
-use crate::sinks::util::retry::RetryConfig;
+use crate::sinks::util::http;
+use crate::sinks::util::request::{Encoded, Encoder, Request};
 
 /// Documented limits of `/api/v2/series`.
 const MAX_SENT_BYTES: usize = 512_000;
@@ -34,7 +34,7 @@ pub enum HostChoice {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct DatadogMetricsConfig {
     pub api_key: Secret,
     #[serde(default = "super::default_site")]
@@ -47,35 +47,17 @@ pub struct DatadogMetricsConfig {
     /// Added to every series (`env:prd`).
     #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default)]
-    pub compression: Compress,
-    #[serde(default)]
-    pub batch: BatchConfig,
-    #[serde(default)]
-    pub request: RequestConfig,
-    #[serde(default)]
-    pub retry: RetryConfig,
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout: config::Duration,
-    #[serde(default)]
-    pub tls: TlsClientConfig,
+    /// Written inline: `compression`, `request_timeout`, `batch`, `request`, `retry`, `tls`.
+    #[serde(flatten, skip_deserializing)]
+    pub http: DatadogHttpConfig,
 }
 
-fn default_request_timeout() -> config::Duration {
-    config::Duration::from_secs(30)
-}
+inline_keys!(DatadogMetricsConfig, http: DatadogHttpConfig);
 
 impl DatadogMetricsConfig {
     pub fn validate(&self) -> Result<(), String> {
-        super::check_site(&self.site)?;
-        if self.api_key.expose().trim().is_empty() {
-            return Err("api_key is empty".to_owned());
-        }
-        if self.request_timeout.get().is_zero() {
-            // Every request would time out and be retried forever.
-            return Err("request_timeout must be more than 0s".to_owned());
-        }
-        self.tls.client_config().map(drop).map_err(|e| format!("{e:#}"))
+        super::check_account(&self.site, &self.api_key)?;
+        self.http.validate()
     }
 
     fn url(&self) -> String {
@@ -86,19 +68,9 @@ impl DatadogMetricsConfig {
     }
 
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
-        let gzip = self.compression == Compress::Gzip;
         let agent_host = (self.host == HostChoice::Agent).then(|| ctx.hostname.clone());
-        let encoder = SeriesEncoder { tags: self.tags.clone(), agent_host, gzip };
-        let client = http::client(&self.tls, self.request_timeout.get())?;
-        let service = super::IntakeService { client, url: self.url(), api_key: self.api_key.clone(), gzip };
-        Ok(Box::pin(request::run_concurrent(
-            ctx,
-            encoder,
-            service,
-            self.request.clone(),
-            self.batch.clone(),
-            self.retry.clone(),
-        )))
+        let encoder = SeriesEncoder { tags: self.tags.clone(), agent_host, gzip: self.http.gzip() };
+        self.http.deliver(ctx, encoder, super::Intake { url: self.url(), api_key: self.api_key.clone() })
     }
 }
 

@@ -1,36 +1,35 @@
-//! Sinks to Datadog. What they share: the site (which region's intake) and the request
-//! service of the JSON intakes (API key header, gzip).
+//! Sinks to Datadog. What they share: the site (which region's intake), the checks of the
+//! account keys, their HTTP settings' defaults, and how a request reaches a JSON intake
+//! (API key header; the rest is `sinks::util::http`'s).
 
 pub mod logs;
 pub mod metrics;
 
 use crate::config::Secret;
-use crate::sinks::util::http;
-use crate::sinks::util::request::{Outcome, Request, Service};
+use crate::sinks::util::http::{Destination, HttpSinkConfig};
+use crate::sinks::util::request::{Outcome, Request};
 
-/// POSTs encoded JSON to a Datadog intake. Clones share the client's connection pool:
-/// one clone per request in flight.
+/// The HTTP keys of the Datadog sinks: a request may take 30 s.
+pub type DatadogHttpConfig = HttpSinkConfig<30>;
+
+/// A Datadog JSON intake (`/api/v2/logs`, `/api/v2/series`); its answers are read the
+/// common way (Datadog's documented semantics).
 #[derive(Clone)]
-pub struct IntakeService {
-    pub client: reqwest::Client,
+pub struct Intake {
     pub url: String,
     pub api_key: Secret,
-    /// The body is gzip-compressed (by the encoder).
-    pub gzip: bool,
 }
 
-impl Service for IntakeService {
-    async fn send(&mut self, request: &Request) -> Outcome {
-        let mut builder = self
-            .client
+impl Destination for Intake {
+    type Sent = ();
+
+    fn post(&self, client: &reqwest::Client, request: &Request) -> Result<(reqwest::RequestBuilder, ()), Outcome> {
+        let post = client
             .post(&self.url)
             .header("DD-API-KEY", self.api_key.expose())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(request.body.clone());
-        if self.gzip {
-            builder = builder.header(reqwest::header::CONTENT_ENCODING, "gzip");
-        }
-        http::outcome(builder).await
+        Ok((post, ()))
     }
 }
 
@@ -49,10 +48,13 @@ pub fn default_site() -> String {
     SITES[0].to_owned()
 }
 
-pub fn check_site(site: &str) -> Result<(), String> {
-    if SITES.contains(&site) {
-        Ok(())
-    } else {
-        Err(format!("site `{site}` is not a Datadog site{}", crate::config::yaml::suggestion(site, SITES)))
+/// The checks of `site` and `api_key` both sinks make.
+pub fn check_account(site: &str, api_key: &Secret) -> Result<(), String> {
+    if !SITES.contains(&site) {
+        return Err(format!("site `{site}` is not a Datadog site{}", crate::config::yaml::suggestion(site, SITES)));
     }
+    if api_key.expose().trim().is_empty() {
+        return Err("api_key is empty".to_owned());
+    }
+    Ok(())
 }

@@ -1,8 +1,8 @@
 //! What request-based sinks share, so each sink only says how to encode and where to send:
 //! batching, splitting what is too large, retries with backoff, and acknowledgements
-//! ([`request`]); HTTP client set-up and status classification ([`http`]); persistent
-//! TCP/TLS connections that reconnect on their own terms ([`tcp`]); JSON written straight
-//! into a buffer ([`json`]).
+//! ([`request`]); the HTTP sinks' common keys, client and service, and how an answer is
+//! read ([`http`]); persistent TCP/TLS connections that reconnect on their own terms
+//! ([`tcp`]); JSON written straight into a buffer ([`json`]).
 
 pub mod http;
 pub mod json;
