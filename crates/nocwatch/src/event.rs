@@ -7,155 +7,15 @@
 //! JSON shape (serde) is the documented one in `docs/events.md`.
 
 mod attributes;
+mod tags;
 
 use std::collections::BTreeMap;
-use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 pub use attributes::{AttributeValue, Attributes, AttributesBuilder, MAX_DEPTH, Members, Node};
-
-/// Tags in Datadog's sense, as key/value pairs. A bare tag has an empty value. Ordered so
-/// output is deterministic and series identity is stable.
-///
-/// Shared, copy on write: a clone is a reference count, so the thousand metrics of one
-/// SNMP poll (or one interface's twenty counters) carry one tag map between them instead
-/// of a thousand copies of the same strings. Reads go through `Deref` to the map; the
-/// first change to a shared set copies it (`DerefMut`). Empty tags allocate nothing.
-#[derive(Clone, Default)]
-pub struct Tags(Option<Arc<BTreeMap<String, String>>>);
-
-/// What an empty [`Tags`] reads as.
-static NO_TAGS: BTreeMap<String, String> = BTreeMap::new();
-
-impl Tags {
-    pub const fn new() -> Tags {
-        Tags(None)
-    }
-
-    /// The address of the shared map (`None` when empty): equal for clones of one set
-    /// while one of them lives, so a writer can serialize the set once per batch.
-    pub fn shared_address(&self) -> Option<usize> {
-        self.0.as_ref().map(|map| Arc::as_ptr(map) as usize)
-    }
-
-    /// True when both are the same shared set (not merely equal).
-    pub fn shares(&self, other: &Tags) -> bool {
-        match (&self.0, &other.0) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        }
-    }
-}
-
-impl Deref for Tags {
-    type Target = BTreeMap<String, String>;
-
-    fn deref(&self) -> &BTreeMap<String, String> {
-        self.0.as_deref().unwrap_or(&NO_TAGS)
-    }
-}
-
-impl DerefMut for Tags {
-    fn deref_mut(&mut self) -> &mut BTreeMap<String, String> {
-        Arc::make_mut(self.0.get_or_insert_with(Default::default))
-    }
-}
-
-impl PartialEq for Tags {
-    fn eq(&self, other: &Tags) -> bool {
-        self.shares(other) || self.deref() == other.deref()
-    }
-}
-
-impl Eq for Tags {}
-
-impl PartialOrd for Tags {
-    fn partial_cmp(&self, other: &Tags) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Tags {
-    fn cmp(&self, other: &Tags) -> std::cmp::Ordering {
-        self.deref().cmp(other.deref())
-    }
-}
-
-impl std::hash::Hash for Tags {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.deref().hash(state);
-    }
-}
-
-impl Serialize for Tags {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.deref().serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for Tags {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Tags, D::Error> {
-        BTreeMap::deserialize(deserializer).map(Tags::from)
-    }
-}
-
-impl std::fmt::Debug for Tags {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.deref().fmt(f)
-    }
-}
-
-impl From<BTreeMap<String, String>> for Tags {
-    fn from(map: BTreeMap<String, String>) -> Tags {
-        if map.is_empty() { Tags(None) } else { Tags(Some(Arc::new(map))) }
-    }
-}
-
-impl<const N: usize> From<[(String, String); N]> for Tags {
-    fn from(pairs: [(String, String); N]) -> Tags {
-        Tags::from(BTreeMap::from(pairs))
-    }
-}
-
-impl FromIterator<(String, String)> for Tags {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Tags {
-        Tags::from(iter.into_iter().collect::<BTreeMap<_, _>>())
-    }
-}
-
-impl Extend<(String, String)> for Tags {
-    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
-        self.deref_mut().extend(iter);
-    }
-}
-
-impl<'a> IntoIterator for &'a Tags {
-    type Item = (&'a String, &'a String);
-    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.deref().iter()
-    }
-}
-
-impl IntoIterator for Tags {
-    type Item = (String, String);
-    type IntoIter = std::collections::btree_map::IntoIter<String, String>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.map(Arc::unwrap_or_clone).unwrap_or_default().into_iter()
-    }
-}
-
-impl PartialEq<BTreeMap<String, String>> for Tags {
-    fn eq(&self, other: &BTreeMap<String, String>) -> bool {
-        self.deref() == other
-    }
-}
+pub use tags::{TagGroups, Tags, TagsIter};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

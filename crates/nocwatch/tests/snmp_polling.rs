@@ -718,3 +718,253 @@ fn polls_an_snmpv3_agent_with_auth_and_privacy() {
     let stderr = agent.stderr();
     assert!(!stderr.contains(wrong_key) && !stderr.contains(V3_PRIV_KEY) && !stderr.contains(V3_AUTH_KEY));
 }
+
+/// A directory of user profiles (`profile_dirs`), one `<name>.yaml` each.
+fn profile_dir(profiles: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, yaml) in profiles {
+        std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).unwrap();
+    }
+    dir
+}
+
+/// A tag's values on an event: one string, or the array a key with several values has.
+fn tag_values(event: &Json, key: &str) -> Vec<String> {
+    match &event["tags"][key] {
+        Json::String(value) => vec![value.clone()],
+        Json::Array(values) => values.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn sorted(mut values: Vec<String>) -> Vec<String> {
+    values.sort();
+    values
+}
+
+/// A profile's tag (static_tags, a scalar metric_tag, a column metric_tag) with the key of a
+/// user tag is kept beside it, as the Datadog Agent appends the profile's tags to the
+/// user's: both values in the JSON events (an array), both `key:value` tags in the series
+/// sent to Datadog, and one Prometheus label with the values joined by `,`.
+#[test]
+fn profile_tags_are_kept_beside_user_tags_with_the_same_key() {
+    let recording = "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10\n1.3.6.1.2.1.1.3.0|67|4242\n\
+                     1.3.6.1.2.1.1.5.0|4|tagged-agent\n1.3.6.1.2.1.1.7.0|2|72\n\
+                     1.3.6.1.2.1.2.2.1.2.1|4|uplink\n1.3.6.1.2.1.2.2.1.4.1|2|1500\n";
+    let values = |oid: &str| -> String {
+        let line = recording.lines().find(|l| l.starts_with(&format!("{oid}|"))).unwrap();
+        line.rsplit('|').next().unwrap().to_owned()
+    };
+    let (sys_name, if_descr, if_mtu) =
+        (values(SYS_NAME), values("1.3.6.1.2.1.2.2.1.2.1"), values("1.3.6.1.2.1.2.2.1.4.1"));
+    let profiles = profile_dir(&[(
+        "tagtest",
+        r#"
+static_tags:
+  - "site:dc1"
+metric_tags:
+  - OID: 1.3.6.1.2.1.1.5.0
+    symbol: sysName
+    tag: snmp_host
+metrics:
+  - MIB: SNMPv2-MIB
+    symbol: {OID: 1.3.6.1.2.1.1.7.0, name: sysServices}
+  - MIB: IF-MIB
+    table: {OID: 1.3.6.1.2.1.2.2, name: ifTable}
+    symbols:
+      - {OID: 1.3.6.1.2.1.2.2.1.4, name: ifMtu}
+    metric_tags:
+      - column: {OID: 1.3.6.1.2.1.2.2.1.2, name: ifDescr}
+        tag: role
+"#,
+    )]);
+    let sim = Snmpsim::start(&[("tagged", recording)]);
+    let intake = support::intake::Intake::start();
+    let exposition = free_port();
+    let config = format!(
+        r#"
+admin: {{address: "${{ADMIN}}"}}
+sources:
+  snmp:
+    type: snmp
+    interval: 1s
+    timeout: 500ms
+    retries: 1
+    profile_dirs: ["{profiles}"]
+    tags: ["site:paris"]
+    devices:
+      - {{address: 127.0.0.1, port: {port}, community: tagged, profile: tagtest, tags: ["role:core", "snmp_host:configured", "site:paris"]}}
+sinks:
+  file:
+    type: file
+    path: "${{DIR}}/events.jsonl"
+  prom: {{type: prometheus, address: "127.0.0.1:{exposition}"}}
+  datadog:
+    type: datadog_metrics
+    api_key: ${{DD_API_KEY}}
+    endpoint: {endpoint}
+    batch: {{timeout: 100ms}}
+"#,
+        profiles = profiles.path().display(),
+        port = sim.ports["tagged"],
+        endpoint = intake.url(),
+    );
+    let agent = Agent::start_with_env(&config, Stdio::null(), &[("DD_API_KEY", support::intake::API_KEY)]);
+    let device = format!("127.0.0.1:{}", sim.ports["tagged"]);
+    support::eventually(Duration::from_secs(30), "the profile's metrics in the file and at the intake", || {
+        !metrics(&agent.events(), "snmp.ifMtu", &device).is_empty()
+            && intake.series().iter().any(|s| s["metric"] == "snmp.ifMtu")
+    });
+
+    // JSON events: a key given by the user and by the profile has both values, sorted;
+    // the user's `site:paris`, given twice (source and device), is there once.
+    let events = agent.events();
+    let mtu = metrics(&events, "snmp.ifMtu", &device);
+    let mtu = mtu.last().unwrap();
+    assert_eq!(value(mtu).to_string(), if_mtu);
+    assert_eq!(tag_values(mtu, "site"), sorted(vec!["dc1".to_owned(), "paris".to_owned()]), "{mtu}");
+    assert_eq!(tag_values(mtu, "snmp_host"), sorted(vec!["configured".to_owned(), sys_name.clone()]), "{mtu}");
+    assert_eq!(tag_values(mtu, "role"), sorted(vec!["core".to_owned(), if_descr.clone()]), "{mtu}");
+    // Device-level tags are on every metric, the device's own ones included; the row tag
+    // only on the row's metrics.
+    for name in ["snmp.sysServices", "snmp.device.reachable", "snmp.devices_monitored"] {
+        let event = *metrics(&events, name, &device).last().unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(tag_values(event, "site"), ["dc1", "paris"], "{event}");
+        assert_eq!(tag_values(event, "snmp_host"), sorted(vec!["configured".to_owned(), sys_name.clone()]));
+        assert_eq!(tag_values(event, "role"), ["core"], "{event}");
+    }
+
+    // Datadog: each value is its own `key:value` tag, as the Agent sends them.
+    let series = intake.series();
+    let sent = series.iter().rfind(|s| s["metric"] == "snmp.ifMtu").unwrap();
+    let tags: Vec<&str> = sent["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    for expected in [
+        "site:dc1",
+        "site:paris",
+        "snmp_host:configured",
+        &format!("snmp_host:{sys_name}"),
+        "role:core",
+        &format!("role:{if_descr}"),
+    ] {
+        assert!(tags.contains(&expected), "{expected} not in {tags:?}");
+    }
+    assert_eq!(tags.iter().filter(|t| **t == "site:paris").count(), 1, "{tags:?}");
+    assert_eq!(intake.violations(), Vec::<String>::new());
+
+    // Prometheus: one label per key, the values joined in order.
+    let (status, page) = support::http_get(support::addr(exposition), "/metrics").unwrap();
+    assert_eq!(status, 200);
+    let line = page.lines().find(|l| l.starts_with("snmp_ifMtu{")).unwrap_or_else(|| panic!("{page}"));
+    let roles = sorted(vec!["core".to_owned(), if_descr.clone()]).join(",");
+    assert!(line.contains(&format!("role=\"{roles}\"")), "{line}");
+    assert!(line.contains("site=\"dc1,paris\""), "{line}");
+    assert_eq!(line.matches("site=").count(), 1, "{line}");
+}
+
+/// A device that answers the first GET and then stops answering part of what the profile
+/// asks for (snmpsim's `delay` variation drops every answer that includes one OID): its
+/// polls report no profile metric and no tag made from the answers they did get (the
+/// Datadog Agent reports nothing from the profile when its fetch fails), only the device
+/// metrics, with the device tags of the last complete poll (none yet here). A device
+/// that answers everything, polled with the same profile, reports the profile's metrics.
+#[test]
+fn a_poll_that_fails_part_way_reports_no_profile_metrics_or_tags_from_its_answers() {
+    let base = "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10\n1.3.6.1.2.1.1.3.0|67|4242\n1.3.6.1.2.1.1.7.0|2|72\n";
+    let whole = format!("{base}1.3.6.1.2.1.1.5.0|4|whole-agent\n1.3.6.1.2.1.1.8.0|67|5\n");
+    // 100000 ms and more: snmpsim drops the answer instead of waiting.
+    let half = format!("{base}1.3.6.1.2.1.1.5.0|4|half-agent\n1.3.6.1.2.1.1.8.0|67:delay|value=5,wait=100000\n");
+    let profiles = profile_dir(&[(
+        "halftest",
+        r#"
+metric_tags:
+  - OID: 1.3.6.1.2.1.1.5.0
+    symbol: sysName
+    tag: snmp_host
+metrics:
+  - MIB: SNMPv2-MIB
+    symbol: {OID: 1.3.6.1.2.1.1.7.0, name: sysServices}
+  - MIB: SNMPv2-MIB
+    symbol: {OID: 1.3.6.1.2.1.1.8.0, name: sysORLastChange}
+metadata:
+  device:
+    fields:
+      name:
+        symbol: {OID: 1.3.6.1.2.1.1.5.0, name: sysName}
+"#,
+    )]);
+    let sims: Vec<Snmpsim> = std::thread::scope(|scope| {
+        let started: Vec<_> = [("whole", &whole), ("half", &half)]
+            .into_iter()
+            .map(|(name, text)| scope.spawn(move || Snmpsim::start(&[(name, text.as_str())])))
+            .collect();
+        started.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let port = |name: &str| sims.iter().find_map(|s| s.ports.get(name)).copied().unwrap();
+    let config = format!(
+        r#"
+admin: {{address: "${{ADMIN}}"}}
+sources:
+  snmp:
+    type: snmp
+    interval: 1s
+    timeout: 200ms
+    retries: 0
+    profile_dirs: ["{profiles}"]
+    devices:
+      - {{address: 127.0.0.1, port: {whole}, community: whole, profile: halftest}}
+      - {{address: 127.0.0.1, port: {half}, community: half, profile: halftest}}
+sinks:
+  file:
+    type: file
+    path: "${{DIR}}/events.jsonl"
+"#,
+        profiles = profiles.path().display(),
+        whole = port("whole"),
+        half = port("half"),
+    );
+    let agent = Agent::start(&config, Stdio::null());
+    let (whole, half) = (format!("127.0.0.1:{}", port("whole")), format!("127.0.0.1:{}", port("half")));
+    support::eventually(Duration::from_secs(30), "three polls of each device", || {
+        let events = agent.events();
+        metrics(&events, "snmp.device.reachable", &whole).len() >= 3
+            && metrics(&events, "snmp.device.reachable", &half).len() >= 3
+    });
+    let events = agent.events();
+    // The control: the same profile on a device that answers everything.
+    let services = metrics(&events, "snmp.sysServices", &whole);
+    assert!(!services.is_empty() && services.iter().all(|e| value(e) == 72.0), "{services:?}");
+    assert_eq!(tag(services[0], "snmp_host"), "whole-agent");
+    assert!(!metrics(&events, "snmp.sysORLastChange", &whole).is_empty());
+    let whole_metadata = events
+        .iter()
+        .rfind(|e| e["kind"] == "metadata" && e["device_id"] == format!("default:{whole}"))
+        .expect("metadata of the device");
+    assert_eq!(whole_metadata["fields"]["name"], "whole-agent");
+
+    // The device that stops answering part-way: it answered, so it is reachable; nothing
+    // from the profile, and no snmp_host from the sysName it did send.
+    let of_half: Vec<&Json> = events.iter().filter(|e| e["tags"]["snmp_device"] == half.as_str()).collect();
+    let names: std::collections::BTreeSet<&str> = of_half.iter().filter_map(|e| e["name"].as_str()).collect();
+    assert!(!names.contains("snmp.sysServices") && !names.contains("snmp.sysORLastChange"), "{names:?}");
+    assert!(
+        names.iter().all(|n| !n.starts_with("snmp.") || n.starts_with("snmp.device") || *n == "snmp.devices_monitored"),
+        "{names:?}"
+    );
+    assert!(of_half.iter().all(|e| e["tags"].get("snmp_host").is_none()), "{of_half:?}");
+    let reachable = metrics(&events, "snmp.device.reachable", &half);
+    assert!(reachable.iter().all(|e| value(e) == 1.0), "{reachable:?}");
+    // Counted (a request that failed for good, or the poll's deadline) and logged.
+    let counted = |reason: &str| {
+        agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", &format!("reason=\"{reason}\"")])
+    };
+    let failures = counted("poll_failed").unwrap_or(0.0) + counted("poll_timeout").unwrap_or(0.0);
+    assert!(failures >= 1.0, "{failures}");
+    assert!(agent.stderr().contains("only the device metrics are sent"), "{}", agent.stderr());
+    // Its metadata names the profile but has no fields from the partial answers.
+    let metadata = events
+        .iter()
+        .rfind(|e| e["kind"] == "metadata" && e["device_id"] == format!("default:{half}"))
+        .expect("metadata of the device");
+    assert_eq!((metadata["reachable"].as_bool(), metadata["profile"].as_str()), (Some(true), Some("halftest")));
+    assert!(metadata["fields"].as_object().is_none_or(|f| f.is_empty()), "{metadata}");
+}

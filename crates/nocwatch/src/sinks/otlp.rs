@@ -302,6 +302,21 @@ fn string_kv(key: &str, value: &str) -> KeyValue {
     KeyValue { key: key.to_owned(), value: Some(string_value(value)), ..Default::default() }
 }
 
+/// A tag key as an attribute (keys are unique in OTLP): its value as a string, or its
+/// several values (Datadog keeps a user's `site:paris` beside a profile's `site:dc1`) as
+/// an array of strings, in order.
+fn tag_kv(key: &str, group: &[(String, String)]) -> KeyValue {
+    let value = match group {
+        [(_, value)] => string_value(value),
+        several => AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue {
+                values: several.iter().map(|(_, value)| string_value(value)).collect(),
+            })),
+        },
+    };
+    KeyValue { key: key.to_owned(), value: Some(value), ..Default::default() }
+}
+
 fn data_point(m: &Metric) -> NumberDataPoint {
     let time = nanos(m.timestamp);
     // A delta covers (start, time]: the poll interval. Gauges have no start.
@@ -310,7 +325,7 @@ fn data_point(m: &Metric) -> NumberDataPoint {
         _ => 0,
     };
     NumberDataPoint {
-        attributes: m.tags.iter().map(|(k, v)| string_kv(k, v)).collect(),
+        attributes: m.tags.groups().map(|(key, group)| tag_kv(key, group)).collect(),
         start_time_unix_nano,
         time_unix_nano: time,
         value: Some(number_data_point::Value::AsDouble(m.value)),
@@ -392,9 +407,9 @@ fn log_record(log: &LogEvent, observed: u64) -> LogRecord {
             attributes.push(KeyValue { key: key.to_owned(), value: Some(node_value(node)), ..Default::default() });
         }
     }
-    for (key, value) in &log.tags {
-        if !attributes.iter().any(|kv| kv.key == *key) {
-            attributes.push(string_kv(key, value));
+    for (key, group) in log.tags.groups() {
+        if !attributes.iter().any(|kv| kv.key == key) {
+            attributes.push(tag_kv(key, group));
         }
     }
     LogRecord {
@@ -707,6 +722,24 @@ mod tests {
             Some(any_value::Value::ArrayValue(ArrayValue {
                 values: vec![AnyValue { value: Some(any_value::Value::BoolValue(true)) }, AnyValue { value: None }]
             }))
+        );
+    }
+
+    #[test]
+    fn a_tag_key_with_several_values_is_one_array_attribute() {
+        let Event::Metric(mut m) = metric("snmp.cpu.usage", MetricType::Gauge, 1.0, Some("sw1")) else {
+            unreachable!()
+        };
+        m.tags = [("site".to_owned(), "paris".to_owned()), ("site".to_owned(), "dc1".to_owned())].into();
+        let point = data_point(&m);
+        assert_eq!(point.attributes.len(), 1, "{:?}", point.attributes);
+        assert_eq!(
+            point.attributes[0].value,
+            Some(AnyValue {
+                value: Some(any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![string_value("dc1"), string_value("paris")]
+                }))
+            })
         );
     }
 

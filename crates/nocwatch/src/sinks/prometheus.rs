@@ -3,7 +3,9 @@
 //! Prometheus server to scrape.
 //!
 //! - names are sanitised (`snmp.ifHCInOctets` → `snmp_ifHCInOctets`), tags become labels,
-//!   the device becomes the `host` label;
+//!   the device becomes the `host` label; a tag key with several values (Datadog keeps a
+//!   user's `site:paris` beside a profile's `site:dc1`) is one label, its values joined
+//!   with `,` in order (`site="dc1,paris"`), since Prometheus forbids repeated label names;
 //! - counts are summed into counters (`_total`), gauges and rates (per second) are gauges;
 //! - a series not updated for `expire_after` disappears, so a removed interface goes away;
 //!   expiry runs on a timer too, so memory stays bounded when nobody scrapes, and at most
@@ -149,13 +151,13 @@ impl Exposition {
 
     pub fn update(&mut self, metric: &Metric) {
         let mut labels = BTreeMap::new();
-        for (key, value) in metric.tags.iter() {
+        for (key, group) in metric.tags.groups() {
             let label = sanitize(key);
             if labels.contains_key(&label) {
                 self.collision("label", &label);
                 continue;
             }
-            labels.insert(label, value.clone());
+            labels.insert(label, label_value(group));
         }
         if let Some(host) = &metric.host {
             labels.entry("host".to_owned()).or_insert_with(|| host.clone());
@@ -255,6 +257,24 @@ async fn render(State(store): State<Arc<Mutex<Exposition>>>) -> impl IntoRespons
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 
+/// A label's value from a tag key's values: the one value, or all of them joined with `,`
+/// in order (Prometheus allows a label name once per series).
+fn label_value(group: &[(String, String)]) -> String {
+    match group {
+        [(_, value)] => value.clone(),
+        several => {
+            let mut joined = String::with_capacity(several.iter().map(|(_, v)| v.len() + 1).sum());
+            for (i, (_, value)) in several.iter().enumerate() {
+                if i > 0 {
+                    joined.push(',');
+                }
+                joined.push_str(value);
+            }
+            joined
+        }
+    }
+}
+
 /// A valid Prometheus metric or label name: `[a-zA-Z_:][a-zA-Z0-9_:]*` (labels without `:`).
 fn sanitize(name: &str) -> String {
     let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
@@ -340,6 +360,15 @@ mod tests {
         assert_eq!(text.matches("# TYPE x_total").count(), 1, "{text}");
         assert!(text.contains("x_total{a_b=\"dotted\",host=\"core-sw1\"} 1\n"), "{text}");
         assert!(!text.contains(" 7\n"), "the gauge that collides is not exposed: {text}");
+    }
+
+    #[test]
+    fn a_tag_key_with_several_values_is_one_label_with_the_values_joined() {
+        let mut store = Exposition::new(Duration::from_secs(60), 100, None);
+        store.update(&metric("snmp.cpu.usage", MetricType::Gauge, 5.0, &[("site", "paris"), ("site", "dc1")]));
+        let text = store.render();
+        assert!(text.contains("snmp_cpu_usage{host=\"core-sw1\",site=\"dc1,paris\"} 5\n"), "{text}");
+        assert_eq!(text.matches("site=").count(), 1, "{text}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::store::{Family, StoreError, configure};
+use crate::event::Tags;
 
 /// Metric names the pages show (Datadog's SNMP names).
 pub mod names {
@@ -87,7 +88,7 @@ pub struct DeviceRow {
     pub cpu: Option<f64>,
     /// Percent used.
     pub memory: Option<f64>,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     pub fields: BTreeMap<String, String>,
 }
 
@@ -116,7 +117,7 @@ pub struct SeriesPoints {
     pub name: String,
     pub interface: Option<String>,
     pub interface_index: Option<i64>,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     /// `[ts, avg, min, max]`, ts in Unix seconds (the bucket start for rollups).
     pub points: Vec<[f64; 4]>,
 }
@@ -205,6 +206,11 @@ fn json_map(text: Option<String>) -> BTreeMap<String, String> {
     text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
 }
 
+/// Tags as stored (their serde form: a key with several values has an array).
+fn json_tags(text: Option<String>) -> Tags {
+    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+}
+
 fn average(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
@@ -213,7 +219,7 @@ const DEVICE_COLUMNS: &str =
     "id, name, ip_address, host, vendor, profile, sys_object_id, reachable, last_poll, poll_duration, tags, fields";
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
-    let tags = json_map(r.get(10)?);
+    let tags = json_tags(r.get(10)?);
     let fields = json_map(r.get(11)?);
     let model = fields.get("model").or_else(|| fields.get("product_name")).cloned();
     let os = match (fields.get("os_name"), fields.get("os_version")) {
@@ -410,7 +416,7 @@ pub fn series(conn: &Connection, query: &SeriesQuery) -> rusqlite::Result<Chart>
                 name: r.get(1)?,
                 interface: r.get(2)?,
                 interface_index: r.get(3)?,
-                tags: json_map(r.get(4)?),
+                tags: json_tags(r.get(4)?),
                 points: Vec::new(),
             })
         })?
@@ -500,9 +506,7 @@ fn device_names(conn: &Connection, id: &str) -> rusqlite::Result<BTreeSet<String
         .optional()?;
     if let Some((host, ip, name, tags)) = row {
         names.extend([host, ip, name].into_iter().flatten());
-        if let Some(sys_name) = json_map(tags).remove("snmp_host") {
-            names.insert(sys_name);
-        }
+        names.extend(json_tags(tags).values("snmp_host").map(str::to_owned));
     }
     Ok(names)
 }

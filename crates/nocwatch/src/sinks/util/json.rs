@@ -156,10 +156,27 @@ fn attribute(out: &mut Vec<u8>, node: Node<'_>) {
     }
 }
 
+/// Tags as their `Serialize` writes them: a key with several values has an array.
 pub fn tags(out: &mut Vec<u8>, tags: &Tags) {
     out.push(b'{');
-    entries(out, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), string);
+    entries(out, tags.groups(), tag_values);
     out.push(b'}');
+}
+
+fn tag_values(out: &mut Vec<u8>, group: &[(String, String)]) {
+    match group {
+        [(_, value)] => string(out, value),
+        several => {
+            out.push(b'[');
+            for (i, (_, value)) in several.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(out, value);
+            }
+            out.push(b']');
+        }
+    }
 }
 
 /// A quoted RFC 3339 timestamp, as its `Serialize` (its `Display`) writes it: nothing in
@@ -298,7 +315,13 @@ mod tests {
             timestamp: "2026-11-25T08:00:00.5Z".parse().expect("timestamp"),
             interval_secs: Some(60),
             host: Some("device:default:10.0.0.1".into()),
-            tags: [("interface".to_owned(), "Gi1/0/1 \"up\"\n".to_owned()), ("bare".to_owned(), String::new())].into(),
+            tags: [
+                ("interface".to_owned(), "Gi1/0/1 \"up\"\n".to_owned()),
+                ("bare".to_owned(), String::new()),
+                ("site".to_owned(), "paris".to_owned()),
+                ("site".to_owned(), "dc\"1".to_owned()),
+            ]
+            .into(),
         };
         for (metric_type, value) in [
             (MetricType::Gauge, f64::NAN),

@@ -446,7 +446,8 @@ struct Polled {
     tracker: CounterTracker,
     /// The profile in use and the sysObjectID it was chosen for.
     profile: Option<(Option<Oid>, Arc<Profile>)>,
-    /// Device tags of the last answered poll (kept for the unreachable metrics).
+    /// Device tags of the last answered, complete poll (for the metrics of unanswered and
+    /// incomplete polls).
     last_tags: Tags,
 }
 
@@ -496,14 +497,12 @@ async fn device_loop(shared: Arc<Shared>, planned: Planned, cancel: Cancellation
     let config = &shared.config;
     let port = planned.port;
     let naming = DeviceNaming::new(&config.namespace, &planned.config.address, port, config.use_device_id_as_hostname);
-    let mut tags = Tags::new();
-    for tag in config.tags.iter().chain(&planned.config.tags) {
-        let (key, value) = config::split_tag(tag);
-        tags.insert(key, value);
-    }
+    // The user's tags (the source's and the device's) and the identity tags, each kept
+    // beside the others: Datadog appends tag lists, a key may have several values.
+    let mut tags: Tags = config.tags.iter().chain(&planned.config.tags).map(|tag| config::split_tag(tag)).collect();
     tags.extend(naming.tags);
     if let Some(subnet) = &planned.subnet {
-        tags.insert("autodiscovery_subnet".into(), subnet.clone());
+        tags.add("autodiscovery_subnet".into(), subnet.clone());
     }
     let identity = DeviceIdentity {
         host: naming.host,
@@ -581,7 +580,25 @@ enum FetchEnd {
     /// The device's name does not resolve (yet).
     Unresolved,
     NoProfile(Option<Oid>),
+    /// A request failed for good after the device had answered the first GET (it
+    /// stopped answering part-way, or refused a request).
     Failed(SnmpError),
+    /// `poll_timeout` passed after the device had answered the first GET.
+    TimedOut,
+}
+
+impl FetchEnd {
+    /// The device answered, but not everything the profile asks for: its values are not
+    /// evaluated. A tag comes from a value the poll may not have got (sysName's
+    /// `snmp_host`, an interface's name), so metrics made from part of the answers could
+    /// carry wrong or missing tags and start series that do not exist. As the Datadog
+    /// Agent (`DeviceCheck.Run` reports nothing from the profile when `fetch.Fetch`
+    /// fails), such a poll sends only the device metrics, with the device tags of the
+    /// last complete poll; its counters are read again at the next complete poll, whose
+    /// rates then cover the whole gap.
+    fn incomplete(&self) -> bool {
+        matches!(self, FetchEnd::Failed(_) | FetchEnd::TimedOut)
+    }
 }
 
 /// One poll: returns the events to send.
@@ -604,9 +621,9 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<Event> {
         Err(true) => {
             shared.stats.poll_timeouts.inc();
             if let Some(suppressed) = POLL_ERROR_LOG.allow() {
-                tracing::warn!(device = %polled.identity.id, deadline = ?deadline, suppressed, "SNMP poll did not finish in time; sending what was fetched");
+                tracing::warn!(device = %polled.identity.id, deadline = ?deadline, suppressed, "SNMP poll did not finish in time; only the device metrics are sent");
             }
-            FetchEnd::Complete
+            FetchEnd::TimedOut
         }
     };
     shared.stats.count(&stats);
@@ -629,19 +646,23 @@ async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<Event> {
         }
         FetchEnd::Failed(error) => {
             if let Some(suppressed) = POLL_ERROR_LOG.allow() {
-                tracing::warn!(device = %polled.identity.id, error = %error, suppressed, "SNMP poll failed part-way; sending what was fetched");
+                tracing::warn!(device = %polled.identity.id, error = %error, suppressed, "SNMP poll failed part-way; only the device metrics are sent");
             }
             shared.stats.metrics.error("poll_failed", &format!("{}: {error}", polled.identity.id));
         }
+        FetchEnd::TimedOut => {}
         FetchEnd::Complete => polled.fetcher.poll_succeeded(),
     }
     let profile = polled.profile.as_ref().filter(|_| reachable).map(|(oid, profile)| (oid.clone(), profile.clone()));
-    let evaluation = profile.as_ref().map(|(_, profile)| profile.evaluate(&answers.fetched));
+    let evaluation = match &profile {
+        Some((_, profile)) if !end.incomplete() => Some(profile.evaluate(&answers.fetched)),
+        _ => None,
+    };
     // Every metric of the device carries the same device tags, as in Datadog's check: the
     // identity's, the profile's name and vendor, and the profile's own device-level tags
     // (static_tags and top-level metric_tags, e.g. snmp_host from sysName). An unanswered
-    // poll repeats those of the last answered one.
-    let device_tags = if reachable {
+    // or incomplete poll repeats those of the last answered, complete one.
+    let device_tags = if reachable && !end.incomplete() {
         let device_tags =
             report::poll_device_tags(&polled.identity.tags, profile.as_ref().map(|(_, p)| &**p), evaluation.as_ref());
         polled.last_tags = device_tags.clone();

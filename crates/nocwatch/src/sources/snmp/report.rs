@@ -71,20 +71,13 @@ impl<'a> Reporter<'a> {
     }
 
     /// The event tags of a sample's own tags (device tags, its own, its interface's
-    /// configured ones) and the hash of its own tags (for counter series keys).
+    /// configured ones, each added beside the others as Datadog appends them) and the
+    /// hash of its own tags (for counter series keys).
     fn sample_tags(&self, own: &[(String, String)]) -> (Tags, u64) {
         let mut tags = self.device_tags.clone();
-        if !own.is_empty() {
-            let map = &mut *tags;
-            for (key, value) in own {
-                map.insert(key.clone(), value.clone());
-            }
-        }
+        tags.extend(own.iter().cloned());
         if let Some(interface) = self.interface_config(&tags) {
-            for tag in &interface.tags {
-                let (key, value) = split_tag(tag);
-                tags.insert(key, value);
-            }
+            tags.extend(interface.tags.iter().map(|tag| split_tag(tag)));
         }
         let mut hasher = DefaultHasher::new();
         own.hash(&mut hasher);
@@ -254,21 +247,18 @@ impl<'a> Reporter<'a> {
             return;
         };
         let mut tags = self.device_tags.clone();
-        tags.insert("status".into(), interface_status(admin, oper).into());
-        tags.insert("admin_status".into(), admin_status_name(admin).into());
-        tags.insert("oper_status".into(), oper_status_name(oper).into());
-        tags.insert("interface_index".into(), interface.index.to_string());
+        tags.add("status".into(), interface_status(admin, oper).into());
+        tags.add("admin_status".into(), admin_status_name(admin).into());
+        tags.add("oper_status".into(), oper_status_name(oper).into());
+        tags.add("interface_index".into(), interface.index.to_string());
         if let Some(name) = interface.name.as_ref().filter(|n| !n.is_empty()) {
-            tags.insert("interface".into(), name.clone());
+            tags.add("interface".into(), name.clone());
         }
         if let Some(alias) = interface.alias.as_ref().filter(|a| !a.is_empty()) {
-            tags.insert("interface_alias".into(), alias.clone());
+            tags.add("interface_alias".into(), alias.clone());
         }
         if let Some(config) = self.interface_config(&tags) {
-            for tag in &config.tags {
-                let (key, value) = split_tag(tag);
-                tags.insert(key, value);
-            }
+            tags.extend(config.tags.iter().map(|tag| split_tag(tag)));
         }
         self.push("interface.status", MetricType::Gauge, 1.0, tags);
     }
@@ -313,13 +303,16 @@ impl<'a> Reporter<'a> {
 /// identity's: snmp_device, device_namespace, the user's), the profile's name and vendor
 /// (`snmp_profile`, `device_vendor`), and the profile's device-level tags
 /// ([`Evaluation::tags`]: `static_tags` and top-level `metric_tags`, e.g. `snmp_host`
-/// from sysName). A profile tag with the key of a base tag replaces it.
+/// from sysName). A profile tag with the key of a base tag (a user's `site:paris` and a
+/// profile's `site:dc1`) is added beside it: both are kept, as the Agent appends the
+/// profile's tags to the others (`DeviceCheck.Run` and `getValuesAndTags` in
+/// `pkg/collector/corechecks/snmp/internal/devicecheck/devicecheck.go`).
 pub fn poll_device_tags(base: &Tags, profile: Option<&Profile>, evaluation: Option<&Evaluation>) -> Tags {
     let mut tags = base.clone();
     if let Some(profile) = profile {
-        tags.insert("snmp_profile".into(), profile.name.clone());
+        tags.add("snmp_profile".into(), profile.name.clone());
         if let Some(vendor) = profile.device_vendor() {
-            tags.insert("device_vendor".into(), vendor.to_owned());
+            tags.add("device_vendor".into(), vendor.to_owned());
         }
     }
     if let Some(evaluation) = evaluation {
