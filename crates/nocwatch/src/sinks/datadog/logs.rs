@@ -97,11 +97,10 @@ impl DatadogLogsConfig {
         }
     }
 
-    fn http_url(&self) -> String {
-        match &self.endpoint {
-            Some(endpoint) => format!("{}/api/v2/logs", endpoint.trim_end_matches('/')),
-            None => format!("https://http-intake.logs.{}/api/v2/logs", self.site),
-        }
+    /// The `http` transport's intake.
+    pub(super) fn intake(&self) -> super::Intake {
+        let host = format!("http-intake.logs.{}", self.site);
+        super::Intake::new(self.endpoint.as_deref(), &host, "/api/v2/logs", &self.api_key)
     }
 
     fn tcp_target(&self) -> anyhow::Result<(String, u16)> {
@@ -121,10 +120,7 @@ impl DatadogLogsConfig {
 
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
         match self.transport {
-            Transport::Http => {
-                let intake = super::Intake { url: self.http_url(), api_key: self.api_key.clone() };
-                self.http.deliver(ctx, JsonEncoder::new(self), intake)
-            }
+            Transport::Http => self.http.deliver(ctx, JsonEncoder::new(self), self.intake()),
             Transport::Tcp => {
                 let (host, port) = self.tcp_target()?;
                 let connector = Connector::new(&host, port, Some(&self.http.tls), self.connection.clone())?;

@@ -60,17 +60,15 @@ impl DatadogMetricsConfig {
         self.http.validate()
     }
 
-    fn url(&self) -> String {
-        match &self.endpoint {
-            Some(endpoint) => format!("{}/api/v2/series", endpoint.trim_end_matches('/')),
-            None => format!("https://api.{}/api/v2/series", self.site),
-        }
+    pub(super) fn intake(&self) -> super::Intake {
+        let host = format!("api.{}", self.site);
+        super::Intake::new(self.endpoint.as_deref(), &host, "/api/v2/series", &self.api_key)
     }
 
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
         let agent_host = (self.host == HostChoice::Agent).then(|| ctx.hostname.clone());
         let encoder = SeriesEncoder { tags: self.tags.clone(), agent_host, gzip: self.http.gzip() };
-        self.http.deliver(ctx, encoder, super::Intake { url: self.url(), api_key: self.api_key.clone() })
+        self.http.deliver(ctx, encoder, self.intake())
     }
 }
 

@@ -16,8 +16,20 @@ pub type DatadogHttpConfig = HttpSinkConfig<30>;
 /// common way (Datadog's documented semantics).
 #[derive(Clone)]
 pub struct Intake {
-    pub url: String,
-    pub api_key: Secret,
+    url: String,
+    api_key: Secret,
+}
+
+impl Intake {
+    /// The intake's `path` on `endpoint` (a base URL) when the config sets one, else on
+    /// `https://<host>` (the site's).
+    pub fn new(endpoint: Option<&str>, host: &str, path: &str, api_key: &Secret) -> Intake {
+        let url = match endpoint {
+            Some(endpoint) => format!("{}{path}", endpoint.trim_end_matches('/')),
+            None => format!("https://{host}{path}"),
+        };
+        Intake { url, api_key: api_key.clone() }
+    }
 }
 
 impl Destination for Intake {
@@ -57,4 +69,32 @@ pub fn check_account(site: &str, api_key: &Secret) -> Result<(), String> {
         return Err("api_key is empty".to_owned());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// The URLs of Datadog's documentation for a site (docs/config.md, "Sites and
+    /// endpoints"; `/api/v2/series` on `api.<site>`), or the configured endpoint's.
+    #[test]
+    fn each_sink_posts_to_its_sites_intake_or_to_the_endpoint() {
+        let logs = |config| serde_json::from_value::<super::logs::DatadogLogsConfig>(config).unwrap().intake().url;
+        let metrics =
+            |config| serde_json::from_value::<super::metrics::DatadogMetricsConfig>(config).unwrap().intake().url;
+        assert_eq!(logs(json!({"api_key": "k"})), "https://http-intake.logs.datadoghq.com/api/v2/logs");
+        assert_eq!(
+            logs(json!({"api_key": "k", "site": "ap1.datadoghq.com"})),
+            "https://http-intake.logs.ap1.datadoghq.com/api/v2/logs"
+        );
+        assert_eq!(metrics(json!({"api_key": "k", "site": "datadoghq.eu"})), "https://api.datadoghq.eu/api/v2/series");
+        assert_eq!(
+            logs(json!({"api_key": "k", "endpoint": "http://127.0.0.1:8080/"})),
+            "http://127.0.0.1:8080/api/v2/logs"
+        );
+        assert_eq!(
+            metrics(json!({"api_key": "k", "endpoint": "https://api.uk1.datadoghq.com"})),
+            "https://api.uk1.datadoghq.com/api/v2/series"
+        );
+    }
 }
