@@ -1,9 +1,11 @@
 //! Network plumbing shared by sources and the admin server: UDP sockets with large receive
-//! buffers ([`bind_udp`]), TCP accept loops with connection limits and idle timeouts
-//! ([`tcp`]), and TLS server set-up ([`tls`]).
+//! buffers ([`bind_udp`]) read by threads of their own, in batches where rates are high
+//! ([`udp`]), TCP accept loops with connection limits and idle timeouts ([`tcp`]), and TLS
+//! server set-up ([`tls`]).
 
 pub mod tcp;
 pub mod tls;
+pub mod udp;
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,11 +19,15 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// first, which root or `CAP_NET_ADMIN` may set past `net.core.rmem_max`; without that
 /// privilege `SO_RCVBUF`, which the kernel caps at `rmem_max`. The size the kernel granted
 /// (as it reports it: twice the usable payload) is returned so it can be logged.
+///
+/// The sockets block, with [`RECEIVER_WAKE`] as their read timeout: UDP sources read them
+/// from threads of their own, blocked in the kernel until a datagram arrives, so neither
+/// the event loop nor a wake-up per datagram is in the path.
 pub fn bind_udp(
     address: SocketAddr,
     receive_buffer: usize,
     count: usize,
-) -> io::Result<(Vec<tokio::net::UdpSocket>, usize)> {
+) -> io::Result<(Vec<std::net::UdpSocket>, usize)> {
     if count > 1 {
         // SO_REUSEPORT would also let us join a port another process holds with it: check
         // first that the port is free, so a busy port fails start-up.
@@ -39,12 +45,15 @@ pub fn bind_udp(
             socket.set_reuse_port(true)?;
         }
         granted = set_receive_buffer(&socket, receive_buffer);
-        socket.set_nonblocking(true)?;
         socket.bind(&address.into())?;
-        sockets.push(tokio::net::UdpSocket::from_std(socket.into())?);
+        socket.set_read_timeout(Some(RECEIVER_WAKE))?;
+        sockets.push(socket.into());
     }
     Ok((sockets, granted))
 }
+
+/// How often a thread blocked reading a [`bind_udp`] socket looks whether it should stop.
+pub const RECEIVER_WAKE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How many datagrams the kernel has dropped for `socket` because its receive buffer was
 /// full: the socket's `drops` column in `/proc/net/{udp,udp6,icmp,icmp6,raw,raw6}` (the

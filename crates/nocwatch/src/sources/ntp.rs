@@ -563,9 +563,6 @@ async fn run_relay(
     Ok(())
 }
 
-/// How often a receiving thread, blocked in recv_from, looks whether it should stop.
-const RECEIVER_WAKE: Duration = Duration::from_millis(100);
-
 /// The sockets whose kernel drops the source counts: the clients' and each upstream one.
 fn watch_kernel_drops(
     clients: &std::net::UdpSocket,
@@ -579,18 +576,15 @@ fn watch_kernel_drops(
     Ok(drops)
 }
 
-/// A UDP socket with a large receive buffer (`net::bind_udp`), made blocking with
-/// `RECEIVER_WAKE` as its read timeout, for a receiving thread.
+/// A UDP socket with a large receive buffer, blocking, for a receiving thread
+/// (`net::bind_udp`).
 fn bind_blocking(address: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let (mut sockets, _) = crate::net::bind_udp(address, RECEIVE_BUFFER, 1)?;
-    let socket = sockets.pop().ok_or_else(|| io::Error::other("no socket"))?.into_std()?;
-    socket.set_nonblocking(false)?;
-    socket.set_read_timeout(Some(RECEIVER_WAKE))?;
-    Ok(socket)
+    sockets.pop().ok_or_else(|| io::Error::other("no socket"))
 }
 
 /// Calls `handle` with every datagram received on `socket`, from a thread of its own blocked
-/// in recv_from, until `stop` (seen within `RECEIVER_WAKE`; what the kernel still holds
+/// in recv_from, until `stop` (seen within `net::RECEIVER_WAKE`; what the kernel still holds
 /// then is left unread). The answer path of both modes runs this way: a reply goes out
 /// right after its request (or upstream reply) arrives, without an event loop turn in
 /// between, which is what keeps nocwatch's latency at or below chronyd's and stone's

@@ -104,8 +104,6 @@ fn default_receive_buffer() -> ByteSize {
 const MAX_BATCH: usize = 256;
 /// Batches waiting between the receiving threads and the pipeline.
 const QUEUE_BATCHES: usize = 64;
-/// How often a receiving thread, blocked in recv_from, looks whether it should stop.
-const RECEIVER_WAKE: Duration = Duration::from_millis(100);
 /// Largest datagram accepted (the IPv4 UDP payload limit).
 const MAX_DATAGRAM: usize = 65_507;
 
@@ -263,19 +261,16 @@ impl SnmpTrapsConfig {
         let formatter = Arc::new(TrapFormatter::new(ctx.mibs.clone(), self.namespace.clone()));
         let counters = Arc::new(Counters::new(&ctx.metrics));
         let started = Instant::now();
-        let mut blocking = Vec::with_capacity(sockets.len());
         let mut kernel_drops = crate::net::KernelDrops::default();
-        for socket in sockets {
-            let socket = into_blocking(socket)?;
-            kernel_drops.watch(&socket)?;
-            blocking.push(socket);
+        for socket in &sockets {
+            kernel_drops.watch(socket)?;
         }
         Ok(Box::pin(async move {
             let (tx, mut rx) = mpsc::channel::<Vec<Event>>(QUEUE_BATCHES);
             let stop = ctx.shutdown.child_token();
             let _stop_threads = stop.clone().drop_guard();
             let mut threads = Vec::new();
-            for (index, socket) in blocking.into_iter().enumerate() {
+            for (index, socket) in sockets.into_iter().enumerate() {
                 let receiver = Receiver::new(receiver_config.clone(), started, fastrand::u64(..));
                 let thread = ReceiveThread {
                     socket,
@@ -322,14 +317,6 @@ impl SnmpTrapsConfig {
             Ok(())
         }))
     }
-}
-
-/// A socket from the runtime made blocking, with `RECEIVER_WAKE` as its read timeout.
-fn into_blocking(socket: tokio::net::UdpSocket) -> io::Result<std::net::UdpSocket> {
-    let socket = socket.into_std()?;
-    socket.set_nonblocking(false)?;
-    socket.set_read_timeout(Some(RECEIVER_WAKE))?;
-    Ok(socket)
 }
 
 /// Self-metrics: rejections by reason (`nocwatch_component_errors{reason=...}`), responses
@@ -472,7 +459,7 @@ mod tests {
         let telemetry = crate::telemetry::Telemetry::new();
         let metrics = telemetry.component(crate::telemetry::ComponentKind::Source, "traps", "snmp_traps");
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(RECEIVER_WAKE)).unwrap();
+        socket.set_read_timeout(Some(crate::net::RECEIVER_WAKE)).unwrap();
         let address = socket.local_addr().unwrap();
         let mut config = ReceiverConfig::new(default_engine_id("test"), 1);
         config.communities = vec![b"public".to_vec()];

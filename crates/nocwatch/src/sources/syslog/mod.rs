@@ -44,10 +44,14 @@ pub struct SyslogSourceConfig {
     /// UDP: kernel receive buffer asked for each socket (bursts wait here).
     #[serde(default = "default_receive_buffer")]
     pub receive_buffer: ByteSize,
-    /// UDP: sockets sharing the port (`SO_REUSEPORT`), each read by its own task.
+    /// UDP: sockets sharing the port (`SO_REUSEPORT`), each read by its own thread.
     /// Default: one per CPU.
     #[serde(default)]
     pub receivers: Option<usize>,
+    /// UDP: datagrams read but not yet parsed, at most this many bytes (shared by the
+    /// receivers): where a burst faster than parsing waits.
+    #[serde(default = "default_receive_queue")]
+    pub receive_queue: ByteSize,
     /// TCP/TLS: connections beyond this are closed at once and counted.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
@@ -76,6 +80,10 @@ fn default_max_message_size() -> ByteSize {
 
 fn default_receive_buffer() -> ByteSize {
     ByteSize::mib(8)
+}
+
+fn default_receive_queue() -> ByteSize {
+    ByteSize::mib(32)
 }
 
 fn default_max_connections() -> usize {

@@ -1,43 +1,60 @@
 //! Syslog over UDP (RFC 5426): one datagram, one message. Several sockets share the port
-//! (`SO_REUSEPORT`), each read by its own task, so a 2-core machine reads in parallel; one
-//! device always lands on the same socket, so its messages keep their order.
+//! (`SO_REUSEPORT`), one per CPU by default; one device always lands on the same socket,
+//! so its messages keep their order.
+//!
+//! Reading and parsing are split, as in rsyslog's imudp and its queue: each socket has a
+//! thread that only reads (a batch of datagrams per `recvmmsg`, `net::udp`) and hands the
+//! raw batches to a parsing task through a bounded queue (`receive_queue`). A burst faster
+//! than parsing then waits in that queue, packed, instead of overflowing the socket buffer,
+//! and the reader never waits on the event loop. When the queue is full the reader waits,
+//! the socket buffer fills, and what the kernel drops is counted
+//! (`errors{reason="receive_buffer_full"}`).
 
-use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use prometheus_client::metrics::counter::Counter;
-use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::SyslogSourceConfig;
 use super::event::{EventMapper, Peer};
 use crate::component::Running;
 use crate::event::Event;
 use crate::net::bind_udp;
-use crate::pipeline::SourceOutput;
+use crate::net::udp::{BatchReader, Datagrams, Wait};
 use crate::sources::SourceContext;
-use crate::telemetry::{ComponentMetrics, RateLimit};
+use crate::telemetry::RateLimit;
 
-/// Datagrams read per wakeup before the batch is handed on: amortises the queue operation
-/// without holding events back (the loop stops early when the socket is empty).
+/// A batch is handed on once it holds this many datagrams or [`MAX_BATCH_BYTES`].
 const MAX_BATCH: usize = 256;
+const MAX_BATCH_BYTES: usize = 256 * 1024;
 
-/// A wake-up that found fewer datagrams than this is followed by a pause of [`COALESCE`]
-/// before the socket is looked at again, so that at low rates one wake-up (and one
-/// hand-over to the sinks) carries several datagrams instead of one: at 10,000 lines/s,
-/// waking up per datagram cost three times the CPU per line of a bulk load (thread
-/// switches, BENCHMARKS.md issue 3). The datagrams wait in the socket buffer meanwhile
-/// (a millisecond of even 100 MB/s is 100 KB, the buffer is megabytes); under load the
-/// batches fill and the receiver never pauses.
+/// A read that found fewer datagrams than this is followed by a pause of [`COALESCE`] and
+/// a second look, so that at low rates one hand-over (and one parser wake-up) carries
+/// several datagrams instead of one. The datagrams wait in the socket buffer meanwhile (a
+/// millisecond of even 100 MB/s is 100 KB, the buffer is megabytes); under load batches
+/// fill at once and the reader never pauses.
 const FEW: usize = MAX_BATCH / 8;
-const COALESCE: std::time::Duration = std::time::Duration::from_millis(1);
+const COALESCE: Duration = Duration::from_millis(1);
 
 pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: SourceContext) -> anyhow::Result<Running> {
     let receivers =
         config.receivers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let (sockets, granted) = bind_udp(config.address, config.receive_buffer.as_usize(), receivers)
         .with_context(|| format!("cannot listen on udp://{}", config.address))?;
-    tracing::info!(source = %ctx.id, address = %config.address, receivers, receive_buffer = granted, "syslog listening on UDP");
+    // Each receiver's share of the queue, in batches (a batch holds at most
+    // MAX_BATCH_BYTES of payload plus one largest message).
+    let queue_batches = (config.receive_queue.as_usize() / receivers / MAX_BATCH_BYTES).max(2);
+    tracing::info!(
+        source = %ctx.id,
+        address = %config.address,
+        receivers,
+        receive_buffer = granted,
+        receive_queue = %config.receive_queue,
+        "syslog listening on UDP"
+    );
     // Linux reports twice the size set (the other half is bookkeeping).
     if granted / 2 < config.receive_buffer.as_usize() {
         tracing::warn!(
@@ -54,100 +71,142 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
         kernel_drops.watch(socket)?;
     }
     let receive_buffer_full = ctx.metrics.error_counter("receive_buffer_full");
+    let receive_errors = ctx.metrics.error_counter("receive");
     Ok(Box::pin(async move {
-        let shared = Arc::new(Shared {
+        let parser = Arc::new(Parser {
             mapper,
-            output: ctx.output,
             parse_errors: ctx.metrics.error_counter("parse_error"),
             truncated: ctx.metrics.error_counter("truncated"),
-            metrics: ctx.metrics,
         });
-        let mut tasks = tokio::task::JoinSet::new();
-        for socket in sockets {
-            tasks.spawn(receive(socket, max_message, shared.clone(), ctx.shutdown.clone()));
+        let stop = ctx.shutdown.child_token();
+        let _stop_readers = stop.clone().drop_guard();
+        let mut readers = Vec::with_capacity(sockets.len());
+        let mut parsers = tokio::task::JoinSet::new();
+        let output = Arc::new(ctx.output);
+        for (index, socket) in sockets.into_iter().enumerate() {
+            let (batches, queued) = mpsc::channel::<Datagrams>(queue_batches);
+            // Emptied batches go back to the reader, so their buffers are reused.
+            let (recycle, recycled) = mpsc::channel::<Datagrams>(queue_batches);
+            let reader = ReadLoop { batches, recycled, stop: stop.clone(), errors: receive_errors.clone() };
+            readers.push(
+                std::thread::Builder::new()
+                    .name(format!("syslog-udp-{index}"))
+                    .spawn(move || reader.run(BatchReader::new(socket, max_message)))
+                    .context("cannot start a receiving thread")?,
+            );
+            parsers.spawn(parser.clone().run(queued, recycle, output.clone()));
         }
         let _ = ctx.healthy.send(true);
         let mut drops_check = tokio::time::interval(crate::net::KERNEL_DROPS_CHECK);
         loop {
             tokio::select! {
-                joined = tasks.join_next() => if joined.is_none() { break },
+                _ = ctx.shutdown.cancelled() => break,
+                joined = parsers.join_next() => if joined.is_none() { break },
                 _ = drops_check.tick() => { receive_buffer_full.inc_by(kernel_drops.take_new()); }
             }
         }
-        receive_buffer_full.inc_by(kernel_drops.take_new());
         let _ = ctx.healthy.send(false);
+        // The readers stop within net::RECEIVER_WAKE; what they had queued is still parsed
+        // and sent before the parsers end.
+        stop.cancel();
+        while parsers.join_next().await.is_some() {}
+        for reader in readers {
+            let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+        }
+        receive_buffer_full.inc_by(kernel_drops.take_new());
         Ok(())
     }))
 }
 
-struct Shared {
+/// The reading thread of one socket.
+struct ReadLoop {
+    batches: mpsc::Sender<Datagrams>,
+    recycled: mpsc::Receiver<Datagrams>,
+    stop: CancellationToken,
+    errors: Counter,
+}
+
+impl ReadLoop {
+    fn run(mut self, mut socket: BatchReader) {
+        static RECV_ERRORS: RateLimit = RateLimit::new(Duration::from_secs(10));
+        let mut batch = Datagrams::default();
+        while !self.stop.is_cancelled() {
+            match socket.read(&mut batch, Wait::UntilOne) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    self.errors.inc();
+                    if let Some(suppressed) = RECV_ERRORS.allow() {
+                        tracing::warn!(error = %e, suppressed, "UDP receive failed");
+                    }
+                    // Errors that repeat at once (none known for UDP) must not spin.
+                    std::thread::sleep(COALESCE);
+                    continue;
+                }
+            }
+            Self::fill(&mut socket, &mut batch);
+            if batch.len() < FEW {
+                std::thread::sleep(COALESCE);
+                Self::fill(&mut socket, &mut batch);
+            }
+            let next = self.recycled.try_recv().unwrap_or_default();
+            // Waits while the parser is a whole queue behind.
+            if self.batches.blocking_send(std::mem::replace(&mut batch, next)).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Adds what the socket holds now, up to a full batch.
+    fn fill(socket: &mut BatchReader, batch: &mut Datagrams) {
+        while batch.len() < MAX_BATCH && batch.payload_bytes() < MAX_BATCH_BYTES {
+            // An error here shows again on the next blocking read, which counts it.
+            match socket.read(batch, Wait::No) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// Turns the raw batches of one reader into events.
+struct Parser {
     mapper: EventMapper,
-    output: SourceOutput,
-    metrics: ComponentMetrics,
     parse_errors: Counter,
     truncated: Counter,
 }
 
-async fn receive(
-    socket: UdpSocket,
-    max_message: usize,
-    shared: Arc<Shared>,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    static RECV_ERRORS: RateLimit = RateLimit::new(std::time::Duration::from_secs(10));
-    // One byte more than allowed, to see that a datagram was longer.
-    let mut buf = vec![0u8; max_message + 1];
-    // The last sender, formatted once: a busy device sends runs of datagrams.
-    let mut last_peer: Option<Peer> = None;
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => return,
-            ready = socket.readable() => {
-                if let Err(e) = ready {
-                    shared.metrics.error("receive", &e.to_string());
-                    continue;
+impl Parser {
+    async fn run(
+        self: Arc<Self>,
+        mut queued: mpsc::Receiver<Datagrams>,
+        recycle: mpsc::Sender<Datagrams>,
+        output: Arc<crate::pipeline::SourceOutput>,
+    ) {
+        // The last sender, formatted once: a busy device sends runs of datagrams.
+        let mut last_peer: Option<Peer> = None;
+        // Ends when the reader has stopped and everything it queued is sent.
+        while let Some(mut datagrams) = queued.recv().await {
+            let ctx = self.mapper.context();
+            let mut events = Vec::with_capacity(datagrams.len());
+            for datagram in datagrams.iter() {
+                if datagram.truncated {
+                    self.truncated.inc();
                 }
-            }
-        }
-        let ctx = shared.mapper.context();
-        let mut batch: Vec<Event> = Vec::new();
-        while batch.len() < MAX_BATCH {
-            match socket.try_recv_from(&mut buf) {
-                Ok((len, peer)) => {
-                    let truncated = len > max_message;
-                    if truncated {
-                        shared.truncated.inc();
-                    }
-                    let peer = match last_peer.take() {
-                        Some(last) if last.ip() == peer.ip().to_canonical() => last,
-                        _ => Peer::new(peer),
-                    };
-                    let event = shared.mapper.to_event_from(&buf[..len.min(max_message)], &peer, truncated, &ctx);
-                    last_peer = Some(peer);
-                    if event.attributes.get(&["parse_error"]).is_some() {
-                        shared.parse_errors.inc();
-                    }
-                    batch.push(Event::Log(event));
+                let peer = match last_peer.take() {
+                    Some(last) if last.ip() == datagram.peer.ip().to_canonical() => last,
+                    _ => Peer::new(datagram.peer),
+                };
+                let event = self.mapper.to_event_from(datagram.payload, &peer, datagram.truncated, &ctx);
+                last_peer = Some(peer);
+                if event.attributes.get(&["parse_error"]).is_some() {
+                    self.parse_errors.inc();
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    shared.metrics.error_counter("receive").inc();
-                    if let Some(suppressed) = RECV_ERRORS.allow() {
-                        tracing::warn!(error = %e, suppressed, "UDP receive failed");
-                    }
-                    break;
-                }
+                events.push(Event::Log(event));
             }
-        }
-        let few = batch.len() < FEW;
-        shared.output.send(batch).await;
-        if few {
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(COALESCE) => {}
-            }
+            datagrams.clear();
+            let _ = recycle.try_send(datagrams);
+            output.send(events).await;
         }
     }
 }
