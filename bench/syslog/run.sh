@@ -11,7 +11,10 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PEERS=${PEERS:-"rsyslog nocwatch"}
+# rsyslog: tuned after rsyslog's own high-performance example (below); rsyslog-seed: the
+# seed's rsyslog.conf as deployed (imudp/imtcp with their defaults, default main queue), its
+# outputs (omstdout, omfwd to Datadog) replaced by the same file output as the others.
+PEERS=${PEERS:-"rsyslog rsyslog-seed nocwatch"}
 ONLY=${ONLY:-all}                       # all | udp | tcp
 UDP_REPS=${UDP_REPS:-${REPS:-3}}
 TCP_REPS=${TCP_REPS:-${REPS:-5}}
@@ -32,6 +35,9 @@ TCP_COUNT=${TCP_COUNT:-1000000}
 TCP_FRAMINGS=${TCP_FRAMINGS:-"lf octet"}
 RCVBUF_MIB=${RCVBUF_MIB:-8}             # per nocwatch socket (its default); rsyslog gets receivers x this
 QUEUE_EVENTS=${QUEUE_EVENTS:-250000}    # rsyslog ruleset queue.size = nocwatch sink buffer.max_events
+# nocwatch's queue of read, unparsed datagrams, in bytes: rsyslog's queue holds unparsed
+# messages too (its workers parse); QUEUE_EVENTS lines of the mix (368 bytes on average) are 88 MiB.
+RECEIVE_QUEUE_MIB=${RECEIVE_QUEUE_MIB:-96}
 RMEM_MAX_WANTED=${RMEM_MAX_WANTED:-33554432}
 RSYSLOG_TCP_MODULE=${RSYSLOG_TCP_MODULE:-imptcp}
 NOCWATCH_TARGET_DIR=${NOCWATCH_TARGET_DIR:-/tmp/target-bench}
@@ -129,6 +135,7 @@ sources:
     mode: $mode
     address: 127.0.0.1:$port
     receive_buffer: ${RCVBUF_MIB}MiB      # receivers: default, one per CPU
+    receive_queue: ${RECEIVE_QUEUE_MIB}MiB
 sinks:
   out:
     type: file
@@ -139,9 +146,16 @@ EOF
         "${PEER_RUN[@]}" env ${NOCWATCH_ENV:-} "$NOCWATCH" run --config "$dir/nocwatch.yaml" >"$dir/peer.log" 2>&1 &
         PEER_PID=$!
         ;;
-    rsyslog)
+    rsyslog | rsyslog-seed)
         local input
-        if [[ $mode == udp ]]; then
+        if [[ $peer == rsyslog-seed ]]; then
+            # The seed's inputs exactly (imudp without rcvbufSize: the kernel's default
+            # buffer, net.core.rmem_default), on the default ruleset and main queue.
+            input="module(load=\"imudp\")
+input(type=\"imudp\" address=\"127.0.0.1\" port=\"$port\")"
+            [[ $mode == tcp ]] && input="module(load=\"imtcp\")
+input(type=\"imtcp\" address=\"127.0.0.1\" port=\"$port\")"
+        elif [[ $mode == udp ]]; then
             input="module(load=\"imudp\" threads=\"$RECV_CPUS\" timeRequery=\"8\" batchSize=\"128\")
 input(type=\"imudp\" address=\"127.0.0.1\" port=\"$port\" rcvbufSize=\"$((RCVBUF_MIB * RECV_CPUS))m\" ruleset=\"bench\")"
         elif [[ $RSYSLOG_TCP_MODULE == imptcp ]]; then
@@ -151,11 +165,23 @@ input(type=\"imptcp\" address=\"127.0.0.1\" port=\"$port\" ruleset=\"bench\")"
             input="module(load=\"imtcp\")
 input(type=\"imtcp\" address=\"127.0.0.1\" port=\"$port\" ruleset=\"bench\")"
         fi
-        # Tuning after rsyslog's "Receiving massive amounts of messages with high performance"
-        # example (imudp threads/batchSize/timeRequery, fixedArray ruleset queue, async omfile),
-        # with threads = CPUs. The template writes the fields nocwatch's event has, as JSON.
+        # The template writes the fields nocwatch's event has, as JSON; the same async
+        # omfile for both rsyslog peers.
+        local action="action(type=\"omfile\" file=\"$out\" template=\"bench_json\"
+         ioBufferSize=\"64k\" flushOnTXEnd=\"off\" asyncWriting=\"on\")"
+        local global="global(workDirectory=\"$dir\")"
+        if [[ $peer == rsyslog ]]; then
+            # Tuning after rsyslog's "Receiving massive amounts of messages with high
+            # performance" example (imudp threads/batchSize/timeRequery, fixedArray ruleset
+            # queue, async omfile), with threads = CPUs.
+            global="global(workDirectory=\"$dir\" maxMessageSize=\"64k\" net.enableDNS=\"off\")"
+            action="ruleset(name=\"bench\" queue.type=\"fixedArray\" queue.size=\"$QUEUE_EVENTS\" queue.dequeueBatchSize=\"4096\"
+        queue.workerThreads=\"$RECV_CPUS\" queue.workerThreadMinimumMessages=\"60000\") {
+  $action
+}"
+        fi
         cat >"$dir/rsyslog.conf" <<EOF
-global(workDirectory="$dir" maxMessageSize="64k" net.enableDNS="off")
+$global
 $input
 template(name="bench_json" type="list" option.jsonf="on") {
   property(outname="timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
@@ -170,11 +196,7 @@ template(name="bench_json" type="list" option.jsonf="on") {
   property(outname="peer_ip" name="fromhost-ip" format="jsonf")
   property(outname="message" name="msg" format="jsonf")
 }
-ruleset(name="bench" queue.type="fixedArray" queue.size="$QUEUE_EVENTS" queue.dequeueBatchSize="4096"
-        queue.workerThreads="$RECV_CPUS" queue.workerThreadMinimumMessages="60000") {
-  action(type="omfile" file="$out" template="bench_json"
-         ioBufferSize="64k" flushOnTXEnd="off" asyncWriting="on")
-}
+$action
 EOF
         "${PEER_RUN[@]}" rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" >"$dir/peer.log" 2>&1 &
         PEER_PID=$!
@@ -282,16 +304,18 @@ report() {
         for placement in $UDP_PLACEMENTS; do
             echo
             echo "UDP ($placement): highest zero-loss rate of $UDP_COUNT lines (rates tried: $UDP_RATES), median of $UDP_REPS searches"
-            printf '  %-10s %12s   %s\n' peer median "each search"
+            printf '  %-13s %12s   %s\n' peer median "each search"
             declare -A med=()
             for peer in $PEERS; do
                 med[$peer]=$(awk -v p="$peer" -v pl="$placement" -F'\t' '$1 == p && $5 == pl { print $3 }' "$UDP_BEST" | median)
-                printf '  %-10s %12s   %s\n' "$peer" "${med[$peer]}" \
+                printf '  %-13s %12s   %s\n' "$peer" "${med[$peer]}" \
                     "$(awk -v p="$peer" -v pl="$placement" -F'\t' '$1 == p && $5 == pl { printf "%s (%s); ", $3, $4 }' "$UDP_BEST")"
             done
-            if [[ -n ${med[nocwatch]:-} && -n ${med[rsyslog]:-} ]]; then
-                echo "  ratio nocwatch/rsyslog: $(ratio "${med[nocwatch]}" "${med[rsyslog]}")  (target: >= 4)"
-            fi
+            for base in rsyslog rsyslog-seed; do
+                if [[ -n ${med[nocwatch]:-} && -n ${med[$base]:-} ]]; then
+                    echo "  ratio nocwatch/$base: $(ratio "${med[nocwatch]}" "${med[$base]}")  (target: >= 4)"
+                fi
+            done
             echo "  per rate: lost lines, peer CPU-seconds and achieved send rate of each run:"
             awk -v pl="$placement" -F'\t' '$2 == "udp" && $10 == pl { k = $1 " " $3; n[k]++; l[k] = l[k] " " $6; c[k] = c[k] " " $7; a[k] = a[k] " " $5 }
                 END { for (k in n) print k "\t" n[k] "\t" l[k] "\t" c[k] "\t" a[k] }' "$RESULTS" | sort -k1,1 -k2,2n |
@@ -318,9 +342,11 @@ report() {
                 printf '  %-8s %-10s %14s %12s %16s %10s %14s\n' "$framing" "$peer" "${cpu[$peer]}" "${wall[$peer]}" \
                     "$(awk -v w="${wall[$peer]}" -v n="$TCP_COUNT" 'BEGIN { if (w > 0) printf "%.0f", n / w; else print "n/a" }')" "$lostmax" "$rss"
             done
-            if [[ -n ${cpu[nocwatch]:-} && -n ${cpu[rsyslog]:-} ]]; then
-                echo "  $framing ratio nocwatch/rsyslog: CPU per line $(ratio "${cpu[nocwatch]}" "${cpu[rsyslog]}") (target: <= 1), wall time $(ratio "${wall[nocwatch]}" "${wall[rsyslog]}")"
-            fi
+            for base in rsyslog rsyslog-seed; do
+                if [[ -n ${cpu[nocwatch]:-} && -n ${cpu[$base]:-} ]]; then
+                    echo "  $framing ratio nocwatch/$base: CPU per line $(ratio "${cpu[nocwatch]}" "${cpu[$base]}") (target: <= 1), wall time $(ratio "${wall[nocwatch]}" "${wall[$base]}")"
+                fi
+            done
         done
     fi
 }
