@@ -322,3 +322,58 @@ sinks:
     });
     assert!(drops().is_some_and(|d| d > 0.0), "a 4 KiB buffer cannot take {sent} lines at once");
 }
+
+/// UDP datagrams longer than `max_message_size` are cut there, flagged and counted, and
+/// the ones after them arrive whole.
+#[test]
+fn oversized_datagrams_are_truncated_and_flagged() {
+    let udp = free_port();
+    let agent = Agent::start(
+        &config(&format!("  udp: {{type: syslog, address: '127.0.0.1:{udp}', max_message_size: 1KiB, receivers: 1}}")),
+        Stdio::null(),
+    );
+    let big = format!("<14>Nov 25 08:00:00 host app: {}", "y".repeat(5000));
+    send_udp(addr(udp), &[big, "<14>Nov 25 08:00:01 host app: after the big one".to_owned()]);
+    let events = agent.wait_events(2);
+    assert_eq!(events[0]["attributes"]["truncated"], true);
+    assert_eq!(events[0]["message"].as_str().unwrap().len(), 1024 - "<14>Nov 25 08:00:00 host app: ".len());
+    assert_eq!(events[1]["message"], "after the big one");
+    assert!(events[1]["attributes"].get("truncated").is_none());
+    assert_eq!(agent.metric("nocwatch_component_errors_total", &["reason=\"truncated\""]), Some(1.0));
+}
+
+/// A burst sent just before SIGTERM: what was read but not yet parsed, and what the socket
+/// still held, is delivered before the agent exits.
+#[test]
+fn a_stop_delivers_every_datagram_received_before_it() {
+    let udp = free_port();
+    let mut agent = Agent::start(
+        &format!(
+            "
+admin: {{address: '${{ADMIN}}'}}
+shutdown: {{drain_period: 0s}}
+sources:
+  burst: {{type: syslog, address: '127.0.0.1:{udp}', receive_buffer: 64MiB, receivers: 1}}
+sinks:
+  file:
+    type: file
+    path: '${{DIR}}/events.jsonl'
+    buffer: {{max_events: 100000, when_full: block}}
+"
+        ),
+        Stdio::null(),
+    );
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sent = 20_000u32;
+    for n in 0..sent {
+        sender.send_to(format!("<14>Nov 25 08:00:00 host app: burst line {n}").as_bytes(), addr(udp)).unwrap();
+    }
+    agent.signal("TERM");
+    assert!(agent.wait_exit(Duration::from_secs(30)).success());
+    let events = agent.events();
+    let mut seen: Vec<u32> =
+        events.iter().filter_map(|e| e["message"].as_str()?.strip_prefix("burst line ")?.parse().ok()).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len() as u32, sent, "lines delivered of {sent} sent before the stop");
+}

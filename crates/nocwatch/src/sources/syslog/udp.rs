@@ -39,6 +39,9 @@ const MAX_BATCH_BYTES: usize = 256 * 1024;
 const FEW: usize = MAX_BATCH / 8;
 const COALESCE: Duration = Duration::from_millis(1);
 
+/// How long a stopping reader keeps taking what its socket holds.
+const FINAL_DRAIN: Duration = Duration::from_secs(1);
+
 pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: SourceContext) -> anyhow::Result<Running> {
     let receivers =
         config.receivers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
@@ -152,6 +155,19 @@ impl ReadLoop {
             let next = self.recycled.try_recv().unwrap_or_default();
             // Waits while the parser is a whole queue behind.
             if self.batches.blocking_send(std::mem::replace(&mut batch, next)).is_err() {
+                return;
+            }
+        }
+        // Stopping: what the socket already holds goes on too, so a stop loses nothing that
+        // arrived before it (the drain period has moved senders away by now; the deadline
+        // bounds it for those still sending).
+        let deadline = std::time::Instant::now() + FINAL_DRAIN;
+        loop {
+            Self::fill(&mut socket, &mut batch);
+            if batch.is_empty() || self.batches.blocking_send(std::mem::take(&mut batch)).is_err() {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
                 return;
             }
         }
