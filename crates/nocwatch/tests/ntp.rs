@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -55,9 +55,17 @@ fn query(port: u16, transmit: u64) -> Option<Packet> {
 
 /// `chronyd -Q`: a real NTP client measuring against 127.0.0.1:`port`.
 fn chrony_client_accepts(port: u16) -> bool {
+    chrony_client_accepts_from(&[], "127.0.0.1", port)
+}
+
+/// `chronyd -Q` measuring against `server`:`port`, run as `prefix` + chronyd (e.g. in a
+/// network namespace). chronyd takes a reply only from the address it sent to.
+fn chrony_client_accepts_from(prefix: &[&str], server: &str, port: u16) -> bool {
     let output = Command::new("timeout")
-        .args(["8", "chronyd", "-Q", "-u", "root", "-f", "/dev/null"])
-        .arg(format!("server 127.0.0.1 port {port} iburst maxsamples 1"))
+        .arg("8")
+        .args(prefix)
+        .args(["chronyd", "-Q", "-u", "root", "-f", "/dev/null"])
+        .arg(format!("server {server} port {port} iburst maxsamples 1"))
         .output()
         .unwrap();
     String::from_utf8_lossy(&output.stderr).contains("System clock wrong by")
@@ -67,6 +75,11 @@ fn chrony_client_accepts(port: u16) -> bool {
 /// The source's config; the rate limit is off unless `extra` sets one (the tests send many
 /// requests from 127.0.0.1).
 fn config(mode: &str, port: u16, health: u16, upstreams: &str, extra: &str) -> String {
+    config_at(mode, &format!("127.0.0.1:{port}"), health, upstreams, extra)
+}
+
+/// [`config`] with the source listening on `address`.
+fn config_at(mode: &str, address: &str, health: u16, upstreams: &str, extra: &str) -> String {
     let limit = if extra.contains("rate_limit") { "" } else { "    rate_limit: {enabled: false}\n" };
     format!(
         "
@@ -76,7 +89,7 @@ sources:
   ntp:
     type: ntp
     mode: {mode}
-    address: 127.0.0.1:{port}
+    address: '{address}'
     health_check: 127.0.0.1:{health}
     upstreams: [{upstreams}]
     timeout: 300ms
@@ -330,5 +343,48 @@ fn ipv4_and_ipv6_upstreams_each_get_a_socket_of_their_family() {
         let expected = if mode == "server" { (6, [0xcf, 0x40, 0x4d, 0xc8]) } else { (5, reply.reference_id) };
         assert_eq!((reply.stratum, reply.reference_id), expected, "{mode}");
         assert!(chrony_client_accepts(port), "{mode}");
+    }
+}
+
+/// One NTP request from `client` (an address to bind) on a socket connected to `server`, so
+/// the kernel drops a reply from any other address, as ntpd and chronyd do: the reply's
+/// origin timestamp and the address it came from.
+fn query_connected(client: &str, server: SocketAddr, transmit: u64) -> Option<(NtpTimestamp, SocketAddr)> {
+    let socket = UdpSocket::bind(client).unwrap();
+    socket.connect(server).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let (_, request) = nocwatch_ntp::Request::new(transmit, nocwatch_ntp::Moment::default());
+    socket.send(&request).unwrap();
+    let mut buf = [0u8; 512];
+    let (len, from) = socket.recv_from(&mut buf).ok()?;
+    Some((Packet::parse(&buf[..len]).ok()?.origin, from))
+}
+
+/// Listening on a wildcard address (IPv4 `0.0.0.0` and dual-stack `[::]`), both modes
+/// answer a request sent to 127.0.0.2 from 127.0.0.2, not from 127.0.0.1 that routing picks
+/// for a reply to 127.0.0.1 (any 127/8 address is local on Linux's `lo`): a connected client
+/// and a real chronyd take the reply.
+#[test]
+fn on_a_wildcard_address_replies_come_from_the_address_the_request_was_sent_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = free_port();
+    let _chrony = chrony_upstream(upstream, dir.path());
+    for mode in ["server", "relay"] {
+        for wildcard in ["0.0.0.0", "[::]"] {
+            let (port, health) = (free_port(), free_port());
+            let _agent = Agent::start(
+                &config_at(mode, &format!("{wildcard}:{port}"), health, &format!("'127.0.0.1:{upstream}'"), ""),
+                Stdio::null(),
+            );
+            for destination in ["127.0.0.2", "127.0.0.1"] {
+                let server: SocketAddr = format!("{destination}:{port}").parse().unwrap();
+                let reply = query_connected("127.0.0.1:0", server, 4242);
+                assert_eq!(reply, Some((NtpTimestamp(4242), server)), "{mode} on {wildcard}, sent to {destination}");
+            }
+            assert!(
+                chrony_client_accepts_from(&[], "127.0.0.2", port),
+                "{mode} on {wildcard}: chronyd takes time from 127.0.0.2"
+            );
+        }
     }
 }

@@ -14,8 +14,9 @@
 //! with `RATE`).
 //!
 //! This module is the I/O around those decisions: sockets (one for the clients, one per
-//! address family for the upstreams), a thread per socket blocked in recv_from that answers
-//! at once, and a task that ticks the timers and reports. Every decision is given "now" on
+//! address family for the upstreams), a thread per socket blocked in the kernel that answers
+//! at once (on a wildcard address, from the address each request was sent to:
+//! `net::udp::ReplySocket`), and a task that ticks the timers and reports. Every decision is given "now" on
 //! both clocks ([`moment`]): the system clock only for packet timestamps, a monotonic clock
 //! for every timer (see `nocwatch_ntp::time`). Metric events: `ntp.requests`
 //! (count), per upstream `ntp.upstream.reachable`, `ntp.upstream.reach`,
@@ -39,6 +40,7 @@ use super::{Listen, SourceContext};
 use crate::component::Running;
 use crate::config;
 use crate::event::{Event, Metric, MetricType, Tags};
+use crate::net::udp::{ReplyFrom, ReplySocket};
 use crate::telemetry::{ComponentMetrics, RateLimit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,10 +163,11 @@ impl NtpSourceConfig {
                 .with_context(|| format!("upstream `{upstream}` has no address"))?;
             addresses.push(address);
         }
-        let clients =
-            bind_blocking(self.address).with_context(|| format!("cannot listen on udp://{}", self.address))?;
+        let clients = bind_blocking(self.address)
+            .and_then(ReplySocket::new)
+            .with_context(|| format!("cannot listen on udp://{}", self.address))?;
         let upstreams = UpstreamSockets::bind(addresses).context("cannot open the socket to the upstreams")?;
-        tracing::info!(source = %ctx.id, address = %self.address, mode = ?self.mode, upstreams = ?upstreams.addresses, "NTP listening");
+        tracing::info!(source = %ctx.id, address = %self.address, mode = ?self.mode, upstreams = ?upstreams.addresses, replies_from_destination = clients.replies_from_destination(), "NTP listening");
         let config = self.clone();
         Ok(Box::pin(async move {
             match config.mode {
@@ -425,13 +428,18 @@ fn probe_reply(
 
 async fn run_relay(
     config: NtpSourceConfig,
-    clients: std::net::UdpSocket,
+    clients: ReplySocket,
     mut upstreams: UpstreamSockets,
     ctx: SourceContext,
 ) -> anyhow::Result<()> {
     let upstream_count = upstreams.addresses.len();
-    let relay =
-        Arc::new(Mutex::new(Relay::<SocketAddr>::new(upstream_count, nanos(config.timeout.get()), config.max_pending)));
+    // A client is its address and the address its request was sent to, which the reply
+    // must come from.
+    let relay = Arc::new(Mutex::new(Relay::<(SocketAddr, ReplyFrom)>::new(
+        upstream_count,
+        nanos(config.timeout.get()),
+        config.max_pending,
+    )));
     let prober = Arc::new(Mutex::new(Prober::new(
         upstream_count,
         nanos(config.poll_interval.get()),
@@ -457,11 +465,11 @@ async fn run_relay(
         let (metrics, id) = (ctx.metrics.clone(), ctx.id.clone());
         let mut limiter = ClientLimiter::new(&config.rate_limit, &counters, &ctx.id);
         spawn_receiver(
-            clients.clone(),
+            receive_requests(clients.clone()),
             stop_requests.clone(),
             ctx.id.clone(),
             counters.receive.clone(),
-            move |request, client| {
+            move |request, client, reply_from| {
                 metrics.received(1);
                 let now = moment().mono;
                 // A relay has no time of its own to kiss with: a limited request is dropped.
@@ -469,7 +477,7 @@ async fn run_relay(
                     counters.rate_limited.inc();
                     return;
                 }
-                let forward = lock(&relay).from_client(request, client, fastrand::u64(..), now);
+                let forward = lock(&relay).from_client(request, (client, reply_from), fastrand::u64(..), now);
                 match forward {
                     Ok((upstream, bytes)) => {
                         requests.fetch_add(1, Ordering::Relaxed);
@@ -495,16 +503,16 @@ async fn run_relay(
                 (relay.clone(), prober.clone(), clients.clone(), upstreams.clone(), counters.clone());
             let id = ctx.id.clone();
             spawn_receiver(
-                socket.clone(),
+                receive_replies(socket.clone()),
                 stop_replies.clone(),
                 ctx.id.clone(),
                 counters.receive.clone(),
-                move |reply, from| {
+                move |reply, from, _| {
                     let Some(index) = upstreams.index_of(from) else { return };
                     let back = lock(&relay).from_upstream(reply, index);
                     match back {
-                        Some((client, reply)) => {
-                            if clients.send_to(&reply, client).is_err() {
+                        Some(((client, reply_from), reply)) => {
+                            if clients.reply(&reply, client, reply_from).is_err() {
                                 counters.client_send_failed.inc();
                             }
                         }
@@ -564,12 +572,9 @@ async fn run_relay(
 }
 
 /// The sockets whose kernel drops the source counts: the clients' and each upstream one.
-fn watch_kernel_drops(
-    clients: &std::net::UdpSocket,
-    upstreams: &UpstreamSockets,
-) -> io::Result<crate::net::KernelDrops> {
+fn watch_kernel_drops(clients: &ReplySocket, upstreams: &UpstreamSockets) -> io::Result<crate::net::KernelDrops> {
     let mut drops = crate::net::KernelDrops::default();
-    drops.watch(clients)?;
+    drops.watch(clients.socket())?;
     for socket in upstreams.sockets() {
         drops.watch(socket.as_ref())?;
     }
@@ -583,24 +588,39 @@ fn bind_blocking(address: SocketAddr) -> io::Result<std::net::UdpSocket> {
     sockets.pop().ok_or_else(|| io::Error::other("no socket"))
 }
 
-/// Calls `handle` with every datagram received on `socket`, from a thread of its own blocked
-/// in recv_from, until `stop` (seen within `net::RECEIVER_WAKE`; what the kernel still holds
-/// then is left unread). The answer path of both modes runs this way: a reply goes out
-/// right after its request (or upstream reply) arrives, without an event loop turn in
-/// between, which is what keeps nocwatch's latency at or below chronyd's and stone's
-/// (bench/ntp). Other threads may send on the same socket.
-fn spawn_receiver(
+/// How the clients' socket is read: each request with the address to answer it from.
+fn receive_requests(
+    clients: Arc<ReplySocket>,
+) -> impl FnMut(&mut [u8]) -> io::Result<(usize, SocketAddr, ReplyFrom)> + Send + 'static {
+    let mut control = ReplySocket::control_buffer();
+    move |buf| clients.receive(buf, &mut control)
+}
+
+/// How an upstream socket is read: nocwatch is the client there, and answers nothing.
+fn receive_replies(
     socket: Arc<std::net::UdpSocket>,
+) -> impl FnMut(&mut [u8]) -> io::Result<(usize, SocketAddr, ReplyFrom)> + Send + 'static {
+    move |buf| socket.recv_from(buf).map(|(len, from)| (len, from, ReplyFrom::ROUTED))
+}
+
+/// Calls `handle` with every datagram `receive` takes from its socket, from a thread of its
+/// own blocked in the kernel, until `stop` (seen within `net::RECEIVER_WAKE`; what the
+/// kernel still holds then is left unread). The answer path of both modes runs this way: a
+/// reply goes out right after its request (or upstream reply) arrives, without an event
+/// loop turn in between, which is what keeps nocwatch's latency at or below chronyd's and
+/// stone's (bench/ntp). Other threads may send on the same socket.
+fn spawn_receiver(
+    mut receive: impl FnMut(&mut [u8]) -> io::Result<(usize, SocketAddr, ReplyFrom)> + Send + 'static,
     stop: CancellationToken,
     id: String,
     errors: Counter,
-    mut handle: impl FnMut(&[u8], SocketAddr) + Send + 'static,
+    mut handle: impl FnMut(&[u8], SocketAddr, ReplyFrom) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::task::spawn_blocking(move || {
         let mut buf = [0u8; 1024];
         while !stop.is_cancelled() {
-            match socket.recv_from(&mut buf) {
-                Ok((len, from)) => handle(&buf[..len], from),
+            match receive(&mut buf) {
+                Ok((len, from, reply_from)) => handle(&buf[..len], from, reply_from),
                 // The read timeout (or a signal): look at `stop` again.
                 Err(e)
                     if matches!(
@@ -625,7 +645,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 async fn run_server(
     config: NtpSourceConfig,
-    clients: std::net::UdpSocket,
+    clients: ReplySocket,
     mut upstreams: UpstreamSockets,
     ctx: SourceContext,
 ) -> anyhow::Result<()> {
@@ -653,11 +673,11 @@ async fn run_server(
             (clock.clone(), requests.clone(), ctx.metrics.clone(), ctx.id.clone(), counters.clone());
         let mut limiter = ClientLimiter::new(&config.rate_limit, &counters, &ctx.id);
         spawn_receiver(
-            clients.clone(),
+            receive_requests(clients.clone()),
             stop.clone(),
             ctx.id.clone(),
             counters.receive.clone(),
-            move |request, client| {
+            move |request, client, reply_from| {
                 let received_at = moment();
                 metrics.received(1);
                 let answer = match limiter.check(client.ip(), received_at.mono) {
@@ -669,7 +689,7 @@ async fn run_server(
                     Verdict::Limited { kiss: true } => match lock(&clock).kiss(request, *b"RATE") {
                         Some(kiss) => {
                             counters.rate_limited_kod.inc();
-                            if clients.send_to(&kiss, client).is_err() {
+                            if clients.reply(&kiss, client, reply_from).is_err() {
                                 counters.client_send_failed.inc();
                             }
                             return;
@@ -679,7 +699,7 @@ async fn run_server(
                 };
                 match answer {
                     Some(answer) => {
-                        if clients.send_to(&answer, client).is_err() {
+                        if clients.reply(&answer, client, reply_from).is_err() {
                             counters.client_send_failed.inc();
                         }
                         requests.fetch_add(1, Ordering::Relaxed);
@@ -700,11 +720,11 @@ async fn run_server(
             let (prober, clock, upstreams, counters, id) =
                 (prober.clone(), clock.clone(), upstreams.clone(), counters.clone(), ctx.id.clone());
             spawn_receiver(
-                socket.clone(),
+                receive_replies(socket.clone()),
                 stop.clone(),
                 ctx.id.clone(),
                 counters.receive.clone(),
-                move |reply, from| {
+                move |reply, from, _| {
                     let Some(index) = upstreams.index_of(from) else { return };
                     let now = moment();
                     if probe_reply(&prober, index, reply, now, &counters, &upstreams, &id).is_none() {
