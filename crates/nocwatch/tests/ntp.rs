@@ -1,6 +1,8 @@
 //! End to end: the NTP service with real chrony — `chronyd` as the upstream server
 //! (local stratum 3 on a loopback port, never touching the clock) and `chronyd -Q` as a
-//! device querying nocwatch — in relay mode (what `stone` did) and in server mode.
+//! device querying nocwatch — in relay mode (what `stone` did) and in server mode. On a
+//! wildcard address, replies must come from the address asked: IPv4 through 127.0.0.2,
+//! IPv6 through a network namespace of the test's (root).
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -386,5 +388,91 @@ fn on_a_wildcard_address_replies_come_from_the_address_the_request_was_sent_to()
                 "{mode} on {wildcard}: chronyd takes time from 127.0.0.2"
             );
         }
+    }
+}
+
+/// A network namespace joined to this one by a veth pair. This side has `<prefix>:1::1/64`
+/// and a second address, `<prefix>:2::3`; the namespace has `<prefix>:1::2/64` and reaches
+/// `<prefix>:2::/64` through this side. Routing answers the namespace from `<prefix>:1::1`
+/// (the longest matching prefix). Needs root (CI runs as root); removed on drop.
+struct Ipv6Neighbour {
+    name: String,
+    link: String,
+}
+
+impl Ipv6Neighbour {
+    fn new(prefix: &str, tag: u32) -> Ipv6Neighbour {
+        let (name, link) = (format!("nwntp{tag}"), format!("nwn{tag}"));
+        let run = |args: &[&str]| {
+            let status = Command::new("ip").args(args).status().expect("iproute2 is installed");
+            assert!(status.success(), "ip {args:?}");
+        };
+        run(&["netns", "add", &name]);
+        let neighbour = Ipv6Neighbour { name: name.clone(), link: link.clone() };
+        run(&["link", "add", &link, "type", "veth", "peer", "name", "eth0", "netns", &name]);
+        run(&["-6", "addr", "add", &format!("{prefix}:1::1/64"), "dev", &link, "nodad"]);
+        run(&["-6", "addr", "add", &format!("{prefix}:2::3/128"), "dev", &link, "nodad"]);
+        run(&["link", "set", &link, "up"]);
+        let inside = |args: &[&str]| run(&[&["netns", "exec", &name, "ip"], args].concat());
+        inside(&["-6", "addr", "add", &format!("{prefix}:1::2/64"), "dev", "eth0", "nodad"]);
+        inside(&["link", "set", "eth0", "up"]);
+        inside(&["link", "set", "lo", "up"]);
+        inside(&["-6", "route", "add", &format!("{prefix}:2::/64"), "via", &format!("{prefix}:1::1")]);
+        neighbour
+    }
+
+    /// A command prefix that runs a program in the namespace.
+    fn exec(&self) -> [&str; 4] {
+        ["ip", "netns", "exec", &self.name]
+    }
+}
+
+impl Drop for Ipv6Neighbour {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.link]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+/// IPv6 on `[::]`: a client in another network namespace asks this host's second address,
+/// not the one routing answers it from; the reply comes from the address it asked
+/// (Python's socket, connected, shows it) and a real chronyd there synchronises.
+#[test]
+fn on_a_wildcard_ipv6_address_replies_come_from_the_address_the_request_was_sent_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let tag = std::process::id() % 200;
+    let prefix = format!("fd00:6e77:{tag:x}");
+    let neighbour = Ipv6Neighbour::new(&prefix, tag);
+    let upstream = free_port();
+    let _chrony = chrony_upstream(upstream, dir.path());
+    let (client, asked) = (format!("{prefix}:1::2"), format!("{prefix}:2::3"));
+    for mode in ["server", "relay"] {
+        let (port, health) = (free_port(), free_port());
+        let _agent = Agent::start(
+            &config_at(mode, &format!("[::]:{port}"), health, &format!("'127.0.0.1:{upstream}'"), ""),
+            Stdio::null(),
+        );
+        // A connected socket: the kernel drops a reply from any other address.
+        let script = "import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0))
+s.connect((sys.argv[2], int(sys.argv[3])))
+s.settimeout(1)
+s.send(bytes([0x23]) + bytes(47))
+reply, sender = s.recvfrom(512)
+print(sender[0], reply[0] & 7)";
+        let mut answer = String::new();
+        // The first packets may wait for neighbour discovery.
+        eventually(Duration::from_secs(10), &format!("{mode}: a reply in the namespace"), || {
+            let output = Command::new(neighbour.exec()[0])
+                .args(&neighbour.exec()[1..])
+                .args(["python3", "-c", script, &client, &asked, &port.to_string()])
+                .output()
+                .unwrap();
+            answer = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+            output.status.success()
+        });
+        assert_eq!(answer, format!("{asked} 4"), "{mode}: a server-mode reply from the address asked");
+        assert!(chrony_client_accepts_from(&neighbour.exec(), &asked, port), "{mode}: chronyd takes time from {asked}");
     }
 }
