@@ -377,3 +377,47 @@ sinks:
     seen.dedup();
     assert_eq!(seen.len() as u32, sent, "lines delivered of {sent} sent before the stop");
 }
+
+/// A sink that stops taking events (a TCP server that never reads) backs up into the UDP
+/// receive queue, which stops at its bound, shows its fill as `buffer_bytes`, and leaves
+/// the rest to the kernel, which drops it, counted.
+#[test]
+fn a_stalled_sink_fills_the_receive_queue_to_its_bound() {
+    let udp = free_port();
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let agent = Agent::start(
+        &format!(
+            "
+admin: {{address: '${{ADMIN}}'}}
+shutdown: {{drain_period: 0s, flush_timeout: 1s}}
+sources:
+  burst: {{type: syslog, address: '127.0.0.1:{udp}', receive_buffer: 1MiB, receive_queue: 1MiB, receivers: 1}}
+sinks:
+  stalled:
+    type: syslog
+    address: '{}'
+    buffer: {{max_events: 100, when_full: block}}
+",
+            stalled.local_addr().unwrap()
+        ),
+        Stdio::null(),
+    );
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let line = format!("<14>Nov 25 08:00:00 host app: {}", "z".repeat(200));
+    let queued = || agent.metric("nocwatch_buffer_bytes", &["component_id=\"burst\""]).unwrap_or(0.0);
+    // The TCP buffers between the sink and the server take several MiB first.
+    for _ in 0..200 {
+        for _ in 0..1000 {
+            sender.send_to(line.as_bytes(), addr(udp)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eventually(Duration::from_secs(30), "the receive queue full", || queued() >= 1024.0 * 1024.0);
+    // At most one batch in hand past the bound.
+    assert!(queued() <= (1024 + 256 + 64) as f64 * 1024.0, "queued {}", queued());
+    eventually(Duration::from_secs(10), "kernel drops counted", || {
+        agent
+            .metric("nocwatch_component_errors_total", &["component_id=\"burst\"", "reason=\"receive_buffer_full\""])
+            .is_some_and(|d| d > 0.0)
+    });
+}

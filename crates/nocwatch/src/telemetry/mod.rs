@@ -190,7 +190,11 @@ impl Telemetry {
             "Unix time of the last event a component handled",
             last_event.clone(),
         );
-        registry.register("buffer_bytes", "Bytes in a sink's disk buffer not yet delivered", buffer_bytes.clone());
+        registry.register(
+            "buffer_bytes",
+            "Bytes in a sink's disk buffer not yet delivered, or in a UDP syslog source's receive queue not yet parsed",
+            buffer_bytes.clone(),
+        );
         registry.register(
             "component_replayed_events",
             "Events a disk buffer held at start-up from an earlier run (delivered again: at least once)",

@@ -101,8 +101,8 @@ impl SyslogSourceConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         event::EventMapper::new(self.hosts.clone(), self.utc_offset.as_deref()).map_err(|e| format!("{e:#}"))?;
-        if self.max_connections == 0 || self.receivers == Some(0) {
-            return Err("max_connections and receivers must be at least 1".to_owned());
+        if self.max_connections == 0 || self.receivers == Some(0) || self.receive_queue.as_usize() == 0 {
+            return Err("max_connections, receivers and receive_queue must be at least 1".to_owned());
         }
         self.tls_acceptor().map(drop).map_err(|e| format!("{e:#}"))
     }

@@ -11,6 +11,7 @@
 //! (`errors{reason="receive_buffer_full"}`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -39,6 +40,10 @@ const MAX_BATCH_BYTES: usize = 256 * 1024;
 const FEW: usize = MAX_BATCH / 8;
 const COALESCE: Duration = Duration::from_millis(1);
 
+/// Batches a receiver may have queued, whatever their size, and emptied ones kept for reuse.
+const QUEUE_BATCHES: usize = 1024;
+const RECYCLED_BATCHES: usize = 16;
+
 /// How long a stopping reader keeps taking what its socket holds.
 const FINAL_DRAIN: Duration = Duration::from_secs(1);
 
@@ -47,9 +52,6 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
         config.receivers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let (sockets, granted) = bind_udp(config.address, config.receive_buffer.as_usize(), receivers)
         .with_context(|| format!("cannot listen on udp://{}", config.address))?;
-    // Each receiver's share of the queue, in batches (a batch holds at most
-    // MAX_BATCH_BYTES of payload plus one largest message).
-    let queue_batches = (config.receive_queue.as_usize() / receivers / MAX_BATCH_BYTES).max(2);
     tracing::info!(
         source = %ctx.id,
         address = %config.address,
@@ -75,6 +77,9 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
     }
     let receive_buffer_full = ctx.metrics.error_counter("receive_buffer_full");
     let receive_errors = ctx.metrics.error_counter("receive");
+    // Payload bytes in the receive queue (all receivers), shown as `buffer_bytes`.
+    let queued_bytes = Arc::new(AtomicU64::new(0));
+    let queue_limit = config.receive_queue.as_usize() as u64;
     Ok(Box::pin(async move {
         let parser = Arc::new(Parser {
             mapper,
@@ -87,17 +92,26 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
         let mut parsers = tokio::task::JoinSet::new();
         let output = Arc::new(ctx.output);
         for (index, socket) in sockets.into_iter().enumerate() {
-            let (batches, queued) = mpsc::channel::<Datagrams>(queue_batches);
+            // The queue is bounded in bytes (ReadLoop::hand_on); in batches as well, for
+            // small batches at low rates.
+            let (batches, queued) = mpsc::channel::<Datagrams>(QUEUE_BATCHES);
             // Emptied batches go back to the reader, so their buffers are reused.
-            let (recycle, recycled) = mpsc::channel::<Datagrams>(queue_batches);
-            let reader = ReadLoop { batches, recycled, stop: stop.clone(), errors: receive_errors.clone() };
+            let (recycle, recycled) = mpsc::channel::<Datagrams>(RECYCLED_BATCHES);
+            let reader = ReadLoop {
+                batches,
+                recycled,
+                stop: stop.clone(),
+                errors: receive_errors.clone(),
+                queued_bytes: queued_bytes.clone(),
+                queue_limit,
+            };
             readers.push(
                 std::thread::Builder::new()
                     .name(format!("syslog-udp-{index}"))
                     .spawn(move || reader.run(BatchReader::new(socket, max_message)))
                     .context("cannot start a receiving thread")?,
             );
-            parsers.spawn(parser.clone().run(queued, recycle, output.clone()));
+            parsers.spawn(parser.clone().run(queued, recycle, output.clone(), queued_bytes.clone()));
         }
         let _ = ctx.healthy.send(true);
         let mut drops_check = tokio::time::interval(crate::net::KERNEL_DROPS_CHECK);
@@ -105,7 +119,10 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
             tokio::select! {
                 _ = ctx.shutdown.cancelled() => break,
                 joined = parsers.join_next() => if joined.is_none() { break },
-                _ = drops_check.tick() => { receive_buffer_full.inc_by(kernel_drops.take_new()); }
+                _ = drops_check.tick() => {
+                    receive_buffer_full.inc_by(kernel_drops.take_new());
+                    ctx.metrics.set_buffer_bytes(queued_bytes.load(Ordering::Relaxed));
+                }
             }
         }
         let _ = ctx.healthy.send(false);
@@ -127,6 +144,9 @@ struct ReadLoop {
     recycled: mpsc::Receiver<Datagrams>,
     stop: CancellationToken,
     errors: Counter,
+    /// Payload bytes queued by all the receivers of the source, and their bound.
+    queued_bytes: Arc<AtomicU64>,
+    queue_limit: u64,
 }
 
 impl ReadLoop {
@@ -153,8 +173,7 @@ impl ReadLoop {
                 Self::fill(&mut socket, &mut batch);
             }
             let next = self.recycled.try_recv().unwrap_or_default();
-            // Waits while the parser is a whole queue behind.
-            if self.batches.blocking_send(std::mem::replace(&mut batch, next)).is_err() {
+            if !self.hand_on(std::mem::replace(&mut batch, next)) {
                 return;
             }
         }
@@ -164,13 +183,27 @@ impl ReadLoop {
         let deadline = std::time::Instant::now() + FINAL_DRAIN;
         loop {
             Self::fill(&mut socket, &mut batch);
-            if batch.is_empty() || self.batches.blocking_send(std::mem::take(&mut batch)).is_err() {
+            if batch.is_empty() || !self.hand_on(std::mem::take(&mut batch)) {
                 return;
             }
             if std::time::Instant::now() > deadline {
                 return;
             }
         }
+    }
+
+    /// Queues `batch` for the parser; false once the parser is gone. While the queue holds
+    /// `queue_limit` bytes it waits for the parser first, not reading meanwhile: the
+    /// socket buffer takes what comes, and what the kernel drops is counted.
+    fn hand_on(&self, batch: Datagrams) -> bool {
+        while self.queued_bytes.load(Ordering::Relaxed) >= self.queue_limit {
+            if self.batches.is_closed() {
+                return false;
+            }
+            std::thread::sleep(COALESCE);
+        }
+        self.queued_bytes.fetch_add(batch.payload_bytes() as u64, Ordering::Relaxed);
+        self.batches.blocking_send(batch).is_ok()
     }
 
     /// Adds what the socket holds now, up to a full batch.
@@ -198,11 +231,13 @@ impl Parser {
         mut queued: mpsc::Receiver<Datagrams>,
         recycle: mpsc::Sender<Datagrams>,
         output: Arc<crate::pipeline::SourceOutput>,
+        queued_bytes: Arc<AtomicU64>,
     ) {
         // The last sender, formatted once: a busy device sends runs of datagrams.
         let mut last_peer: Option<Peer> = None;
         // Ends when the reader has stopped and everything it queued is sent.
         while let Some(mut datagrams) = queued.recv().await {
+            queued_bytes.fetch_sub(datagrams.payload_bytes() as u64, Ordering::Relaxed);
             let ctx = self.mapper.context();
             let mut events = Vec::with_capacity(datagrams.len());
             for datagram in datagrams.iter() {
