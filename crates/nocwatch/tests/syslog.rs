@@ -324,7 +324,8 @@ sinks:
 }
 
 /// UDP datagrams longer than `max_message_size` are cut there, flagged and counted, and
-/// the ones after them arrive whole.
+/// the ones after them arrive whole; one that is not syslog at all is delivered whole,
+/// flagged and counted as a parse error.
 #[test]
 fn oversized_datagrams_are_truncated_and_flagged() {
     let udp = free_port();
@@ -333,13 +334,20 @@ fn oversized_datagrams_are_truncated_and_flagged() {
         Stdio::null(),
     );
     let big = format!("<14>Nov 25 08:00:00 host app: {}", "y".repeat(5000));
-    send_udp(addr(udp), &[big, "<14>Nov 25 08:00:01 host app: after the big one".to_owned()]);
-    let events = agent.wait_events(2);
+    send_udp(
+        addr(udp),
+        &[big, "<14>Nov 25 08:00:01 host app: after the big one".to_owned(), "not syslog at all".to_owned()],
+    );
+    let events = agent.wait_events(3);
     assert_eq!(events[0]["attributes"]["truncated"], true);
     assert_eq!(events[0]["message"].as_str().unwrap().len(), 1024 - "<14>Nov 25 08:00:00 host app: ".len());
     assert_eq!(events[1]["message"], "after the big one");
     assert!(events[1]["attributes"].get("truncated").is_none());
+    assert!(events[1]["attributes"].get("parse_error").is_none());
+    assert_eq!(events[2]["message"], "not syslog at all");
+    assert_eq!(events[2]["attributes"]["parse_error"], "no_header");
     assert_eq!(agent.metric("nocwatch_component_errors_total", &["reason=\"truncated\""]), Some(1.0));
+    assert_eq!(agent.metric("nocwatch_component_errors_total", &["reason=\"parse_error\""]), Some(1.0));
 }
 
 /// A burst sent just before SIGTERM: what was read but not yet parsed, and what the socket

@@ -12,7 +12,10 @@ use anyhow::Context as _;
 use jiff::tz::Offset;
 use nocwatch_syslog::{Message, ParseContext};
 
-use crate::event::{Attributes, AttributesBuilder, LogEvent, MAX_DEPTH, Status};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::event::{Attributes, AttributesBuilder, Event, LogEvent, MAX_DEPTH, Status};
+use crate::telemetry::ComponentMetrics;
 
 /// A sender: its address in canonical form (`::ffff:10.0.0.1` is 10.0.0.1) and as text.
 pub struct Peer {
@@ -29,6 +32,40 @@ impl Peer {
     /// The canonical sender address.
     pub fn ip(&self) -> IpAddr {
         self.ip
+    }
+}
+
+/// The mapper as the listeners use it: it counts every message that arrived truncated or
+/// did not parse (`errors{reason="truncated"}`, `errors{reason="parse_error"}`).
+pub struct CountingMapper {
+    mapper: EventMapper,
+    truncated: Counter,
+    parse_errors: Counter,
+}
+
+impl CountingMapper {
+    pub fn new(mapper: EventMapper, metrics: &ComponentMetrics) -> Self {
+        CountingMapper {
+            mapper,
+            truncated: metrics.error_counter("truncated"),
+            parse_errors: metrics.error_counter("parse_error"),
+        }
+    }
+
+    /// The parse context for messages received now.
+    pub fn context(&self) -> ParseContext {
+        self.mapper.context()
+    }
+
+    pub fn event(&self, bytes: &[u8], peer: &Peer, truncated: bool, ctx: &ParseContext) -> Event {
+        if truncated {
+            self.truncated.inc();
+        }
+        let (event, parsed) = self.mapper.parse_and_map(bytes, peer, truncated, ctx);
+        if !parsed {
+            self.parse_errors.inc();
+        }
+        Event::Log(event)
     }
 }
 
@@ -60,8 +97,14 @@ impl EventMapper {
     /// As [`EventMapper::to_event`], with the sender's address already formatted (once per
     /// TCP connection, once per run of datagrams from one UDP sender).
     pub fn to_event_from(&self, bytes: &[u8], peer: &Peer, truncated: bool, ctx: &ParseContext) -> LogEvent {
+        self.parse_and_map(bytes, peer, truncated, ctx).0
+    }
+
+    /// The event, and whether the message parsed.
+    fn parse_and_map(&self, bytes: &[u8], peer: &Peer, truncated: bool, ctx: &ParseContext) -> (LogEvent, bool) {
         let message = nocwatch_syslog::parse(trim_line_end(bytes), ctx);
-        self.map(message, peer, truncated)
+        let parsed = message.parse_error.is_none();
+        (self.map(message, peer, truncated), parsed)
     }
 
     fn map(&self, message: Message<'_>, peer: &Peer, truncated: bool) -> LogEvent {

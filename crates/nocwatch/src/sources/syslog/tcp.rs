@@ -6,13 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use nocwatch_syslog::FrameDecoder;
-use prometheus_client::metrics::counter::Counter;
 use tokio_rustls::TlsAcceptor;
 
 use super::SyslogSourceConfig;
-use super::event::{EventMapper, Peer};
+use super::event::{CountingMapper, EventMapper, Peer};
 use crate::component::Running;
-use crate::event::Event;
 use crate::net::tcp::{ConnectionHandler, TcpLimits, serve};
 use crate::pipeline::SourceOutput;
 use crate::sources::SourceContext;
@@ -34,12 +32,7 @@ pub async fn build(
     };
     let max_message = config.max_message_size.as_usize();
     Ok(Box::pin(async move {
-        let shared = Arc::new(Shared {
-            mapper,
-            output: ctx.output,
-            parse_errors: ctx.metrics.error_counter("parse_error"),
-            truncated: ctx.metrics.error_counter("truncated"),
-        });
+        let shared = Arc::new(Shared { mapper: CountingMapper::new(mapper, &ctx.metrics), output: ctx.output });
         let _ = ctx.healthy.send(true);
         serve(listener, tls, limits, ctx.metrics, ctx.shutdown, |peer| Connection {
             peer: Peer::new(peer),
@@ -53,10 +46,8 @@ pub async fn build(
 }
 
 struct Shared {
-    mapper: EventMapper,
+    mapper: CountingMapper,
     output: SourceOutput,
-    parse_errors: Counter,
-    truncated: Counter,
 }
 
 struct Connection {
@@ -70,14 +61,7 @@ impl ConnectionHandler for Connection {
         let ctx = self.shared.mapper.context();
         let mut batch = Vec::new();
         let mut take = |frame: nocwatch_syslog::Frame<'_>| {
-            if frame.truncated {
-                self.shared.truncated.inc();
-            }
-            let event = self.shared.mapper.to_event_from(frame.data, &self.peer, frame.truncated, &ctx);
-            if event.attributes.get(&["parse_error"]).is_some() {
-                self.shared.parse_errors.inc();
-            }
-            batch.push(Event::Log(event));
+            batch.push(self.shared.mapper.event(frame.data, &self.peer, frame.truncated, &ctx));
         };
         match data {
             Some(bytes) => {

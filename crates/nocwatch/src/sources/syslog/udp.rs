@@ -20,9 +20,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::SyslogSourceConfig;
-use super::event::{EventMapper, Peer};
+use super::event::{CountingMapper, EventMapper, Peer};
 use crate::component::Running;
-use crate::event::Event;
 use crate::net::bind_udp;
 use crate::net::udp::{BatchReader, Datagrams, Wait};
 use crate::sources::SourceContext;
@@ -81,11 +80,7 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
     let queued_bytes = Arc::new(AtomicU64::new(0));
     let queue_limit = config.receive_queue.as_usize() as u64;
     Ok(Box::pin(async move {
-        let parser = Arc::new(Parser {
-            mapper,
-            parse_errors: ctx.metrics.error_counter("parse_error"),
-            truncated: ctx.metrics.error_counter("truncated"),
-        });
+        let parser = Arc::new(Parser { mapper: CountingMapper::new(mapper, &ctx.metrics) });
         let stop = ctx.shutdown.child_token();
         let _stop_readers = stop.clone().drop_guard();
         let mut readers = Vec::with_capacity(sockets.len());
@@ -220,9 +215,7 @@ impl ReadLoop {
 
 /// Turns the raw batches of one reader into events.
 struct Parser {
-    mapper: EventMapper,
-    parse_errors: Counter,
-    truncated: Counter,
+    mapper: CountingMapper,
 }
 
 impl Parser {
@@ -241,19 +234,12 @@ impl Parser {
             let ctx = self.mapper.context();
             let mut events = Vec::with_capacity(datagrams.len());
             for datagram in datagrams.iter() {
-                if datagram.truncated {
-                    self.truncated.inc();
-                }
                 let peer = match last_peer.take() {
                     Some(last) if last.ip() == datagram.peer.ip().to_canonical() => last,
                     _ => Peer::new(datagram.peer),
                 };
-                let event = self.mapper.to_event_from(datagram.payload, &peer, datagram.truncated, &ctx);
+                events.push(self.mapper.event(datagram.payload, &peer, datagram.truncated, &ctx));
                 last_peer = Some(peer);
-                if event.attributes.get(&["parse_error"]).is_some() {
-                    self.parse_errors.inc();
-                }
-                events.push(Event::Log(event));
             }
             datagrams.clear();
             let _ = recycle.try_send(datagrams);
