@@ -708,6 +708,27 @@ mod tests {
     }
 
     #[test]
+    fn profile_tags_are_added_beside_user_tags_of_the_same_key() {
+        // As the Agent appends the profile's tags to the user's: both values stay, and a
+        // pair given by both is there once.
+        let base: Tags = [("site".to_owned(), "paris".to_owned()), ("snmp_host".to_owned(), "sw1".to_owned())].into();
+        let evaluation = Evaluation {
+            tags: vec![("site".into(), "dc1".into()), ("snmp_host".into(), "sw1".into())],
+            ..Evaluation::default()
+        };
+        let tags = poll_device_tags(&base, None, Some(&evaluation));
+        assert_eq!(tags.values("site").collect::<Vec<_>>(), ["dc1", "paris"]);
+        assert_eq!(tags.values("snmp_host").collect::<Vec<_>>(), ["sw1"]);
+        // A sample's own tags and an interface override's are added the same way.
+        let identity = DeviceIdentity { tags: tags.clone(), ..identity() };
+        let reporter = Reporter::new(&identity, Timestamp::UNIX_EPOCH, 60, tags);
+        let own = [("interface".to_owned(), "Gi0/2".to_owned()), ("site".to_owned(), "rack4".to_owned())];
+        let (sample_tags, _) = reporter.sample_tags(&own);
+        assert_eq!(sample_tags.values("site").collect::<Vec<_>>(), ["dc1", "paris", "rack4"]);
+        assert_eq!(sample_tags.values("role").collect::<Vec<_>>(), ["uplink"], "the override of Gi0/2");
+    }
+
+    #[test]
     fn interface_status_summary() {
         assert_eq!(interface_status(1, 1), "up");
         assert_eq!(interface_status(1, 2), "down");
