@@ -10,6 +10,7 @@
 #   PEERS="stone nocwatch-relay" bench/ntp/run.sh
 #   NOCWATCH_BIN=/tmp/nocwatch bench/ntp/run.sh       # a prebuilt binary instead of building the tree
 #   BASELINE_BIN=/tmp/nocwatch-before bench/ntp/run.sh  # also peers baseline-relay/-server: that binary, interleaved
+#   NOCWATCH_LISTEN=0.0.0.0 bench/ntp/run.sh          # nocwatch (and baseline) on a wildcard address
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -18,6 +19,10 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PEERS=${PEERS:-"chronyd nocwatch-server stone nocwatch-relay${BASELINE_BIN:+ baseline-server baseline-relay}"}
 ONLY=${ONLY:-all}                         # all | latency | search
 REPS=${REPS:-3}
+# The address nocwatch (and a baseline) listens on; the generator always sends to
+# 127.0.0.1. 0.0.0.0 or [::] measures the wildcard path (replies sent from each request's
+# destination address, recvmsg/sendmsg with packet info).
+NOCWATCH_LISTEN=${NOCWATCH_LISTEN:-127.0.0.1}
 SOCKETS=${SOCKETS:-8}                     # generator sockets = simulated devices (source ports)
 LAT_RATE=${LAT_RATE:-2000}                # requests/s for the latency runs
 LAT_DURATION_MS=${LAT_DURATION_MS:-10000}
@@ -123,12 +128,12 @@ start_peer() {
         [[ $peer != baseline-* ]] || bin=$BASELINE_BIN
         # The generator is one address (127.0.0.1) sending everything: the per-client rate
         # limit would measure the limiter, not throughput. (A baseline binary from before the
-        # limiter existed does not know the key.)
+        # limiter existed does not know the key: it goes without, see below.)
         local limit="    rate_limit: {enabled: false}"
-        [[ $peer != baseline-* ]] || limit=""
         # Defaults otherwise (timeout 1s, max_pending 10000, poll_interval 16s, one
         # tokio worker per CPU); the file sink only gets the ntp.* metrics every 15 s.
-        cat >"$dir/nocwatch.yaml" <<EOF
+        write_nocwatch_config() {
+            cat >"$dir/nocwatch.yaml" <<EOF
 log: {level: warn}
 admin: {enabled: false}
 shutdown: {drain_period: 0s}
@@ -136,12 +141,18 @@ sources:
   ntp:
     type: ntp
     mode: ${peer#*-}
-    address: 127.0.0.1:$PORT
+    address: '$NOCWATCH_LISTEN:$PORT'
     upstreams: ['127.0.0.1:$UPSTREAM_PORT']
 $limit
 sinks:
   out: {type: file, path: '$dir/events.jsonl'}
 EOF
+        }
+        write_nocwatch_config
+        if [[ $peer == baseline-* ]] && ! "$bin" check-config --config "$dir/nocwatch.yaml" >/dev/null 2>&1; then
+            limit=""
+            write_nocwatch_config
+        fi
         "${RUN[@]}" "$bin" run --config "$dir/nocwatch.yaml" >"$dir/peer.log" 2>&1 &
         PEER_PID=$!
         ;;
@@ -207,7 +218,7 @@ met() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/
 
 report() {
     echo
-    echo "== NTP benchmark: nocwatch $NOCWATCH_VERSION vs stone $STONE_VERSION and chronyd $CHRONY_VERSION${BASELINE_BIN:+ (baseline-*: $BASELINE_BIN)}"
+    echo "== NTP benchmark: nocwatch $NOCWATCH_VERSION (listening on $NOCWATCH_LISTEN) vs stone $STONE_VERSION and chronyd $CHRONY_VERSION${BASELINE_BIN:+ (baseline-*: $BASELINE_BIN)}"
     echo "   $NCPU CPUs, kernel $(uname -r), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); nice $NICE; raw: $RESULTS"
     echo "   latency: $LAT_RATE requests/s for $((LAT_DURATION_MS / 1000)) s from $SOCKETS sockets (first $LAT_WARMUP_MS ms not counted);"
     echo "   max rate: highest of [$SEARCH_RATES]/s with no loss over $((SEARCH_DURATION_MS / 1000)) s; medians of $REPS interleaved repetitions"
