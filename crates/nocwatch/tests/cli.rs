@@ -62,6 +62,28 @@ fn check_config_fails_with_file_line_column_and_suggestion() {
     assert!(text(&output.stderr).contains("did you mean `address`?"));
 }
 
+/// A secret in a Datadog endpoint's URL (`?dd-api-key=`, `user:password@`) is refused with
+/// the key's location, and neither `check-config` nor `run` ever prints it.
+#[test]
+fn a_datadog_endpoint_with_a_secret_is_refused_without_printing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dd.yaml");
+    std::fs::write(
+        &config,
+        "sinks:\n  dd:\n    type: datadog_metrics\n    api_key: k\n    endpoint: 'http://relay:s3cretpw@127.0.0.1:9/?dd-api-key=KEY123'\n",
+    )
+    .unwrap();
+    for command in ["check-config", "run"] {
+        let output = nocwatch(&[command, "--config", config.to_str().unwrap()], &[]);
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert!(stderr.contains("dd.yaml:5:15: sinks.dd.endpoint: must not carry credentials"), "{stderr}");
+        for secret in ["KEY123", "s3cretpw"] {
+            assert!(!stdout.contains(secret) && !stderr.contains(secret), "{command}: {stdout}{stderr}");
+        }
+    }
+}
+
 #[test]
 fn embedded_default_is_valid_and_env_driven() {
     let output = nocwatch(&["check-config"], &[("NOCWATCH_SYSLOG_ADDRESS", "127.0.0.1:6514")]);

@@ -97,3 +97,32 @@ fn non_finite_values_are_dropped_and_counted_not_sent() {
     let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
     assert!(support::intake::schema("MetricPayload").is_valid(&body), "{body}");
 }
+
+/// Requests that fail (nothing listens on the endpoint) are reported in the log and in
+/// `/status` with the URL and the cause, never with the API key.
+#[test]
+fn a_failing_intake_is_reported_without_the_api_key() {
+    let closed = free_port();
+    let config = format!(
+        "
+admin: {{address: '${{ADMIN}}'}}
+sources:
+  self: {{type: internal_metrics, interval: 200ms}}
+sinks:
+  datadog:
+    type: datadog_metrics
+    api_key: ${{DD_API_KEY}}
+    endpoint: 'http://127.0.0.1:{closed}/'
+    batch: {{timeout: 100ms}}
+"
+    );
+    let agent = Agent::start_with_env(&config, Stdio::null(), &[("DD_API_KEY", API_KEY)]);
+    let mut status = String::new();
+    eventually(Duration::from_secs(10), "the failed request in /status", || {
+        status = http_get(agent.admin, "/status").map(|(_, body)| body).unwrap_or_default();
+        status.contains("request failed")
+    });
+    assert!(status.contains(&format!("127.0.0.1:{closed}/api/v2/series")), "{status}");
+    eventually(Duration::from_secs(10), "the failed request in the log", || agent.stderr().contains("request failed"));
+    assert!(!status.contains(API_KEY) && !agent.stderr().contains(API_KEY), "{status}\n{}", agent.stderr());
+}

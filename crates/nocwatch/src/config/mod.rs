@@ -141,6 +141,36 @@ struct SinkCommon {
 }
 const SINK_COMMON_KEYS: [&str; 2] = ["inputs", "buffer"];
 
+/// A component's settings refused by its `validate`: the reason, and the key it is about
+/// when there is one (a path below the component: `endpoint`, `retry.max_backoff`), so the
+/// error points at that key rather than at the component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn at(key: impl Into<String>, message: impl Into<String>) -> Invalid {
+        Invalid { key: Some(key.into()), message: message.into() }
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Invalid {
+        Invalid { key: None, message }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{key}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 /// A config that cannot be used, located in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -286,7 +316,11 @@ fn validate(config: &Config, root: &Node) -> Result<(), yaml::Error> {
         ));
     }
     for (id, sink) in &config.sinks {
-        sink.config.validate().map_err(|e| yaml::Error::at(e, locate(root, &["sinks", id]), &format!("sinks.{id}")))?;
+        sink.config.validate().map_err(|e| {
+            let mut path = vec!["sinks", id.as_str()];
+            path.extend(e.key.iter().flat_map(|key| key.split('.')));
+            yaml::Error::at(e.message, locate(root, &path), &path.join("."))
+        })?;
     }
     for (id, source) in &config.sources {
         source.validate().map_err(|e| yaml::Error::at(e, locate(root, &["sources", id]), &format!("sources.{id}")))?;

@@ -451,8 +451,9 @@ fn datadog_logs_over_tcp_refuses_the_keys_only_http_uses() {
     for key in ["request: {concurrency: 4}", "compression: none", "request_timeout: 10s"] {
         let message = error(&format!("{base}    {key}\n"), &[]);
         let name = key.split(':').next().unwrap();
-        assert!(message.starts_with("test.yaml:3:5: sinks.d: "), "{message}");
-        assert!(message.contains(&format!("`{name}` is for transport http only")), "{message}");
+        // At the key, not at the sink.
+        assert!(message.starts_with("test.yaml:6:"), "{message}");
+        assert!(message.contains(&format!("sinks.d.{name}: is for transport http only")), "{message}");
     }
     let config =
         load(&format!("{base}    batch: {{timeout: 50ms}}\n    retry: {{initial_backoff: 1s}}\n"), &[]).unwrap();
@@ -463,4 +464,23 @@ fn datadog_logs_over_tcp_refuses_the_keys_only_http_uses() {
     );
     // Over http the same keys are fine.
     load("sinks:\n  d: {type: datadog_logs, api_key: k, request: {concurrency: 4}, compression: none}\n", &[]).unwrap();
+}
+
+/// A Datadog `endpoint` is a base URL like otlp's: credentials, a query (`?dd-api-key=`) or a
+/// fragment are refused at the key, and the error never repeats the URL.
+#[test]
+fn datadog_endpoints_with_credentials_or_a_query_are_refused_at_the_key() {
+    for sink in ["datadog_logs", "datadog_metrics"] {
+        for endpoint in ["http://relay:s3cretpw@127.0.0.1:9", "http://127.0.0.1:9/?dd-api-key=KEY123", "127.0.0.1:9"] {
+            let source = format!("sinks:\n  d:\n    type: {sink}\n    api_key: k\n    endpoint: '{endpoint}'\n");
+            let message = error(&source, &[]);
+            assert!(message.starts_with("test.yaml:5:15: sinks.d.endpoint: "), "{message}");
+            assert!(!message.contains("KEY123") && !message.contains("s3cretpw"), "{message}");
+        }
+    }
+    let tcp = "sinks:\n  d: {type: datadog_logs, api_key: k, transport: tcp, endpoint: 'u:s3cretpw@h:10516'}\n";
+    let message = error(tcp, &[]);
+    assert!(message.contains("sinks.d.endpoint: for transport tcp is `host:port`"), "{message}");
+    assert!(!message.contains("s3cretpw"), "{message}");
+    load("sinks:\n  d: {type: datadog_logs, api_key: k, transport: tcp, endpoint: '[::1]:10516'}\n", &[]).unwrap();
 }

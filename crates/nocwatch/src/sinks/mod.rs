@@ -60,16 +60,16 @@ impl SinkConfig {
 
     /// Checks what the config file cannot express, so `check-config` catches all that
     /// `run` would refuse.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::config::Invalid> {
         match self {
             SinkConfig::Console(_) => Ok(()),
-            SinkConfig::File(config) => config.validate(),
-            SinkConfig::LocalStore(config) => config.validate(),
+            SinkConfig::File(config) => Ok(config.validate()?),
+            SinkConfig::LocalStore(config) => Ok(config.validate()?),
             SinkConfig::DatadogLogs(config) => config.validate(),
             SinkConfig::DatadogMetrics(config) => config.validate(),
             SinkConfig::Otlp(config) => config.validate(),
-            SinkConfig::Prometheus(config) => config.validate(),
-            SinkConfig::Syslog(config) => config.validate(),
+            SinkConfig::Prometheus(config) => Ok(config.validate()?),
+            SinkConfig::Syslog(config) => Ok(config.validate()?),
         }
     }
 

@@ -48,8 +48,8 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, Hea
 use serde::{Deserialize, Serialize};
 
 use crate::component::Running;
-use crate::config::Secret;
 use crate::config::inline::inline_keys;
+use crate::config::{Invalid, Secret};
 use crate::event::{AttributeValue, Event, LogEvent, Metric, MetricType, Node, Status};
 use crate::sinks::SinkContext;
 use crate::sinks::util::http::{self, Answer, Destination, HttpSinkConfig};
@@ -91,30 +91,17 @@ pub type OtlpHttpConfig = HttpSinkConfig<10>;
 inline_keys!(OtlpSinkConfig, http: OtlpHttpConfig);
 
 impl OtlpSinkConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         self.base_url()?;
         self.header_map()?;
         if self.resource_attributes.keys().any(|k| k.is_empty()) {
-            return Err("resource_attributes: a key is empty".to_owned());
+            return Err(Invalid::at("resource_attributes", "a key is empty"));
         }
-        self.http.validate()
+        Ok(self.http.validate()?)
     }
 
-    /// The endpoint without a trailing `/`. It must not carry credentials, a query or a
-    /// fragment: URLs appear in logs, so credentials belong in `headers`.
-    fn base_url(&self) -> Result<String, String> {
-        let url = reqwest::Url::parse(&self.endpoint)
-            .map_err(|e| format!("endpoint is not a URL ({e}); expected e.g. `http://collector:4318`"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("endpoint must start with `http://` or `https://` (found scheme `{}`)", url.scheme()));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("endpoint must not carry credentials: give them in `headers` (`authorization`)".to_owned());
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err("endpoint is a base URL: no `?query` or `#fragment`".to_owned());
-        }
-        Ok(self.endpoint.trim_end_matches('/').to_owned())
+    fn base_url(&self) -> Result<String, Invalid> {
+        http::base_url(&self.endpoint, "http://collector:4318", "`headers` (`authorization`)")
     }
 
     /// `headers` as sent; an error names the header, never its value.
@@ -808,18 +795,18 @@ mod tests {
         assert_eq!(config.validate(), Ok(()));
         assert_eq!(config.base_url().unwrap(), "http://127.0.0.1:4318");
         config.headers.insert("authorization".into(), Secret::new("Bearer s3cr3t\n"));
-        let error = config.validate().unwrap_err();
+        let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("headers.authorization") && !error.contains("s3cr3t"), "{error}");
         config.headers.insert("authorization".into(), Secret::new("Bearer s3cr3t"));
         assert_eq!(config.validate(), Ok(()));
         assert!(format!("{:?}", config.header_map().unwrap()).contains("Sensitive"));
         config.headers.insert("content-type".into(), Secret::new("text/plain"));
-        assert!(config.validate().unwrap_err().contains("set by nocwatch"));
+        assert!(config.validate().unwrap_err().to_string().contains("set by nocwatch"));
         config.headers.clear();
         for bad in ["collector:4318", "ftp://x", "https://user:pw@collector", "http://c/?token=x"] {
             config.endpoint = bad.into();
-            let error = config.validate().unwrap_err();
-            assert!(!error.contains("pw"), "{error}");
+            let error = config.validate().unwrap_err().to_string();
+            assert!(!error.contains("pw") && !error.contains("token"), "{error}");
         }
     }
 }

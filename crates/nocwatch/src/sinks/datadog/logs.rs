@@ -15,13 +15,12 @@
 use std::borrow::Cow;
 use std::io::Write as _;
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use super::DatadogHttpConfig;
 use crate::component::Running;
-use crate::config::Secret;
 use crate::config::inline::inline_keys;
+use crate::config::{Invalid, Secret};
 use crate::event::{Event, LogEvent};
 use crate::sinks::SinkContext;
 use crate::sinks::encoding::to_syslog;
@@ -80,49 +79,68 @@ inline_keys!(DatadogLogsConfig, http: DatadogHttpConfig);
 const HTTP_ONLY: [&str; 3] = ["request", "compression", "request_timeout"];
 
 impl DatadogLogsConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         super::check_account(&self.site, &self.api_key)?;
         match self.transport {
-            Transport::Http => self.http.validate(),
+            Transport::Http => {
+                self.intake()?;
+                Ok(self.http.validate()?)
+            }
             Transport::Tcp => {
                 if let Some(key) = HTTP_ONLY.iter().find(|key| self.http.written(key)) {
-                    return Err(format!(
-                        "`{key}` is for transport http only: transport tcp writes one ordered stream on one \
-                         connection (its timeouts are under `connection`); remove `{key}`"
+                    return Err(Invalid::at(
+                        *key,
+                        format!(
+                            "is for transport http only: transport tcp writes one ordered stream on one \
+                             connection (its timeouts are under `connection`); remove `{key}`"
+                        ),
                     ));
                 }
-                let (host, _) = self.tcp_target().map_err(|e| format!("{e:#}"))?;
-                self.http.tls.validate(&host)
+                let (host, _) = self.tcp_target()?;
+                Ok(self.http.tls.validate(&host)?)
             }
         }
     }
 
     /// The `http` transport's intake.
-    pub(super) fn intake(&self) -> super::Intake {
+    pub(super) fn intake(&self) -> Result<super::Intake, Invalid> {
         let host = format!("http-intake.logs.{}", self.site);
         super::Intake::new(self.endpoint.as_deref(), &host, "/api/v2/logs", &self.api_key)
     }
 
-    fn tcp_target(&self) -> anyhow::Result<(String, u16)> {
+    /// The `tcp` transport's host and port. The errors never repeat the endpoint (it could
+    /// hold a credential).
+    fn tcp_target(&self) -> Result<(String, u16), Invalid> {
         match &self.endpoint {
             // Datadog documents a TCP intake for these sites only.
             None => match self.site.as_str() {
                 "datadoghq.com" => Ok(("intake.logs.datadoghq.com".to_owned(), TCP_PORT)),
                 "datadoghq.eu" => Ok(("tcp-intake.logs.datadoghq.eu".to_owned(), 443)),
-                site => anyhow::bail!("no known TCP intake for site `{site}`: use transport http, or set endpoint"),
+                site => Err(Invalid::at(
+                    "site",
+                    format!("no known TCP intake for site `{site}`: use transport http, or set endpoint"),
+                )),
             },
             Some(endpoint) => {
-                let (host, port) = endpoint.rsplit_once(':').context("endpoint for tcp must be `host:port`")?;
-                Ok((host.trim_matches(['[', ']']).to_owned(), port.parse().context("endpoint port")?))
+                let bad =
+                    || Invalid::at("endpoint", "for transport tcp is `host:port` (no scheme, credentials or path)");
+                let (host, port) = endpoint.rsplit_once(':').ok_or_else(bad)?;
+                let host = host.trim_matches(['[', ']']);
+                if host.is_empty() || host.contains(['@', '/', '?', '#', ' ']) {
+                    return Err(bad());
+                }
+                Ok((host.to_owned(), port.parse().map_err(|_| bad())?))
             }
         }
     }
 
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
         match self.transport {
-            Transport::Http => self.http.deliver(ctx, JsonEncoder::new(self), self.intake()),
+            Transport::Http => {
+                self.http.deliver(ctx, JsonEncoder::new(self), self.intake().map_err(anyhow::Error::msg)?)
+            }
             Transport::Tcp => {
-                let (host, port) = self.tcp_target()?;
+                let (host, port) = self.tcp_target().map_err(anyhow::Error::msg)?;
                 let connector = Connector::new(&host, port, Some(&self.http.tls), self.connection.clone())?;
                 let encoder = LineEncoder { config: self.clone(), tags: self.tags.join(","), spare: Vec::new() };
                 let (batch, retry) = (self.http.batch.clone(), self.http.retry.clone());

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::DatadogHttpConfig;
 use crate::component::Running;
-use crate::config::Secret;
 use crate::config::inline::inline_keys;
+use crate::config::{Invalid, Secret};
 use crate::event::{Event, Metric, MetricType};
 use crate::sinks::SinkContext;
 use crate::sinks::util::http;
@@ -55,12 +55,13 @@ pub struct DatadogMetricsConfig {
 inline_keys!(DatadogMetricsConfig, http: DatadogHttpConfig);
 
 impl DatadogMetricsConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         super::check_account(&self.site, &self.api_key)?;
-        self.http.validate()
+        self.intake()?;
+        Ok(self.http.validate()?)
     }
 
-    pub(super) fn intake(&self) -> super::Intake {
+    pub(super) fn intake(&self) -> Result<super::Intake, Invalid> {
         let host = format!("api.{}", self.site);
         super::Intake::new(self.endpoint.as_deref(), &host, "/api/v2/series", &self.api_key)
     }
@@ -68,7 +69,7 @@ impl DatadogMetricsConfig {
     pub async fn build(&self, ctx: SinkContext) -> anyhow::Result<Running> {
         let agent_host = (self.host == HostChoice::Agent).then(|| ctx.hostname.clone());
         let encoder = SeriesEncoder { tags: self.tags.clone(), agent_host, gzip: self.http.gzip() };
-        self.http.deliver(ctx, encoder, self.intake())
+        self.http.deliver(ctx, encoder, self.intake().map_err(anyhow::Error::msg)?)
     }
 }
 

@@ -5,8 +5,8 @@
 pub mod logs;
 pub mod metrics;
 
-use crate::config::Secret;
-use crate::sinks::util::http::{Destination, HttpSinkConfig};
+use crate::config::{Invalid, Secret};
+use crate::sinks::util::http::{self, Destination, HttpSinkConfig};
 use crate::sinks::util::request::{Outcome, Request};
 
 /// The HTTP keys of the Datadog sinks: a request may take 30 s.
@@ -21,14 +21,14 @@ pub struct Intake {
 }
 
 impl Intake {
-    /// The intake's `path` on `endpoint` (a base URL) when the config sets one, else on
-    /// `https://<host>` (the site's).
-    pub fn new(endpoint: Option<&str>, host: &str, path: &str, api_key: &Secret) -> Intake {
-        let url = match endpoint {
-            Some(endpoint) => format!("{}{path}", endpoint.trim_end_matches('/')),
-            None => format!("https://{host}{path}"),
+    /// The intake's `path` on `endpoint` (a base URL, checked: [`http::base_url`]) when the
+    /// config sets one, else on `https://<host>` (the site's).
+    pub fn new(endpoint: Option<&str>, host: &str, path: &str, api_key: &Secret) -> Result<Intake, Invalid> {
+        let base = match endpoint {
+            Some(endpoint) => http::base_url(endpoint, "https://api.datadoghq.com", "`api_key`")?,
+            None => format!("https://{host}"),
         };
-        Intake { url, api_key: api_key.clone() }
+        Ok(Intake { url: format!("{base}{path}"), api_key: api_key.clone() })
     }
 }
 
@@ -61,12 +61,13 @@ pub fn default_site() -> String {
 }
 
 /// The checks of `site` and `api_key` both sinks make.
-pub fn check_account(site: &str, api_key: &Secret) -> Result<(), String> {
+pub fn check_account(site: &str, api_key: &Secret) -> Result<(), Invalid> {
     if !SITES.contains(&site) {
-        return Err(format!("site `{site}` is not a Datadog site{}", crate::config::yaml::suggestion(site, SITES)));
+        let hint = crate::config::yaml::suggestion(site, SITES);
+        return Err(Invalid::at("site", format!("`{site}` is not a Datadog site{hint}")));
     }
     if api_key.expose().trim().is_empty() {
-        return Err("api_key is empty".to_owned());
+        return Err(Invalid::at("api_key", "is empty"));
     }
     Ok(())
 }
@@ -79,9 +80,11 @@ mod tests {
     /// endpoints"; `/api/v2/series` on `api.<site>`), or the configured endpoint's.
     #[test]
     fn each_sink_posts_to_its_sites_intake_or_to_the_endpoint() {
-        let logs = |config| serde_json::from_value::<super::logs::DatadogLogsConfig>(config).unwrap().intake().url;
-        let metrics =
-            |config| serde_json::from_value::<super::metrics::DatadogMetricsConfig>(config).unwrap().intake().url;
+        let logs =
+            |config| serde_json::from_value::<super::logs::DatadogLogsConfig>(config).unwrap().intake().unwrap().url;
+        let metrics = |config| {
+            serde_json::from_value::<super::metrics::DatadogMetricsConfig>(config).unwrap().intake().unwrap().url
+        };
         assert_eq!(logs(json!({"api_key": "k"})), "https://http-intake.logs.datadoghq.com/api/v2/logs");
         assert_eq!(
             logs(json!({"api_key": "k", "site": "ap1.datadoghq.com"})),
@@ -96,5 +99,14 @@ mod tests {
             metrics(json!({"api_key": "k", "endpoint": "https://api.uk1.datadoghq.com"})),
             "https://api.uk1.datadoghq.com/api/v2/series"
         );
+        // The path goes on the base URL; a query (an API key in `?dd-api-key=`) is refused.
+        let error = serde_json::from_value::<super::metrics::DatadogMetricsConfig>(
+            json!({"api_key": "k", "endpoint": "http://127.0.0.1:9/?dd-api-key=KEY123"}),
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("endpoint"));
+        assert!(!error.to_string().contains("KEY123"), "{error}");
     }
 }

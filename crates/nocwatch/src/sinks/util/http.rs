@@ -17,6 +17,7 @@ use super::request::{self, BatchConfig, Encoder, Outcome, Request, RequestConfig
 use super::retry::RetryConfig;
 use crate::component::Running;
 use crate::config;
+use crate::config::Invalid;
 use crate::config::inline::InlineKeys;
 use crate::net::tls::TlsClientConfig;
 use crate::sinks::SinkContext;
@@ -121,6 +122,30 @@ impl<const DEFAULT_TIMEOUT_SECS: u64> HttpSinkConfig<DEFAULT_TIMEOUT_SECS> {
     }
 }
 
+/// `endpoint` (a sink's `endpoint` key) as a base URL that the sink appends its paths to,
+/// without a trailing `/`. http or https only, and no credentials, query or fragment: a URL
+/// shows in logs and `/status` (request errors name it), so secrets go where `credentials_go`
+/// says; and a path appended after a `?query` would be wrong. The errors never repeat the
+/// URL.
+pub fn base_url(endpoint: &str, example: &str, credentials_go: &str) -> Result<String, Invalid> {
+    let url = reqwest::Url::parse(endpoint)
+        .map_err(|e| Invalid::at("endpoint", format!("is not a URL ({e}); expected e.g. `{example}`")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        // Not naming the scheme: in `user:password@host` it is the user.
+        return Err(Invalid::at("endpoint", "must start with `http://` or `https://`"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Invalid::at("endpoint", format!("must not carry credentials: give them in {credentials_go}")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Invalid::at(
+            "endpoint",
+            format!("is a base URL: no `?query` or `#fragment` (a credential goes in {credentials_go})"),
+        ));
+    }
+    Ok(endpoint.trim_end_matches('/').to_owned())
+}
+
 pub fn client(tls: &TlsClientConfig, timeout: Duration) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(tls.client_config()?)
@@ -222,11 +247,26 @@ impl<D: Destination> Service for HttpService<D> {
         }
         match post.send().await {
             Ok(response) => self.destination.outcome(sent, &Answer::read(response).await),
-            // The error names the URL, never a header: API keys and tokens stay out of logs
-            // (and URLs carry no credentials: the sinks check their endpoints).
-            Err(e) => Outcome::Retry { reason: format!("request failed: {}", error_chain(&e)), after: None },
+            // The error names the URL, never a header: API keys and tokens stay out of logs.
+            // The sinks refuse endpoints with credentials ([`base_url`]); the URL is cut to
+            // its origin and path all the same, so no later change can leak one.
+            Err(e) => {
+                Outcome::Retry { reason: format!("request failed: {}", error_chain(&without_secrets(e))), after: None }
+            }
         }
     }
+}
+
+/// `error` with its URL's userinfo, query and fragment removed.
+fn without_secrets(mut error: reqwest::Error) -> reqwest::Error {
+    if let Some(url) = error.url_mut() {
+        // Only fails for URLs that cannot have credentials (no host), which have none.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_query(None);
+        url.set_fragment(None);
+    }
+    error
 }
 
 /// An error and its causes ("connection refused" is a cause of reqwest's error).
@@ -263,4 +303,47 @@ pub fn gzip_into(body: &[u8], mut out: Vec<u8>) -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(body);
     encoder.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRETS: [&str; 3] = ["KEY123", "s3cretpw", "relay"];
+
+    #[test]
+    fn a_base_url_is_http_with_no_credentials_query_or_fragment_and_errors_never_repeat_it() {
+        let check = |endpoint| base_url(endpoint, "https://intake:443", "`api_key`");
+        assert_eq!(check("http://127.0.0.1:8080/").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(check("https://api.uk1.datadoghq.com/prefix").unwrap(), "https://api.uk1.datadoghq.com/prefix");
+        for bad in [
+            "relay:s3cretpw@127.0.0.1:9",
+            "ftp://relay:s3cretpw@127.0.0.1:9",
+            "http://relay:s3cretpw@127.0.0.1:9/",
+            "http://relay@127.0.0.1:9/",
+            "http://127.0.0.1:9/?dd-api-key=KEY123",
+            "http://127.0.0.1:9/#KEY123",
+            "http://[KEY123/",
+        ] {
+            let error = check(bad).unwrap_err();
+            assert_eq!(error.key.as_deref(), Some("endpoint"), "{bad}");
+            assert!(!SECRETS.iter().any(|s| error.to_string().contains(s)), "{bad}: {error}");
+        }
+    }
+
+    /// reqwest names the URL in its errors, query included; the reason a request failed
+    /// (logs, `/status`) keeps none of its userinfo, query or fragment.
+    #[tokio::test]
+    async fn a_failed_request_is_reported_without_the_urls_secrets() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let url = format!("http://relay:s3cretpw@127.0.0.1:{port}/api/v2/series?dd-api-key=KEY123#KEY123");
+        let client = client(&TlsClientConfig::default(), Duration::from_secs(10)).unwrap();
+        let error = client.post(&url).send().await.unwrap_err();
+        assert!(error_chain(&error).contains("KEY123"), "reqwest shows the query: the check below is not vacuous");
+        let reason = error_chain(&without_secrets(error));
+        assert!(reason.contains(&format!("127.0.0.1:{port}/api/v2/series")), "{reason}");
+        assert!(!SECRETS.iter().any(|s| reason.contains(s)), "{reason}");
+    }
 }
