@@ -20,6 +20,7 @@ const REMOTE_DELAY: Duration = Duration::from_millis(20);
 
 /// The sink's buffer: room for every line (a full buffer blocks the source, loses nothing),
 /// and retries soon after a destination that was down comes up.
+const DISK_QUEUE: &str = "buffer: {type: disk, max_size: 8GiB, when_full: block}, retry: {initial_backoff: 10ms, max_backoff: 50ms}";
 const QUEUE: &str = "buffer: {max_events: 1100000, when_full: block}, retry: {initial_backoff: 10ms, max_backoff: 50ms}";
 
 fn free_port() -> u16 {
@@ -226,11 +227,17 @@ fn main() {
         ("nocwatch → HTTP intake +20 ms, request.concurrency 1", &http_count),
         // Delivery alone: the buffer holds every line before the destination comes up.
         ("nocwatch → HTTP intake +20 ms, delivery alone", &http_count),
+        // The same with a disk buffer: every batch written and fsynced, every delivery
+        // recorded in the ack file.
+        ("nocwatch → HTTP intake +20 ms, disk buffer", &http_count),
         ("nocwatch → TCP sink", &tcp_count),
         ("nocwatch → TCP sink, delivery alone", &tcp_count),
+        ("nocwatch → TCP sink, disk buffer", &tcp_count),
         ("rsyslog → TCP sink", &tcp_count),
     ];
-    for (name, count) in paths {
+    // BENCH_ONLY=text: only the paths whose name contains it.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    for (name, count) in paths.into_iter().filter(|(name, _)| name.contains(&only)) {
         let mut done = Vec::new();
         for attempt in 0..runs {
             let input = free_port();
@@ -245,17 +252,19 @@ fn main() {
                 Command::new("rsyslogd").args(["-n", "-f"]).arg(&conf).arg("-i").arg(work.join("rsyslog.pid"))
                     .stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
             } else {
+                let queue = if name.contains("disk buffer") { DISK_QUEUE } else { QUEUE };
                 let sink = if name.contains("HTTP") {
                     let concurrency = if name.contains("concurrency 1") { 1 } else { 10 };
                     let port = if alone { late_port } else if name.contains("+20 ms") { remote_sink } else { http_sink };
-                    format!("  out: {{type: datadog_logs, api_key: bench, endpoint: 'http://127.0.0.1:{port}', request: {{concurrency: {concurrency}}}, {QUEUE}}}")
+                    format!("  out: {{type: datadog_logs, api_key: bench, endpoint: 'http://127.0.0.1:{port}', request: {{concurrency: {concurrency}}}, {queue}}}")
                 } else {
                     let port = if alone { late_port } else { tcp_sink };
-                    format!("  out: {{type: syslog, mode: tcp, framing: newline, address: '127.0.0.1:{port}', {QUEUE}}}")
+                    format!("  out: {{type: syslog, mode: tcp, framing: newline, address: '127.0.0.1:{port}', {queue}}}")
                 };
                 let conf = work.join("nocwatch.yaml");
+                let data_dir = work.join(format!("data-{attempt}-{}", free_port()));
                 std::fs::write(&conf, format!(
-                    "admin: {{enabled: false}}\nshutdown: {{drain_period: 0s}}\nsources:\n  tcp: {{type: syslog, mode: tcp, address: '127.0.0.1:{input}'}}\nsinks:\n{sink}\n")).unwrap();
+                    "agent: {{data_dir: '{}'}}\nadmin: {{enabled: false}}\nshutdown: {{drain_period: 0s}}\nsources:\n  tcp: {{type: syslog, mode: tcp, address: '127.0.0.1:{input}'}}\nsinks:\n{sink}\n", data_dir.display())).unwrap();
                 Command::new(&nocwatch).args(["run", "--config"]).arg(&conf).env("RUST_LOG", "warn")
                     .stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
             };
