@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 pub use attributes::{AttributeValue, Attributes, AttributesBuilder, MAX_DEPTH, Members, Node};
 pub use tags::{TagGroups, Tags, TagsIter};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Serialized as one JSON object whose first member is `kind` (`"metric"`, `"log"`,
+/// `"metadata"`); read back by the `Deserialize` below.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     Metric(Metric),
@@ -35,6 +37,86 @@ impl Event {
             Event::Metadata(_) => EventKind::Metadata,
         }
     }
+}
+
+/// Reads an event without buffering it when `kind` comes first, as nocwatch writes it (the
+/// disk buffer reads back every event it holds): serde's derived reading of an internally
+/// tagged enum first copies each object into an intermediate tree, the larger part of the
+/// disk buffer's read cost. An object with `kind` elsewhere still reads, through a tree.
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventVisitor)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KindTag {
+    Metric,
+    Log,
+    Metadata,
+}
+
+/// An object's first key: `kind`, or another one (kept for the slow path).
+enum FirstKey {
+    Kind,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for FirstKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = FirstKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<FirstKey, E> {
+                Ok(if key == "kind" { FirstKey::Kind } else { FirstKey::Other(key.to_owned()) })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+struct EventVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EventVisitor {
+    type Value = Event;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an event: an object with a `kind` member")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
+        use serde::de::Error as _;
+        use serde::de::value::MapAccessDeserializer;
+        let first = map.next_key::<FirstKey>()?.ok_or_else(|| A::Error::missing_field("kind"))?;
+        let other = match first {
+            FirstKey::Kind => {
+                let kind: KindTag = map.next_value()?;
+                return event_of_kind(kind, MapAccessDeserializer::new(map));
+            }
+            FirstKey::Other(key) => key,
+        };
+        let mut object = serde_json::Map::new();
+        object.insert(other, map.next_value()?);
+        while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+            object.insert(key, value);
+        }
+        let kind = object.remove("kind").ok_or_else(|| A::Error::missing_field("kind"))?;
+        let kind = KindTag::deserialize(kind).map_err(A::Error::custom)?;
+        event_of_kind(kind, serde_json::Value::Object(object)).map_err(A::Error::custom)
+    }
+}
+
+/// The rest of an event object (without `kind`) read as the event `kind` says.
+fn event_of_kind<'de, D: serde::Deserializer<'de>>(kind: KindTag, rest: D) -> Result<Event, D::Error> {
+    Ok(match kind {
+        KindTag::Metric => Event::Metric(Metric::deserialize(rest)?),
+        KindTag::Log => Event::Log(LogEvent::deserialize(rest)?),
+        KindTag::Metadata => Event::Metadata(Box::new(DeviceMetadata::deserialize(rest)?)),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,5 +352,52 @@ mod tests {
             serde_json::json!({"kind": "log", "timestamp": "2026-11-25T08:00:00Z", "source": "syslog",
                 "status": "error", "message": "link down", "tags": {}})
         );
+    }
+
+    /// Written text (`kind` first) and a tree (`kind` anywhere) read back to the same events;
+    /// an object without a known `kind` is refused.
+    #[test]
+    fn events_read_back_whatever_the_place_of_kind() {
+        let ts: Timestamp = "2026-11-25T08:00:00Z".parse().unwrap();
+        let mut attributes = AttributesBuilder::with_capacity(2, 16);
+        attributes.str(&["cisco", "mnemonic"], "UPDOWN");
+        attributes.bool(&["truncated"], true);
+        let events = vec![
+            Event::Log(LogEvent {
+                timestamp: ts,
+                host: Some("core-sw1".into()),
+                source: "syslog".into(),
+                service: Some("LINK".into()),
+                status: Status::from_syslog_severity(3),
+                message: "link down".into(),
+                tags: [("site".to_owned(), "dc1".to_owned())].into(),
+                attributes: attributes.build(),
+            }),
+            Event::Metric(Metric {
+                name: "snmp.ifHCInOctets".into(),
+                metric_type: MetricType::Rate,
+                value: f64::NAN,
+                timestamp: ts,
+                interval_secs: None,
+                host: None,
+                tags: Tags::new(),
+            }),
+        ];
+        let text = serde_json::to_string(&events).unwrap();
+        assert!(text.starts_with(r#"[{"kind":"log""#), "{text}");
+        let from_text: Vec<Event> = serde_json::from_str(&text).unwrap();
+        let from_tree: Vec<Event> = serde_json::from_value(serde_json::from_str(&text).unwrap()).unwrap();
+        for back in [from_text, from_tree] {
+            assert_eq!(back[0], events[0]);
+            // NaN is written as null and read back as NaN, which is not equal to itself.
+            let Event::Metric(metric) = &back[1] else { panic!("not a metric: {:?}", back[1]) };
+            assert!(metric.value.is_nan());
+            assert_eq!(metric.name, "snmp.ifHCInOctets");
+        }
+        let reordered = r#"{"message":"m","timestamp":"2026-11-25T08:00:00Z","source":"s","status":"info","kind":"log"}"#;
+        assert!(matches!(serde_json::from_str::<Event>(reordered).unwrap(), Event::Log(log) if log.message == "m"));
+        for bad in [r#"{"message":"m"}"#, r#"{"kind":"trace","message":"m"}"#, r#"{}"#, "[]"] {
+            assert!(serde_json::from_str::<Event>(bad).is_err(), "{bad}");
+        }
     }
 }
