@@ -394,7 +394,8 @@ mod tests {
             assert!(metric.value.is_nan());
             assert_eq!(metric.name, "snmp.ifHCInOctets");
         }
-        let reordered = r#"{"message":"m","timestamp":"2026-11-25T08:00:00Z","source":"s","status":"info","kind":"log"}"#;
+        let reordered =
+            r#"{"message":"m","timestamp":"2026-11-25T08:00:00Z","source":"s","status":"info","kind":"log"}"#;
         assert!(matches!(serde_json::from_str::<Event>(reordered).unwrap(), Event::Log(log) if log.message == "m"));
         for bad in [r#"{"message":"m"}"#, r#"{"kind":"trace","message":"m"}"#, r#"{}"#, "[]"] {
             assert!(serde_json::from_str::<Event>(bad).is_err(), "{bad}");

@@ -442,9 +442,170 @@ impl Serialize for Attributes {
     }
 }
 
+/// Reads the JSON object straight onto the tape (the disk buffer reads back every event it
+/// holds; going through a `serde_json::Map` cost a tree per event). Objects nocwatch wrote
+/// have their keys in order already; one that does not (written by hand, or a key twice)
+/// is put in order afterwards, through a `Map`, as before.
 impl<'de> Deserialize<'de> for Attributes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Map::<String, Value>::deserialize(deserializer).map(Attributes::from)
+        let mut attributes = Attributes::new();
+        deserializer.deserialize_map(ObjectVisitor { into: &mut attributes })?;
+        if attributes.keys_in_order(0, attributes.tape.len()) {
+            return Ok(attributes);
+        }
+        match attributes.to_json() {
+            Value::Object(map) => Ok(Attributes::from(map)),
+            _ => Ok(Attributes::new()),
+        }
+    }
+}
+
+impl Attributes {
+    /// Whether the members among `tape[from..to]`, and those of every object in it, have
+    /// strictly increasing keys.
+    fn keys_in_order(&self, from: usize, to: usize) -> bool {
+        let mut at = from;
+        let mut previous: Option<&str> = None;
+        while at < to {
+            let Some(token) = self.tape.get(at) else { return false };
+            let key = self.str(token.key);
+            if previous.is_some_and(|p| p >= key) {
+                return false;
+            }
+            previous = Some(key);
+            let end = match token.kind {
+                Kind::Object(len) => at + 1 + len as usize,
+                _ => at + 1,
+            };
+            if end > at + 1 && !self.keys_in_order(at + 1, end) {
+                return false;
+            }
+            at = end;
+        }
+        true
+    }
+}
+
+/// Appends an object's members to the tape.
+struct ObjectVisitor<'a> {
+    into: &'a mut Attributes,
+}
+
+impl<'de> serde::de::Visitor<'de> for ObjectVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key_seed(KeySeed { into: self.into })? {
+            map.next_value_seed(ValueSeed { into: self.into, key })?;
+        }
+        Ok(())
+    }
+}
+
+/// A key, interned in the text without a `String` of its own.
+struct KeySeed<'a> {
+    into: &'a mut Attributes,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Span;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Span, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for KeySeed<'_> {
+    type Value = Span;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Span, E> {
+        Ok(self.into.intern(key))
+    }
+}
+
+/// A member's value under `key`: strings, bools and objects as tokens, anything else boxed
+/// (the canonical form `push_value` gives).
+struct ValueSeed<'a> {
+    into: &'a mut Attributes,
+    key: Span,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl ValueSeed<'_> {
+    fn boxed(self, value: Value) {
+        self.into.tape.push(Token { key: self.key, kind: Kind::Json(Box::new(value)) });
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ValueSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<(), E> {
+        let value = self.into.intern(value);
+        self.into.tape.push(Token { key: self.key, kind: Kind::Str(value) });
+        Ok(())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<(), E> {
+        self.into.tape.push(Token { key: self.key, kind: Kind::Bool(value) });
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let at = self.into.open(self.key);
+        ObjectVisitor { into: &mut *self.into }.visit_map(map)?;
+        self.into.close(at);
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        let value = Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        self.boxed(value);
+        Ok(())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<(), E> {
+        self.boxed(value.into());
+        Ok(())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<(), E> {
+        self.boxed(value.into());
+        Ok(())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<(), E> {
+        self.boxed(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number));
+        Ok(())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.boxed(Value::Null);
+        Ok(())
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.boxed(Value::Null);
+        Ok(())
     }
 }
 
@@ -538,5 +699,25 @@ mod tests {
         // ...and a field below a value replaces the value, keeping what came after it.
         assert_eq!(build(&[(&["a", "x"], "0"), (&["a"], "leaf"), (&["a", "y"], "4")]), json!({"a": {"y": "4"}}));
         assert_eq!(build(&[]), json!({}));
+    }
+
+    /// Reading JSON text gives what the `Map` it parses to gives, in order or not, with a
+    /// key twice (the later wins), with numbers, nulls and arrays.
+    #[test]
+    fn reads_json_text_as_from_its_map() {
+        for text in [
+            r#"{"a":"1","b":{"c":true,"d":{"e":"f"}},"n":[1,"x",{"y":null}],"z":-2.5}"#,
+            r#"{"z":1,"a":"1","b":{"d":{"e":"f"},"c":true}}"#,
+            r#"{"a":"first","b":{},"a":"second"}"#,
+            r#"{"b":{"x":"1","x":"2"},"c":18446744073709551615,"d":null}"#,
+            r#"{}"#,
+        ] {
+            let read: Attributes = serde_json::from_str(text).unwrap();
+            let expected = Attributes::from(serde_json::from_str::<Map<String, Value>>(text).unwrap());
+            assert_eq!(read, expected, "{text}");
+            assert_eq!(serde_json::to_string(&read).unwrap(), serde_json::to_string(&expected).unwrap(), "{text}");
+        }
+        assert!(serde_json::from_str::<Attributes>(r#"["not an object"]"#).is_err());
+        assert!(serde_json::from_str::<Attributes>(r#"{"a":}"#).is_err());
     }
 }
