@@ -16,6 +16,9 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 /// reach, so 64 slots of 64 KiB cost 64 pages for small datagrams.
 const SLOTS: usize = 64;
 
+/// No UDP datagram is longer (a slot never needs more, whatever the largest message size).
+const MAX_UDP_PAYLOAD: usize = 65_535;
+
 /// Received datagrams, their payloads packed one after the other in one buffer.
 #[derive(Debug, Default)]
 pub struct Datagrams {
@@ -51,6 +54,11 @@ impl Datagrams {
     /// Bytes of payload held.
     pub fn payload_bytes(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// Memory the datagrams take: payload plus an entry each (an empty datagram is not free).
+    pub fn memory_bytes(&self) -> usize {
+        self.bytes.len() + self.entries.len() * std::mem::size_of::<Entry>()
     }
 
     /// Empties the batch, keeping its memory for the next one.
@@ -97,7 +105,7 @@ pub struct BatchReader {
 impl BatchReader {
     /// Datagrams longer than `max_message` are cut there and flagged `truncated`.
     pub fn new(socket: UdpSocket, max_message: usize) -> BatchReader {
-        let max_message = max_message.max(1);
+        let max_message = max_message.clamp(1, MAX_UDP_PAYLOAD);
         BatchReader {
             socket,
             max_message,
@@ -142,13 +150,20 @@ impl BatchReader {
             }
         }
         let mut appended = 0;
+        let mut unaddressed = 0;
         for (index, (len, peer, truncated)) in received[..count].iter().copied().enumerate() {
-            // A datagram without an IP source cannot come from a UDP/IP socket; skip it
-            // rather than invent one.
-            let Some(peer) = peer else { continue };
+            // A datagram without an IP source cannot come from a UDP/IP socket: reported
+            // (after the others are appended) rather than given an invented sender.
+            let Some(peer) = peer else {
+                unaddressed += 1;
+                continue;
+            };
             let start = index * self.max_message;
             into.push(&self.scratch[start..start + len.min(self.max_message)], peer, truncated);
             appended += 1;
+        }
+        if unaddressed > 0 {
+            return Err(io::Error::other(format!("{unaddressed} datagrams without a sender address skipped")));
         }
         Ok(appended)
     }

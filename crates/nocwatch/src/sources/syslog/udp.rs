@@ -25,7 +25,7 @@ use crate::component::Running;
 use crate::net::bind_udp;
 use crate::net::udp::{BatchReader, Datagrams, Wait};
 use crate::sources::SourceContext;
-use crate::telemetry::RateLimit;
+use crate::telemetry::{ComponentMetrics, DropReason, RateLimit};
 
 /// A batch is handed on once it holds this many datagrams or [`MAX_BATCH_BYTES`].
 const MAX_BATCH: usize = 256;
@@ -76,9 +76,7 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
     }
     let receive_buffer_full = ctx.metrics.error_counter("receive_buffer_full");
     let receive_errors = ctx.metrics.error_counter("receive");
-    // Payload bytes in the receive queue (all receivers), shown as `buffer_bytes`.
-    let queued_bytes = Arc::new(AtomicU64::new(0));
-    let queue_limit = config.receive_queue.as_usize() as u64;
+    let queue = Arc::new(ReceiveQueue::new(config.receive_queue.as_usize() as u64, ctx.metrics.clone()));
     Ok(Box::pin(async move {
         let parser = Arc::new(Parser { mapper: CountingMapper::new(mapper, &ctx.metrics) });
         let stop = ctx.shutdown.child_token();
@@ -87,8 +85,8 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
         let mut parsers = tokio::task::JoinSet::new();
         let output = Arc::new(ctx.output);
         for (index, socket) in sockets.into_iter().enumerate() {
-            // The queue is bounded in bytes (ReadLoop::hand_on); in batches as well, for
-            // small batches at low rates.
+            // The queue is bounded in bytes (ReceiveQueue); in batches as well, for small
+            // batches at low rates.
             let (batches, queued) = mpsc::channel::<Datagrams>(QUEUE_BATCHES);
             // Emptied batches go back to the reader, so their buffers are reused.
             let (recycle, recycled) = mpsc::channel::<Datagrams>(RECYCLED_BATCHES);
@@ -97,8 +95,7 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
                 recycled,
                 stop: stop.clone(),
                 errors: receive_errors.clone(),
-                queued_bytes: queued_bytes.clone(),
-                queue_limit,
+                queue: queue.clone(),
             };
             readers.push(
                 std::thread::Builder::new()
@@ -106,17 +103,22 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
                     .spawn(move || reader.run(BatchReader::new(socket, max_message)))
                     .context("cannot start a receiving thread")?,
             );
-            parsers.spawn(parser.clone().run(queued, recycle, output.clone(), queued_bytes.clone()));
+            parsers.spawn(parser.clone().run(queued, recycle, output.clone(), queue.clone()));
         }
         let _ = ctx.healthy.send(true);
         let mut drops_check = tokio::time::interval(crate::net::KERNEL_DROPS_CHECK);
         loop {
             tokio::select! {
                 _ = ctx.shutdown.cancelled() => break,
-                joined = parsers.join_next() => if joined.is_none() { break },
+                joined = parsers.join_next() => match joined {
+                    None => break,
+                    // Its reader then stops too (its queue is closed): the source has failed.
+                    Some(Err(e)) => anyhow::bail!("a syslog parsing task failed: {e}"),
+                    Some(Ok(())) => {}
+                },
                 _ = drops_check.tick() => {
                     receive_buffer_full.inc_by(kernel_drops.take_new());
-                    ctx.metrics.set_buffer_bytes(queued_bytes.load(Ordering::Relaxed));
+                    ctx.metrics.set_buffer_bytes(queue.bytes.load(Ordering::Relaxed));
                 }
             }
         }
@@ -133,39 +135,107 @@ pub async fn build(config: &SyslogSourceConfig, mapper: EventMapper, ctx: Source
     }))
 }
 
+/// What the readers and parsers of one source share: how much is queued against
+/// `receive_queue`, and a wake-up for readers waiting for room.
+struct ReceiveQueue {
+    /// Memory held by queued batches: payload plus an entry per datagram, so that empty
+    /// datagrams count too. Shown as `buffer_bytes`.
+    bytes: AtomicU64,
+    limit: u64,
+    /// Datagrams read and not yet taken by the sinks (queued, or being parsed and sent):
+    /// reported as in flight, so that a stop which cannot wait for them counts them lost.
+    datagrams: AtomicU64,
+    room: std::sync::Mutex<()>,
+    freed: std::sync::Condvar,
+    metrics: ComponentMetrics,
+    /// Datagrams a reader held when the stop came and the queue had no room for them.
+    lost_at_stop: Counter,
+}
+
+impl ReceiveQueue {
+    fn new(limit: u64, metrics: ComponentMetrics) -> Self {
+        ReceiveQueue {
+            bytes: AtomicU64::new(0),
+            limit,
+            datagrams: AtomicU64::new(0),
+            room: std::sync::Mutex::new(()),
+            freed: std::sync::Condvar::new(),
+            lost_at_stop: metrics.drop_counter(DropReason::Shutdown),
+            metrics,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.bytes.load(Ordering::Relaxed) >= self.limit
+    }
+
+    /// Waits while the queue is full, up to `timeout`.
+    fn wait_for_room(&self, timeout: Duration) {
+        let Ok(guard) = self.room.lock() else { return };
+        if self.is_full() {
+            let _ = self.freed.wait_timeout(guard, timeout);
+        }
+    }
+
+    fn add(&self, batch: &Datagrams) {
+        self.bytes.fetch_add(batch.memory_bytes() as u64, Ordering::Relaxed);
+        self.datagrams.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.publish();
+    }
+
+    /// Takes back an [`ReceiveQueue::add`] whose batch was not queued after all.
+    fn undo(&self, batch: &Datagrams) {
+        self.bytes.fetch_sub(batch.memory_bytes() as u64, Ordering::Relaxed);
+        self.datagrams.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+        self.publish();
+    }
+
+    /// A batch left the queue (its memory is free) for parsing.
+    fn taken(&self, batch: &Datagrams) {
+        self.bytes.fetch_sub(batch.memory_bytes() as u64, Ordering::Relaxed);
+        // Under the lock, so that a reader between its check and its wait sees it.
+        let _guard = self.room.lock();
+        self.freed.notify_all();
+    }
+
+    /// `datagrams` were parsed and taken by the sinks.
+    fn sent(&self, datagrams: usize) {
+        self.datagrams.fetch_sub(datagrams as u64, Ordering::Relaxed);
+        self.publish();
+    }
+
+    fn publish(&self) {
+        self.metrics.set_in_flight(self.datagrams.load(Ordering::Relaxed) as usize);
+    }
+}
+
 /// The reading thread of one socket.
 struct ReadLoop {
     batches: mpsc::Sender<Datagrams>,
     recycled: mpsc::Receiver<Datagrams>,
     stop: CancellationToken,
     errors: Counter,
-    /// Payload bytes queued by all the receivers of the source, and their bound.
-    queued_bytes: Arc<AtomicU64>,
-    queue_limit: u64,
+    queue: Arc<ReceiveQueue>,
 }
 
 impl ReadLoop {
     fn run(mut self, mut socket: BatchReader) {
-        static RECV_ERRORS: RateLimit = RateLimit::new(Duration::from_secs(10));
         let mut batch = Datagrams::default();
         while !self.stop.is_cancelled() {
             match socket.read(&mut batch, Wait::UntilOne) {
                 Ok(0) => continue,
                 Ok(_) => {}
                 Err(e) => {
-                    self.errors.inc();
-                    if let Some(suppressed) = RECV_ERRORS.allow() {
-                        tracing::warn!(error = %e, suppressed, "UDP receive failed");
-                    }
+                    self.count_error(&e);
                     // Errors that repeat at once (none known for UDP) must not spin.
                     std::thread::sleep(COALESCE);
                     continue;
                 }
             }
-            Self::fill(&mut socket, &mut batch);
+            self.fill(&mut socket, &mut batch);
             if batch.len() < FEW {
                 std::thread::sleep(COALESCE);
-                Self::fill(&mut socket, &mut batch);
+                self.fill(&mut socket, &mut batch);
             }
             let next = self.recycled.try_recv().unwrap_or_default();
             if !self.hand_on(std::mem::replace(&mut batch, next)) {
@@ -177,7 +247,7 @@ impl ReadLoop {
         // bounds it for those still sending).
         let deadline = std::time::Instant::now() + FINAL_DRAIN;
         loop {
-            Self::fill(&mut socket, &mut batch);
+            self.fill(&mut socket, &mut batch);
             if batch.is_empty() || !self.hand_on(std::mem::take(&mut batch)) {
                 return;
             }
@@ -187,28 +257,58 @@ impl ReadLoop {
         }
     }
 
-    /// Queues `batch` for the parser; false once the parser is gone. While the queue holds
-    /// `queue_limit` bytes it waits for the parser first, not reading meanwhile: the
-    /// socket buffer takes what comes, and what the kernel drops is counted.
-    fn hand_on(&self, batch: Datagrams) -> bool {
-        while self.queued_bytes.load(Ordering::Relaxed) >= self.queue_limit {
-            if self.batches.is_closed() {
-                return false;
+    /// Queues `batch` for the parser; false once it cannot be (the parser is gone, or the
+    /// source is stopping and the queue stayed full for [`FINAL_DRAIN`]: the batch is then
+    /// counted as dropped). While the queue is full the reader waits and does not read:
+    /// the socket buffer takes what comes, and what the kernel drops is counted.
+    fn hand_on(&self, mut batch: Datagrams) -> bool {
+        let mut stopping_since = None;
+        loop {
+            if !self.queue.is_full() {
+                self.queue.add(&batch);
+                match self.batches.try_send(batch) {
+                    Ok(()) => return true,
+                    Err(mpsc::error::TrySendError::Full(back)) => {
+                        self.queue.undo(&back);
+                        batch = back;
+                        // A thousand small batches queued: the parser is far behind.
+                        std::thread::sleep(COALESCE);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(back)) => {
+                        self.queue.undo(&back);
+                        self.queue.lost_at_stop.inc_by(back.len() as u64);
+                        return false;
+                    }
+                }
+            } else {
+                self.queue.wait_for_room(crate::net::RECEIVER_WAKE);
             }
-            std::thread::sleep(COALESCE);
+            if self.stop.is_cancelled() {
+                let since = *stopping_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= FINAL_DRAIN || self.batches.is_closed() {
+                    self.queue.lost_at_stop.inc_by(batch.len() as u64);
+                    return false;
+                }
+            }
         }
-        self.queued_bytes.fetch_add(batch.payload_bytes() as u64, Ordering::Relaxed);
-        self.batches.blocking_send(batch).is_ok()
     }
 
     /// Adds what the socket holds now, up to a full batch.
-    fn fill(socket: &mut BatchReader, batch: &mut Datagrams) {
+    fn fill(&self, socket: &mut BatchReader, batch: &mut Datagrams) {
         while batch.len() < MAX_BATCH && batch.payload_bytes() < MAX_BATCH_BYTES {
-            // An error here shows again on the next blocking read, which counts it.
             match socket.read(batch, Wait::No) {
-                Ok(0) | Err(_) => return,
+                Ok(0) => return,
                 Ok(_) => {}
+                Err(e) => return self.count_error(&e),
             }
+        }
+    }
+
+    fn count_error(&self, error: &std::io::Error) {
+        static RECV_ERRORS: RateLimit = RateLimit::new(Duration::from_secs(10));
+        self.errors.inc();
+        if let Some(suppressed) = RECV_ERRORS.allow() {
+            tracing::warn!(%error, suppressed, "UDP receive failed");
         }
     }
 }
@@ -224,13 +324,13 @@ impl Parser {
         mut queued: mpsc::Receiver<Datagrams>,
         recycle: mpsc::Sender<Datagrams>,
         output: Arc<crate::pipeline::SourceOutput>,
-        queued_bytes: Arc<AtomicU64>,
+        queue: Arc<ReceiveQueue>,
     ) {
         // The last sender, formatted once: a busy device sends runs of datagrams.
         let mut last_peer: Option<Peer> = None;
         // Ends when the reader has stopped and everything it queued is sent.
         while let Some(mut datagrams) = queued.recv().await {
-            queued_bytes.fetch_sub(datagrams.payload_bytes() as u64, Ordering::Relaxed);
+            queue.taken(&datagrams);
             let ctx = self.mapper.context();
             let mut events = Vec::with_capacity(datagrams.len());
             for datagram in datagrams.iter() {
@@ -243,7 +343,9 @@ impl Parser {
             }
             datagrams.clear();
             let _ = recycle.try_send(datagrams);
+            let count = events.len();
             output.send(events).await;
+            queue.sent(count);
         }
     }
 }
