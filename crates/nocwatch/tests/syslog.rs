@@ -288,10 +288,9 @@ fn tls_with_client_certificate_verification() {
     assert_eq!(agent.events().len(), 1, "nothing from the rogue client");
 }
 
-/// A burst into a tiny receive buffer: what the kernel drops before a receiver reads it is
-/// counted, so every line sent is either an event or a counted drop.
-#[test]
-fn lines_the_kernel_drops_are_counted() {
+/// An agent with one UDP syslog source `burst` (one receiver, `receive_buffer` as given)
+/// and a file sink that never drops, sent 20,000 lines `burst line <n>` at once.
+fn burst_into(receive_buffer: &str) -> (Agent, u32) {
     let udp = free_port();
     let agent = Agent::start(
         &format!(
@@ -299,7 +298,7 @@ fn lines_the_kernel_drops_are_counted() {
 admin: {{address: '${{ADMIN}}'}}
 shutdown: {{drain_period: 0s}}
 sources:
-  burst: {{type: syslog, address: '127.0.0.1:{udp}', receive_buffer: 4KiB, receivers: 1}}
+  burst: {{type: syslog, address: '127.0.0.1:{udp}', receive_buffer: {receive_buffer}, receivers: 1}}
 sinks:
   file:
     type: file
@@ -312,8 +311,16 @@ sinks:
     let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let sent = 20_000u32;
     for n in 0..sent {
-        sender.send_to(format!("<14>burst line {n}").as_bytes(), addr(udp)).unwrap();
+        sender.send_to(format!("<14>Nov 25 08:00:00 host app: burst line {n}").as_bytes(), addr(udp)).unwrap();
     }
+    (agent, sent)
+}
+
+/// A burst into a tiny receive buffer: what the kernel drops before a receiver reads it is
+/// counted, so every line sent is either an event or a counted drop.
+#[test]
+fn lines_the_kernel_drops_are_counted() {
+    let (agent, sent) = burst_into("4KiB");
     let drops = || {
         agent.metric("nocwatch_component_errors_total", &["component_id=\"burst\"", "reason=\"receive_buffer_full\""])
     };
@@ -354,28 +361,7 @@ fn oversized_datagrams_are_truncated_and_flagged() {
 /// still held, is delivered before the agent exits.
 #[test]
 fn a_stop_delivers_every_datagram_received_before_it() {
-    let udp = free_port();
-    let mut agent = Agent::start(
-        &format!(
-            "
-admin: {{address: '${{ADMIN}}'}}
-shutdown: {{drain_period: 0s}}
-sources:
-  burst: {{type: syslog, address: '127.0.0.1:{udp}', receive_buffer: 64MiB, receivers: 1}}
-sinks:
-  file:
-    type: file
-    path: '${{DIR}}/events.jsonl'
-    buffer: {{max_events: 100000, when_full: block}}
-"
-        ),
-        Stdio::null(),
-    );
-    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let sent = 20_000u32;
-    for n in 0..sent {
-        sender.send_to(format!("<14>Nov 25 08:00:00 host app: burst line {n}").as_bytes(), addr(udp)).unwrap();
-    }
+    let (mut agent, sent) = burst_into("64MiB");
     agent.signal("TERM");
     assert!(agent.wait_exit(Duration::from_secs(30)).success());
     let events = agent.events();
