@@ -265,7 +265,8 @@ pub struct SnmpSourceConfig {
     /// Attempts after the first.
     #[serde(default = "default_retries")]
     pub retries: u32,
-    /// Longest a whole poll of one device may take (default: the device's interval).
+    /// Longest a whole poll of one device may take (default: 10 intervals, at least 5
+    /// minutes; a slower poll than the interval reports late instead).
     #[serde(default)]
     pub poll_timeout: Option<config::Duration>,
     /// Devices polled at once, over all devices.

@@ -58,6 +58,32 @@ static NO_PROFILE_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
 static UNREACHABLE_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
 static UNRESOLVED_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
 static POLL_ERROR_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
+static OVERRUN_LOG: RateLimit = RateLimit::new(Duration::from_secs(60));
+
+/// `poll_timeout` when not set: [`POLL_TIMEOUT_INTERVALS`] of the device's intervals, at least
+/// [`MIN_POLL_TIMEOUT`]. Only a safety net against a walk that never ends (a device that
+/// keeps answering ever-higher OIDs): a poll that is merely slow finishes and reports late,
+/// as the Datadog Agent's check does (it has no deadline for a whole run).
+const POLL_TIMEOUT_INTERVALS: u32 = 10;
+const MIN_POLL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The longest a poll of a device polled every `interval` may take.
+fn poll_deadline(poll_timeout: Option<crate::config::Duration>, interval: Duration) -> Duration {
+    poll_timeout.map_or_else(|| (interval * POLL_TIMEOUT_INTERVALS).max(MIN_POLL_TIMEOUT), |d| d.get())
+}
+
+/// The next poll's slot after a poll that was due at `due` and ended at `now`: the next
+/// slot of the schedule that is still ahead, and how many slots the poll ran over (they
+/// are skipped: a device is never polled twice at once, and the phase is kept).
+fn next_slot(due: tokio::time::Instant, now: tokio::time::Instant, interval: Duration) -> (tokio::time::Instant, u32) {
+    let next = due + interval;
+    if next > now {
+        return (next, 0);
+    }
+    let behind = now.duration_since(next).as_nanos() / interval.as_nanos().max(1) + 1;
+    let behind = u32::try_from(behind).unwrap_or(u32::MAX);
+    (next + interval * behind, behind)
+}
 
 /// The stable identity hash that decides which replica polls a device: FNV-1a 64 of the
 /// device id (the same on every replica, every version, every platform).
@@ -240,6 +266,8 @@ struct SourceStats {
     too_big: Counter,
     request_errors: Counter,
     poll_timeouts: Counter,
+    /// Scheduled polls not made because the device's previous poll was still running.
+    skipped_polls: Counter,
     unreachable: Counter,
     /// Failed resolutions of a device's name.
     unresolved: Counter,
@@ -258,6 +286,7 @@ impl SourceStats {
             too_big: metrics.error_counter("too_big"),
             request_errors: metrics.error_counter("request_error"),
             poll_timeouts: metrics.error_counter("poll_timeout"),
+            skipped_polls: metrics.error_counter("poll_overrun"),
             unreachable: metrics.error_counter("unreachable"),
             unresolved: metrics.error_counter("unresolved"),
             no_profile: metrics.error_counter("no_profile"),
@@ -563,12 +592,15 @@ async fn device_loop(shared: Arc<Shared>, planned: Planned, cancel: Cancellation
         };
         drop(permit);
         shared.output.send(events).await;
-        next += interval;
-        let now = tokio::time::Instant::now();
-        if next <= now {
-            // A poll longer than the interval: skip the missed slots, keep the phase.
-            let behind = now.duration_since(next).as_nanos() / interval.as_nanos().max(1) + 1;
-            next += interval * u32::try_from(behind).unwrap_or(u32::MAX);
+        let skipped;
+        (next, skipped) = next_slot(next, tokio::time::Instant::now(), interval);
+        if skipped > 0 {
+            // The poll (and its delivery) took longer than the interval: it reported late,
+            // and the slots it covered are not polled.
+            shared.stats.skipped_polls.inc_by(u64::from(skipped));
+            if let Some(suppressed) = OVERRUN_LOG.allow() {
+                tracing::warn!(device = %polled.identity.id, interval = ?interval, skipped, suppressed, "SNMP poll took longer than the interval; its metrics are sent late and the polls it overran are skipped (raise the device's interval)");
+            }
         }
     }
 }
@@ -583,7 +615,8 @@ enum FetchEnd {
     /// A request failed for good after the device had answered the first GET (it
     /// stopped answering part-way, or refused a request).
     Failed(SnmpError),
-    /// `poll_timeout` passed after the device had answered the first GET.
+    /// `poll_timeout` (by default many intervals: [`poll_deadline`]) passed after the
+    /// device had answered the first GET.
     TimedOut,
 }
 
@@ -605,7 +638,7 @@ impl FetchEnd {
 async fn poll(shared: &Shared, polled: &mut Polled) -> Vec<Event> {
     let started = Instant::now();
     let timestamp = Timestamp::now();
-    let deadline = shared.config.poll_timeout.map_or(polled.interval, |d| d.get());
+    let deadline = poll_deadline(shared.config.poll_timeout, polled.interval);
     let mut stats = FetchStats::default();
     let mut answers = Answers::default();
     let mut uptime = None;
@@ -810,5 +843,20 @@ mod tests {
         assert_eq!(device_id("default", "10.0.0.1", 161), "default:10.0.0.1");
         assert_eq!(device_id("dc1", "10.0.0.1", 1161), "dc1:10.0.0.1:1161");
         assert_eq!(snmp_device_tag("10.0.0.1", 161), "10.0.0.1");
+    }
+
+    /// A poll that overruns keeps the phase and skips (and counts) the slots it covered; a
+    /// slow poll is not cut at one interval by default.
+    #[test]
+    fn an_overrunning_poll_skips_the_slots_it_covered() {
+        let due = tokio::time::Instant::now();
+        let second = Duration::from_secs(1);
+        assert_eq!(next_slot(due, due + second / 2, second), (due + second, 0));
+        assert_eq!(next_slot(due, due + second * 3 / 2, second), (due + second * 2, 1));
+        assert_eq!(next_slot(due, due + second * 2, second), (due + second * 3, 2), "a slot reached exactly is gone");
+        assert_eq!(poll_deadline(None, Duration::from_secs(60)), Duration::from_secs(600));
+        assert_eq!(poll_deadline(None, second), MIN_POLL_TIMEOUT);
+        let explicit = Some(crate::config::Duration::from_secs(5));
+        assert_eq!(poll_deadline(explicit, Duration::from_secs(60)), Duration::from_secs(5));
     }
 }
