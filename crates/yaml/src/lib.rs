@@ -99,8 +99,17 @@ impl Error {
         Error { location: Some(location), path: Some(path.to_owned()), ..Error::new(message) }
     }
 
-    /// Re-words an unknown-key error knowing `more` keys are valid at that place.
-    pub fn with_more_keys(mut self, more: &[&'static str]) -> Self {
+    /// Re-words an unknown-key error directly in the mapping at `parent` (a key path)
+    /// knowing `more` keys are valid there. An unknown key deeper down is left as it is:
+    /// those keys are not valid there.
+    pub fn with_more_keys(mut self, parent: &str, more: &[&'static str]) -> Self {
+        let in_parent = self.path.as_deref().is_some_and(|path| match path.rsplit_once('.') {
+            Some((above, _)) => above == parent,
+            None => parent.is_empty(),
+        });
+        if !in_parent {
+            return self;
+        }
         if let Some(unknown) = &mut self.unknown_key {
             let (key, expected) = &mut **unknown;
             expected.extend_from_slice(more);
@@ -264,6 +273,22 @@ impl TreeBuilder {
         Ok(false)
     }
 
+    /// The key path of `key` in the innermost open mapping (`sinks.d.compression`), from the
+    /// keys and item indexes that lead to it.
+    fn path_to(&self, key: &str) -> String {
+        let mut path = String::new();
+        for open in &self.stack[..self.stack.len().saturating_sub(1)] {
+            match open {
+                Open::Mapping(_, _, Some(pending), _) => path = join_path(&path, pending.key_text().unwrap_or("?")),
+                Open::Sequence(Node { kind: NodeKind::Sequence(items), .. }, _) => {
+                    path = format!("{path}[{}]", items.len());
+                }
+                _ => {}
+            }
+        }
+        join_path(&path, key)
+    }
+
     fn complete(&mut self, node: Node, anchor: usize, location: Location) -> Result<(), Error> {
         if anchor != 0 {
             self.anchors.push((anchor, node.clone()));
@@ -288,7 +313,8 @@ impl TreeBuilder {
                 let text = key.key_text().unwrap_or_default().to_owned();
                 if let Some(at) = entries.iter().position(|(k, _)| k.key_text() == Some(&text)) {
                     let Some(from_merge) = merged.iter().position(|m| *m == text) else {
-                        return Err(Error::at(format!("key `{text}` is given twice"), key.location, ""));
+                        let message = format!("key `{text}` is given twice");
+                        return Err(Error::at(message, key.location, &self.path_to(&text)));
                     };
                     merged.remove(from_merge);
                     entries[at] = (key, node);

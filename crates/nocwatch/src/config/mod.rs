@@ -222,7 +222,7 @@ pub fn load_str(source: &str, name: &str, base_dir: &Path, env: &dyn Env) -> Res
     let source_nodes = components(root.take_key("sources"), "sources", SourceConfig::TYPES).map_err(located)?;
     let sink_nodes = components(root.take_key("sinks"), "sinks", SinkConfig::TYPES).map_err(located)?;
     let global: GlobalConfig =
-        from_node(&root, "", &ctx).map_err(|e| located(e.with_more_keys(&COMPONENT_SECTIONS)))?;
+        from_node(&root, "", &ctx).map_err(|e| located(e.with_more_keys("", &COMPONENT_SECTIONS)))?;
 
     let mut sources = BTreeMap::new();
     for (id, node) in source_nodes {
@@ -245,7 +245,7 @@ pub fn load_str(source: &str, name: &str, base_dir: &Path, env: &dyn Env) -> Res
         }
         let common: SinkCommon = from_node(&common, &path, &ctx).map_err(located)?;
         let config: SinkConfig =
-            from_node(&node, &path, &ctx).map_err(|e| located(e.with_more_keys(&SINK_COMMON_KEYS)))?;
+            from_node(&node, &path, &ctx).map_err(|e| located(e.with_more_keys(&path, &SINK_COMMON_KEYS)))?;
         sinks.insert(id, SinkComponent { inputs: common.inputs, buffer: common.buffer, config });
     }
 

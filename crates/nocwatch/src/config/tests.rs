@@ -145,7 +145,7 @@ fn wrong_types_and_missing_keys_are_located() {
     assert!(message.starts_with("test.yaml:1:8: admin: expected a mapping"), "{message}");
 
     let message = error("admin:\n  address: 127.0.0.1:8686\n  address: 127.0.0.1:8687\n", &[]);
-    assert!(message.contains("`address` is given twice"), "{message}");
+    assert!(message.contains("admin.address: key `address` is given twice"), "{message}");
 
     let message = error("admin: {address: [}\n", &[]);
     assert!(message.contains("invalid YAML"), "{message}");
@@ -483,4 +483,33 @@ fn datadog_endpoints_with_credentials_or_a_query_are_refused_at_the_key() {
     assert!(message.contains("sinks.d.endpoint: for transport tcp is `host:port`"), "{message}");
     assert!(!message.contains("s3cretpw"), "{message}");
     load("sinks:\n  d: {type: datadog_logs, api_key: k, transport: tcp, endpoint: '[::1]:10516'}\n", &[]).unwrap();
+}
+
+/// An unknown key lists the keys valid where it is: a sink's own keys and `buffer`/`inputs`
+/// at the sink's level, only `retry`'s keys inside `retry` (and the sections at the top
+/// level only there).
+#[test]
+fn unknown_keys_list_only_the_keys_valid_at_their_level() {
+    let message = error("sinks:\n  d:\n    type: datadog_metrics\n    api_key: k\n    retry: {bogus: 1}\n", &[]);
+    assert!(message.starts_with("test.yaml:5:13: sinks.d.retry.bogus: unknown key `bogus`"), "{message}");
+    assert!(message.contains("max_backoff") && !message.contains("inputs") && !message.contains("buffer"), "{message}");
+    let message = error("sinks:\n  d:\n    type: datadog_metrics\n    api_key: k\n    bogus: 1\n", &[]);
+    assert!(message.contains("sinks.d.bogus: unknown key") && message.contains("inputs"), "{message}");
+    let message = error("admin: {bogus: 1}\n", &[]);
+    assert!(message.contains("admin.bogus: unknown key") && !message.contains("sinks"), "{message}");
+    let message = error("bogus: 1\n", &[]);
+    assert!(message.contains("unknown key `bogus`") && message.contains("sinks"), "{message}");
+}
+
+/// A key given twice names its whole path, in mappings and in list items.
+#[test]
+fn a_key_given_twice_names_its_path() {
+    let message = error(
+        "sinks:\n  d:\n    type: datadog_logs\n    api_key: k\n    compression: none\n    compression: gzip\n",
+        &[],
+    );
+    assert!(message.starts_with("test.yaml:6:5: sinks.d.compression: key `compression` is given twice"), "{message}");
+    let source = "sources:\n  s:\n    type: snmp\n    devices:\n      - {address: 10.0.0.1}\n      - {address: 10.0.0.2, port: 1, port: 2}\n";
+    let message = error(source, &[]);
+    assert!(message.contains("sources.s.devices[1].port: key `port` is given twice"), "{message}");
 }
