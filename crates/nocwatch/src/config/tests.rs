@@ -485,6 +485,21 @@ fn datadog_endpoints_with_credentials_or_a_query_are_refused_at_the_key() {
     load("sinks:\n  d: {type: datadog_logs, api_key: k, transport: tcp, endpoint: '[::1]:10516'}\n", &[]).unwrap();
 }
 
+/// otlp `headers` errors point at the header, and never show its value.
+#[test]
+fn otlp_header_errors_point_at_the_header() {
+    let source = "sinks:\n  o:\n    type: otlp\n    endpoint: http://127.0.0.1:4318\n    headers:\n      x-token: \"s3cr3t\\n\"\n";
+    let message = error(source, &[]);
+    assert!(message.starts_with("test.yaml:6:16: sinks.o.headers.x-token: the value is not a valid"), "{message}");
+    assert!(!message.contains("s3cr3t"), "{message}");
+    let source = "sinks:\n  o:\n    type: otlp\n    endpoint: http://127.0.0.1:4318\n    headers:\n      content-type: text/plain\n";
+    let message = error(source, &[]);
+    assert!(
+        message.starts_with("test.yaml:6:21: sinks.o.headers.content-type: `content-type` is set by nocwatch"),
+        "{message}"
+    );
+}
+
 /// An unknown key lists the keys valid where it is: a sink's own keys and `buffer`/`inputs`
 /// at the sink's level, only `retry`'s keys inside `retry` (and the sections at the top
 /// level only there).

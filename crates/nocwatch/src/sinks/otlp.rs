@@ -104,17 +104,18 @@ impl OtlpSinkConfig {
         http::base_url(&self.endpoint, "http://collector:4318", "`headers` (`authorization`)")
     }
 
-    /// `headers` as sent; an error names the header, never its value.
-    fn header_map(&self) -> Result<HeaderMap, String> {
+    /// `headers` as sent; an error points at the header, never shows its value.
+    fn header_map(&self) -> Result<HeaderMap, Invalid> {
         let mut map = HeaderMap::new();
         for (name, value) in &self.headers {
+            let at = format!("headers.{name}");
             let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("headers: `{name}` is not a valid HTTP header name"))?;
+                .map_err(|_| Invalid::at(&at, format!("`{name}` is not a valid HTTP header name")))?;
             if header == CONTENT_TYPE || header == CONTENT_ENCODING || header == reqwest::header::CONTENT_LENGTH {
-                return Err(format!("headers: `{name}` is set by nocwatch"));
+                return Err(Invalid::at(at, format!("`{name}` is set by nocwatch")));
             }
             let mut value = HeaderValue::from_str(value.expose())
-                .map_err(|_| format!("headers.{name}: the value is not a valid HTTP header value"))?;
+                .map_err(|_| Invalid::at(&at, "the value is not a valid HTTP header value"))?;
             value.set_sensitive(true);
             map.insert(header, value);
         }
@@ -126,7 +127,7 @@ impl OtlpSinkConfig {
         let receiver = OtlpReceiver {
             metrics_url: format!("{base}/v1/metrics"),
             logs_url: format!("{base}/v1/logs"),
-            headers: self.header_map().map_err(anyhow::Error::msg)?,
+            headers: self.header_map().map_err(|e| anyhow::anyhow!("{e}"))?,
         };
         self.http.deliver(ctx, OtlpEncoder::new(&self.resource_attributes, self.http.gzip()), receiver)
     }
