@@ -728,6 +728,52 @@ fn profile_dir(profiles: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// A profile's first lines: the device's sysName as the `snmp_host` tag, and sysServices;
+/// more metrics may follow.
+const SYS_NAME_TAG_AND_SERVICES: &str = r#"metric_tags:
+  - OID: 1.3.6.1.2.1.1.5.0
+    symbol: sysName
+    tag: snmp_host
+metrics:
+  - MIB: SNMPv2-MIB
+    symbol: {OID: 1.3.6.1.2.1.1.7.0, name: sysServices}
+"#;
+
+/// One `snmp` source polling every second with the user profiles in `profiles` (its other
+/// keys in `source`, indented under it), a file sink, and `more_sinks` (indented).
+fn profile_poll_config(profiles: &Path, source: &str, more_sinks: &str) -> String {
+    format!(
+        r#"
+admin: {{address: "${{ADMIN}}"}}
+sources:
+  snmp:
+    type: snmp
+    interval: 1s
+    profile_dirs: ["{profiles}"]
+{source}
+sinks:
+  file:
+    type: file
+    path: "${{DIR}}/events.jsonl"
+{more_sinks}
+"#,
+        profiles = profiles.display(),
+    )
+}
+
+/// `nocwatch_component_errors_total` of the `snmp` source for `reason`, if exported.
+fn snmp_errors(agent: &Agent, reason: &str) -> Option<f64> {
+    agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", &format!("reason=\"{reason}\"")])
+}
+
+/// The last device metadata event of `device` (`address:port`, default namespace).
+fn last_metadata<'a>(events: &'a [Json], device: &str) -> &'a Json {
+    events
+        .iter()
+        .rfind(|e| e["kind"] == "metadata" && e["device_id"] == format!("default:{device}"))
+        .unwrap_or_else(|| panic!("no metadata of {device}"))
+}
+
 /// A tag's values on an event: one string, or the array a key with several values has.
 fn tag_values(event: &Json, key: &str) -> Vec<String> {
     match &event["tags"][key] {
@@ -759,55 +805,42 @@ fn profile_tags_are_kept_beside_user_tags_with_the_same_key() {
         (values(SYS_NAME), values("1.3.6.1.2.1.2.2.1.2.1"), values("1.3.6.1.2.1.2.2.1.4.1"));
     let profiles = profile_dir(&[(
         "tagtest",
-        r#"
+        &format!(
+            r#"
 static_tags:
   - "site:dc1"
-metric_tags:
-  - OID: 1.3.6.1.2.1.1.5.0
-    symbol: sysName
-    tag: snmp_host
-metrics:
-  - MIB: SNMPv2-MIB
-    symbol: {OID: 1.3.6.1.2.1.1.7.0, name: sysServices}
-  - MIB: IF-MIB
-    table: {OID: 1.3.6.1.2.1.2.2, name: ifTable}
+{SYS_NAME_TAG_AND_SERVICES}  - MIB: IF-MIB
+    table: {{OID: 1.3.6.1.2.1.2.2, name: ifTable}}
     symbols:
-      - {OID: 1.3.6.1.2.1.2.2.1.4, name: ifMtu}
+      - {{OID: 1.3.6.1.2.1.2.2.1.4, name: ifMtu}}
     metric_tags:
-      - column: {OID: 1.3.6.1.2.1.2.2.1.2, name: ifDescr}
+      - column: {{OID: 1.3.6.1.2.1.2.2.1.2, name: ifDescr}}
         tag: role
-"#,
+"#
+        ),
     )]);
     let sim = Snmpsim::start(&[("tagged", recording)]);
     let intake = support::intake::Intake::start();
     let exposition = free_port();
-    let config = format!(
-        r#"
-admin: {{address: "${{ADMIN}}"}}
-sources:
-  snmp:
-    type: snmp
-    interval: 1s
-    timeout: 500ms
+    let config = profile_poll_config(
+        profiles.path(),
+        &format!(
+            r#"    timeout: 500ms
     retries: 1
-    profile_dirs: ["{profiles}"]
     tags: ["site:paris"]
     devices:
-      - {{address: 127.0.0.1, port: {port}, community: tagged, profile: tagtest, tags: ["role:core", "snmp_host:configured", "site:paris"]}}
-sinks:
-  file:
-    type: file
-    path: "${{DIR}}/events.jsonl"
-  prom: {{type: prometheus, address: "127.0.0.1:{exposition}"}}
+      - {{address: 127.0.0.1, port: {port}, community: tagged, profile: tagtest, tags: ["role:core", "snmp_host:configured", "site:paris"]}}"#,
+            port = sim.ports["tagged"],
+        ),
+        &format!(
+            r#"  prom: {{type: prometheus, address: "127.0.0.1:{exposition}"}}
   datadog:
     type: datadog_metrics
     api_key: ${{DD_API_KEY}}
     endpoint: {endpoint}
-    batch: {{timeout: 100ms}}
-"#,
-        profiles = profiles.path().display(),
-        port = sim.ports["tagged"],
-        endpoint = intake.url(),
+    batch: {{timeout: 100ms}}"#,
+            endpoint = intake.url(),
+        ),
     );
     let agent = Agent::start_with_env(&config, Stdio::null(), &[("DD_API_KEY", support::intake::API_KEY)]);
     let device = format!("127.0.0.1:{}", sim.ports["tagged"]);
@@ -875,22 +908,17 @@ fn a_poll_that_fails_part_way_reports_no_profile_metrics_or_tags_from_its_answer
     let half = format!("{base}1.3.6.1.2.1.1.5.0|4|half-agent\n1.3.6.1.2.1.1.8.0|67:delay|value=5,wait=100000\n");
     let profiles = profile_dir(&[(
         "halftest",
-        r#"
-metric_tags:
-  - OID: 1.3.6.1.2.1.1.5.0
-    symbol: sysName
-    tag: snmp_host
-metrics:
-  - MIB: SNMPv2-MIB
-    symbol: {OID: 1.3.6.1.2.1.1.7.0, name: sysServices}
-  - MIB: SNMPv2-MIB
-    symbol: {OID: 1.3.6.1.2.1.1.8.0, name: sysORLastChange}
+        &format!(
+            r#"
+{SYS_NAME_TAG_AND_SERVICES}  - MIB: SNMPv2-MIB
+    symbol: {{OID: 1.3.6.1.2.1.1.8.0, name: sysORLastChange}}
 metadata:
   device:
     fields:
       name:
-        symbol: {OID: 1.3.6.1.2.1.1.5.0, name: sysName}
-"#,
+        symbol: {{OID: 1.3.6.1.2.1.1.5.0, name: sysName}}
+"#
+        ),
     )]);
     let sims: Vec<Snmpsim> = std::thread::scope(|scope| {
         let started: Vec<_> = [("whole", &whole), ("half", &half)]
@@ -900,27 +928,18 @@ metadata:
         started.into_iter().map(|s| s.join().unwrap()).collect()
     });
     let port = |name: &str| sims.iter().find_map(|s| s.ports.get(name)).copied().unwrap();
-    let config = format!(
-        r#"
-admin: {{address: "${{ADMIN}}"}}
-sources:
-  snmp:
-    type: snmp
-    interval: 1s
-    timeout: 200ms
+    let config = profile_poll_config(
+        profiles.path(),
+        &format!(
+            r#"    timeout: 200ms
     retries: 0
-    profile_dirs: ["{profiles}"]
     devices:
       - {{address: 127.0.0.1, port: {whole}, community: whole, profile: halftest}}
-      - {{address: 127.0.0.1, port: {half}, community: half, profile: halftest}}
-sinks:
-  file:
-    type: file
-    path: "${{DIR}}/events.jsonl"
-"#,
-        profiles = profiles.path().display(),
-        whole = port("whole"),
-        half = port("half"),
+      - {{address: 127.0.0.1, port: {half}, community: half, profile: halftest}}"#,
+            whole = port("whole"),
+            half = port("half"),
+        ),
+        "",
     );
     let agent = Agent::start(&config, Stdio::null());
     let (whole, half) = (format!("127.0.0.1:{}", port("whole")), format!("127.0.0.1:{}", port("half")));
@@ -935,10 +954,7 @@ sinks:
     assert!(!services.is_empty() && services.iter().all(|e| value(e) == 72.0), "{services:?}");
     assert_eq!(tag(services[0], "snmp_host"), "whole-agent");
     assert!(!metrics(&events, "snmp.sysORLastChange", &whole).is_empty());
-    let whole_metadata = events
-        .iter()
-        .rfind(|e| e["kind"] == "metadata" && e["device_id"] == format!("default:{whole}"))
-        .expect("metadata of the device");
+    let whole_metadata = last_metadata(&events, &whole);
     assert_eq!(whole_metadata["fields"]["name"], "whole-agent");
 
     // The device that stops answering part-way: it answered, so it is reachable; nothing
@@ -955,17 +971,12 @@ sinks:
     assert!(reachable.iter().all(|e| value(e) == 1.0), "{reachable:?}");
     // Counted as a request that failed for good (not as the poll's deadline, which is many
     // intervals by default) and logged.
-    let counted = |reason: &str| {
-        agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", &format!("reason=\"{reason}\"")])
-    };
+    let counted = |reason: &str| snmp_errors(&agent, reason);
     assert!(counted("poll_failed").unwrap_or(0.0) >= 1.0, "{:?}", counted("poll_failed"));
     assert_eq!(counted("poll_timeout").unwrap_or(0.0), 0.0);
     assert!(agent.stderr().contains("only the device metrics are sent"), "{}", agent.stderr());
     // Its metadata names the profile but has no fields from the partial answers.
-    let metadata = events
-        .iter()
-        .rfind(|e| e["kind"] == "metadata" && e["device_id"] == format!("default:{half}"))
-        .expect("metadata of the device");
+    let metadata = last_metadata(&events, &half);
     assert_eq!((metadata["reachable"].as_bool(), metadata["profile"].as_str()), (Some(true), Some("halftest")));
     assert!(metadata["fields"].as_object().is_none_or(|f| f.is_empty()), "{metadata}");
 }
@@ -981,38 +992,24 @@ fn a_poll_longer_than_the_interval_reports_late_and_skips_the_slots_it_covered()
                 1.3.6.1.2.1.1.5.0|4|slow-agent\n1.3.6.1.2.1.1.7.0|2|72\n1.3.6.1.2.1.1.8.0|67:delay|value=5,wait=1500\n";
     let profiles = profile_dir(&[(
         "slowtest",
-        r#"
-metric_tags:
-  - OID: 1.3.6.1.2.1.1.5.0
-    symbol: sysName
-    tag: snmp_host
-metrics:
-  - MIB: SNMPv2-MIB
-    symbol: {OID: 1.3.6.1.2.1.1.7.0, name: sysServices}
-  - MIB: SNMPv2-MIB
-    symbol: {OID: 1.3.6.1.2.1.1.8.0, name: sysORLastChange}
-"#,
+        &format!(
+            r#"
+{SYS_NAME_TAG_AND_SERVICES}  - MIB: SNMPv2-MIB
+    symbol: {{OID: 1.3.6.1.2.1.1.8.0, name: sysORLastChange}}
+"#
+        ),
     )]);
     let sim = Snmpsim::start(&[("slow", slow)]);
     let port = sim.ports["slow"];
-    let config = format!(
-        r#"
-admin: {{address: "${{ADMIN}}"}}
-sources:
-  snmp:
-    type: snmp
-    interval: 1s
-    timeout: 5s
+    let config = profile_poll_config(
+        profiles.path(),
+        &format!(
+            r#"    timeout: 5s
     retries: 0
-    profile_dirs: ["{profiles}"]
     devices:
-      - {{address: 127.0.0.1, port: {port}, community: slow, profile: slowtest}}
-sinks:
-  file:
-    type: file
-    path: "${{DIR}}/events.jsonl"
-"#,
-        profiles = profiles.path().display(),
+      - {{address: 127.0.0.1, port: {port}, community: slow, profile: slowtest}}"#
+        ),
+        "",
     );
     let agent = Agent::start(&config, Stdio::null());
     let device = format!("127.0.0.1:{port}");
@@ -1024,9 +1021,7 @@ sinks:
     let services = metrics(&events, "snmp.sysServices", &device);
     assert!(services.len() >= 2 && services.iter().all(|e| value(e) == 72.0), "{services:?}");
     assert!(services.iter().all(|e| tag(e, "snmp_host") == "slow-agent"), "{services:?}");
-    let counted = |reason: &str| {
-        agent.metric("nocwatch_component_errors_total", &["component_id=\"snmp\"", &format!("reason=\"{reason}\"")])
-    };
+    let counted = |reason: &str| snmp_errors(&agent, reason);
     assert!(counted("poll_overrun").unwrap_or(0.0) >= 1.0, "{:?}", counted("poll_overrun"));
     assert_eq!(counted("poll_timeout").unwrap_or(0.0), 0.0);
     assert!(agent.stderr().contains("SNMP poll took longer than the interval"), "{}", agent.stderr());
