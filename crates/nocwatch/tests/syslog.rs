@@ -316,14 +316,17 @@ sinks:
     (agent, sent)
 }
 
+/// Datagrams the kernel dropped for the source `burst`, as it counts them.
+fn kernel_drops(agent: &Agent) -> Option<f64> {
+    agent.metric("nocwatch_component_errors_total", &["component_id=\"burst\"", "reason=\"receive_buffer_full\""])
+}
+
 /// A burst into a tiny receive buffer: what the kernel drops before a receiver reads it is
 /// counted, so every line sent is either an event or a counted drop.
 #[test]
 fn lines_the_kernel_drops_are_counted() {
     let (agent, sent) = burst_into("4KiB");
-    let drops = || {
-        agent.metric("nocwatch_component_errors_total", &["component_id=\"burst\"", "reason=\"receive_buffer_full\""])
-    };
+    let drops = || kernel_drops(&agent);
     eventually(Duration::from_secs(30), "every line an event or a counted drop", || {
         agent.events().len() as f64 + drops().unwrap_or(0.0) == f64::from(sent)
     });
@@ -415,11 +418,7 @@ sinks:
     eventually(Duration::from_secs(30), "the receive queue full", || queued() >= 1024.0 * 1024.0);
     // At most one batch in hand past the bound.
     assert!(queued() <= (1024 + 256 + 64) as f64 * 1024.0, "queued {}", queued());
-    eventually(Duration::from_secs(10), "kernel drops counted", || {
-        agent
-            .metric("nocwatch_component_errors_total", &["component_id=\"burst\"", "reason=\"receive_buffer_full\""])
-            .is_some_and(|d| d > 0.0)
-    });
+    eventually(Duration::from_secs(10), "kernel drops counted", || kernel_drops(&agent).is_some_and(|d| d > 0.0));
     // A stop cannot wait for the stalled sink: what the queue held is counted as lost.
     agent.signal("TERM");
     agent.wait_exit(Duration::from_secs(30));
