@@ -115,10 +115,6 @@ impl BatchReader {
         }
     }
 
-    pub fn socket(&self) -> &UdpSocket {
-        &self.socket
-    }
-
     /// Appends what the socket holds (up to [`SLOTS`] datagrams) to `into` and returns how
     /// many were appended: 0 when `wait` is [`Wait::No`] and nothing was queued, or when
     /// the read timeout passed first.
