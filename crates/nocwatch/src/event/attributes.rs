@@ -449,8 +449,9 @@ impl Serialize for Attributes {
 impl<'de> Deserialize<'de> for Attributes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut attributes = Attributes::new();
-        deserializer.deserialize_map(ObjectVisitor { into: &mut attributes })?;
-        if attributes.keys_in_order(0, attributes.tape.len()) {
+        let mut in_order = true;
+        deserializer.deserialize_map(ObjectVisitor { into: &mut attributes, in_order: &mut in_order })?;
+        if in_order {
             return Ok(attributes);
         }
         match attributes.to_json() {
@@ -460,35 +461,11 @@ impl<'de> Deserialize<'de> for Attributes {
     }
 }
 
-impl Attributes {
-    /// Whether the members among `tape[from..to]`, and those of every object in it, have
-    /// strictly increasing keys.
-    fn keys_in_order(&self, from: usize, to: usize) -> bool {
-        let mut at = from;
-        let mut previous: Option<&str> = None;
-        while at < to {
-            let Some(token) = self.tape.get(at) else { return false };
-            let key = self.str(token.key);
-            if previous.is_some_and(|p| p >= key) {
-                return false;
-            }
-            previous = Some(key);
-            let end = match token.kind {
-                Kind::Object(len) => at + 1 + len as usize,
-                _ => at + 1,
-            };
-            if end > at + 1 && !self.keys_in_order(at + 1, end) {
-                return false;
-            }
-            at = end;
-        }
-        true
-    }
-}
-
-/// Appends an object's members to the tape.
+/// Appends an object's members to the tape; `in_order` turns false at a key that is not
+/// after the one before it in the same object.
 struct ObjectVisitor<'a> {
     into: &'a mut Attributes,
+    in_order: &'a mut bool,
 }
 
 impl<'de> serde::de::Visitor<'de> for ObjectVisitor<'_> {
@@ -499,8 +476,13 @@ impl<'de> serde::de::Visitor<'de> for ObjectVisitor<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut previous: Option<Span> = None;
         while let Some(key) = map.next_key_seed(KeySeed { into: self.into })? {
-            map.next_value_seed(ValueSeed { into: self.into, key })?;
+            if previous.is_some_and(|previous| self.into.str(previous) >= self.into.str(key)) {
+                *self.in_order = false;
+            }
+            previous = Some(key);
+            map.next_value_seed(ValueSeed { into: self.into, in_order: self.in_order, key })?;
         }
         Ok(())
     }
@@ -535,6 +517,7 @@ impl serde::de::Visitor<'_> for KeySeed<'_> {
 /// (the canonical form `push_value` gives).
 struct ValueSeed<'a> {
     into: &'a mut Attributes,
+    in_order: &'a mut bool,
     key: Span,
 }
 
@@ -572,7 +555,7 @@ impl<'de> serde::de::Visitor<'de> for ValueSeed<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         let at = self.into.open(self.key);
-        ObjectVisitor { into: &mut *self.into }.visit_map(map)?;
+        ObjectVisitor { into: &mut *self.into, in_order: &mut *self.in_order }.visit_map(map)?;
         self.into.close(at);
         Ok(())
     }
